@@ -1,0 +1,1 @@
+"""Tests of the WSD Scan integration, its protocol library and its simulator."""

@@ -1,0 +1,27 @@
+"""Shared fixtures.
+
+Home Assistant's test harness points the media folder into site-packages and blocks every
+socket; tests that talk to the simulator request `socket_enabled` (loopback only).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from homeassistant.core import HomeAssistant
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
+    """Load custom integrations in every test."""
+
+
+@pytest.fixture(autouse=True)
+def media_dir(hass: HomeAssistant, tmp_path: Path) -> Path:
+    """Keep Home Assistant's media folder in the test's own temporary directory."""
+    media = tmp_path / "media"
+    media.mkdir()
+    hass.config.media_dirs = {"local": str(media)}
+    hass.config.allowlist_external_dirs = {str(media)}
+    return media
