@@ -1,0 +1,60 @@
+"""Exceptions of the wsd library.
+
+Every failure the library reports is a `WsdError` carrying an `ErrorKind`, so callers (the
+Home Assistant layer, the command-line tool) map kinds to messages without parsing text.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ErrorKind(StrEnum):
+    """What went wrong, in the terms a user acts on."""
+
+    UNREACHABLE = "unreachable"
+    TIMEOUT = "timeout"
+    PROTOCOL = "protocol"
+    INVALID_ARGUMENT = "invalid_argument"
+    UNSUPPORTED = "unsupported"
+    FEEDER_EMPTY = "feeder_empty"
+    JAM = "jam"
+    COVER_OPEN = "cover_open"
+    BUSY = "busy"
+    ACTION_NEEDED = "action_needed"
+    SCANNING_DISABLED = "scanning_disabled"
+    CANCELLED = "cancelled"
+    DEVICE_ERROR = "device_error"
+
+
+class WsdError(Exception):
+    """A failure talking to a WSD device."""
+
+    def __init__(self, kind: ErrorKind, message: str) -> None:
+        """Store the kind next to the human-readable message."""
+        super().__init__(message)
+        self.kind = kind
+
+
+class WsdFault(WsdError):
+    """The device answered with a SOAP fault.
+
+    `subcode` is the local name of the most specific fault code (prefixes are meaningless:
+    devices and even the specifications print them inconsistently).
+    """
+
+    def __init__(
+        self,
+        subcode: str,
+        reason: str,
+        *,
+        code: str = "",
+        detail: str = "",
+        kind: ErrorKind = ErrorKind.DEVICE_ERROR,
+    ) -> None:
+        """Describe the fault."""
+        super().__init__(kind, f"device fault {subcode or code}: {reason}".rstrip(": "))
+        self.subcode = subcode
+        self.code = code
+        self.reason = reason
+        self.detail = detail
