@@ -11,6 +11,8 @@ from pathlib import Path
 from homeassistant.core import HomeAssistant
 import pytest
 
+pytest_plugins = ["tests.network_guard"]
+
 
 @pytest.fixture(autouse=True)
 def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
