@@ -82,8 +82,15 @@ def _check_destination(
 def network_guard(monkeypatch: pytest.MonkeyPatch) -> None:
     """Wrap socket methods so traffic can only go to loopback."""
     looped: weakref.WeakSet[Any] = weakref.WeakSet()
-    original_setsockopt: Callable[..., Any] = socket.socket.setsockopt
-    original_sendto: Callable[..., Any] = socket.socket.sendto
+    # pytest-socket swaps socket.socket for a subclass while sockets are disabled; patch the
+    # real class, which every socket (also those made after `socket_enabled`) inherits from.
+    real_socket = next(
+        cls
+        for cls in socket.socket.__mro__
+        if (cls.__module__, cls.__name__) == ("socket", "socket")
+    )
+    original_setsockopt: Callable[..., Any] = real_socket.setsockopt
+    original_sendto: Callable[..., Any] = real_socket.sendto
 
     def setsockopt(self: socket.socket, level: int, option: int, *value: Any) -> Any:
         _check_sockopt(level, option, value[0] if value else None)
@@ -98,5 +105,5 @@ def network_guard(monkeypatch: pytest.MonkeyPatch) -> None:
         _check_destination(self, args[-1], looped)
         return original_sendto(self, data, *args)
 
-    monkeypatch.setattr(socket.socket, "setsockopt", setsockopt)
-    monkeypatch.setattr(socket.socket, "sendto", sendto)
+    monkeypatch.setattr(real_socket, "setsockopt", setsockopt)
+    monkeypatch.setattr(real_socket, "sendto", sendto)
