@@ -1,0 +1,901 @@
+"""WS-Scan client: scanner elements, tickets built from capabilities, scan jobs.
+
+`ScanClient` talks to one scan service. `parse_scanner_elements` turns a
+GetScannerElements answer into `ScannerElements`; `build_ticket` turns what a user asks for
+(`ScanSettings`) into a `ScanTicket` holding only values the device advertised; a `ScanJob`
+runs CreateScanJob (retried while the device warms up) and the RetrieveImage loop, writing
+each page to a file and reporting it as it arrives.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+import logging
+from pathlib import Path
+from typing import Final
+
+import aiohttp
+
+from . import soap
+from .exceptions import ErrorKind, WsdError, WsdFault
+from .models import (
+    PAPER_SIZES,
+    ColorMode,
+    DefaultTicket,
+    DeviceCondition,
+    DocumentFormat,
+    ImageFormat,
+    InputSource,
+    PaperSize,
+    ScannedPage,
+    ScannerCapabilities,
+    ScannerDescription,
+    ScannerElements,
+    ScannerState,
+    ScannerStatus,
+    ScanResult,
+    ScanSettings,
+    ScanSource,
+    ScanTicket,
+    Size,
+    SourceCapabilities,
+    ValueRange,
+)
+from .mtom import read_mtom
+from .xml import (
+    SCAN,
+    Element,
+    Envelope,
+    build_envelope,
+    element,
+    find,
+    findall,
+    local_name,
+    sub,
+    text,
+)
+
+_LOGGER = logging.getLogger(__name__)
+
+SECTIONS: Final = (
+    "ScannerDescription",
+    "ScannerConfiguration",
+    "ScannerStatus",
+    "DefaultScanTicket",
+)
+
+#: Idle time allowed while an image streams in: devices may send it while still scanning.
+IMAGE_IDLE_TIMEOUT: Final = 120.0
+#: Time allowed for the clean-up CancelJob of an aborted job.
+CANCEL_TIMEOUT: Final = 5.0
+
+_LOSSY_FORMATS: Final = frozenset(
+    {"jfif", "exif", "tiff-single-jpeg-tn2", "tiff-multi-jpeg-tn2"}
+)
+#: One file holds every page: one RetrieveImage ends the job (ws-scan.md §7.4).
+_MULTI_PAGE_FORMATS: Final = frozenset(
+    {"pdf-a", "xps", "tiff-multi-uncompressed", "tiff-multi-g4", "tiff-multi-g3mh"}
+    | {"tiff-multi-jpeg-tn2"}
+)
+_DEFAULT_QUALITY: Final = 85
+
+#: Device formats to ask for, best first. Single-image formats only, so pages arrive one
+#: by one; the document layer turns them into the wanted file type. JPEG pages embed
+#: losslessly in a PDF; bilevel pages are smallest as CCITT G4.
+_FORMAT_PREFERENCES: Final[dict[tuple[DocumentFormat, bool], tuple[str, ...]]] = {
+    (DocumentFormat.PDF, False): ("jfif", "exif", "png", "tiff-single-jpeg-tn2"),
+    (DocumentFormat.PDF, True): ("tiff-single-g4", "tiff-single-g3mh", "png"),
+    (DocumentFormat.JPEG, False): ("jfif", "exif"),
+    (DocumentFormat.JPEG, True): ("jfif", "exif"),
+    (DocumentFormat.PNG, False): ("png",),
+    (DocumentFormat.PNG, True): ("png",),
+    (DocumentFormat.TIFF, False): ("tiff-single-uncompressed", "tiff-single-jpeg-tn2"),
+    (DocumentFormat.TIFF, True): ("tiff-single-g4", "tiff-single-g3mh"),
+}
+#: When none of the preferred formats exists: any single-image format, then anything.
+_FALLBACK_FORMATS: Final = (
+    "jfif",
+    "png",
+    "exif",
+    "tiff-single-g4",
+    "tiff-single-uncompressed",
+    "tiff-single-jpeg-tn2",
+    "tiff-single-g3mh",
+    "dib",
+)
+
+_COLOR_PREFERENCES: Final[dict[ColorMode, tuple[str, ...]]] = {
+    ColorMode.COLOR: ("RGB24", "RGB48", "RGBa32", "RGBa64"),
+    ColorMode.GRAY: ("Grayscale8", "Grayscale16", "Grayscale4", "RGB24"),
+    ColorMode.BW: ("BlackAndWhite1", "Grayscale4", "Grayscale8", "RGB24"),
+}
+
+_STATES: Final = {
+    "Idle": ScannerState.IDLE,
+    "Processing": ScannerState.PROCESSING,
+    "Stopped": ScannerState.STOPPED,
+}
+
+#: ScannerStateReasons and condition names, most specific first, and what they mean.
+_PROBLEM_KINDS: Final = (
+    ("MediaJam", ErrorKind.JAM),
+    ("MultipleFeedError", ErrorKind.JAM),
+    ("CoverOpen", ErrorKind.COVER_OPEN),
+    ("InterlockOpen", ErrorKind.COVER_OPEN),
+    ("InputTrayEmpty", ErrorKind.FEEDER_EMPTY),
+    ("AttentionRequired", ErrorKind.ACTION_NEEDED),
+    ("InternalStorageFull", ErrorKind.DEVICE_ERROR),
+    ("LampError", ErrorKind.DEVICE_ERROR),
+    ("Paused", ErrorKind.BUSY),
+)
+#: Warm-up states during which CreateScanJob is retried (the schema spells LampWarning).
+_WARMING_UP: Final = frozenset({"Calibrating", "LampWarming", "LampWarning"})
+
+_FAULT_KINDS: Final = {
+    "ClientErrorNoImagesAvailable": ErrorKind.FEEDER_EMPTY,
+    "ServerErrorTemporaryError": ErrorKind.BUSY,
+    "ServerErrorNotAcceptingJobs": ErrorKind.BUSY,
+    "ClientErrorFormatNotSupported": ErrorKind.UNSUPPORTED,
+    "ClientErrorDocumentFormatNotSupported": ErrorKind.UNSUPPORTED,
+    "ActionNotSupported": ErrorKind.UNSUPPORTED,
+    "InvalidArgs": ErrorKind.INVALID_ARGUMENT,
+    "ClientErrorConflictingRequiredParameters": ErrorKind.INVALID_ARGUMENT,
+    "ClientErrorInvalidScanIdentifier": ErrorKind.INVALID_ARGUMENT,
+    "ClientErrorInvalidDestinationToken": ErrorKind.INVALID_ARGUMENT,
+    "ClientErrorJobCancelled": ErrorKind.CANCELLED,
+    # Canon MF244dw/MF260, Ricoh MP C3003, Xerox B215 answer this while WSD scanning is
+    # switched off in their web UI (sane-airscan #32, #54, #294).
+    "OperationFailed": ErrorKind.SCANNING_DISABLED,
+}
+
+#: Faults that end a feeder job once at least one page arrived: the standard one, and
+#: ClientErrorJobIdNotFound from Ricoh Aficio MP 201 (sane-airscan #334).
+_END_OF_FEEDER: Final = frozenset(
+    {"ClientErrorNoImagesAvailable", "ClientErrorJobIdNotFound"}
+)
+
+
+# --- scanner elements -------------------------------------------------------------------
+
+
+def _is_true(value: str | None) -> bool:
+    return value is not None and value.strip().lower() in {"1", "true"}
+
+
+def _int(node: Element | None, path: str = ".") -> int | None:
+    value = text(node, path)
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def _ints(node: Element, path: str) -> list[int]:
+    return [v for n in findall(node, path) if (v := _int(n)) is not None]
+
+
+def _texts(node: Element, path: str) -> tuple[str, ...]:
+    return tuple(v for n in findall(node, path) if (v := text(n)) is not None)
+
+
+def _size(node: Element, path: str) -> Size | None:
+    width, height = _int(node, f"{path}/sca:Width"), _int(node, f"{path}/sca:Height")
+    if width is None or height is None:
+        return None
+    return Size(width, height)
+
+
+def _parse_source(node: Element | None, prefix: str) -> SourceCapabilities | None:
+    """Parse Platen, ADFFront or ADFBack (element names start with `prefix`)."""
+    if node is None:
+        return None
+    widths = _ints(node, f"sca:{prefix}Resolutions/sca:Widths/sca:Width")
+    heights = set(_ints(node, f"sca:{prefix}Resolutions/sca:Heights/sca:Height"))
+    # Kyocera ECOSYS M2040dn lists widths {200..600} but heights {100..600}: offer only
+    # square resolutions both lists allow.
+    resolutions = sorted({w for w in widths if w in heights}) or sorted(set(widths))
+    max_size = _size(node, f"sca:{prefix}MaximumSize")
+    if not resolutions or max_size is None:
+        return None
+    if max_size.width > max_size.height:
+        # Kyocera ECOSYS M2040dn reports its maximum Width and Height swapped.
+        max_size = Size(max_size.height, max_size.width)
+    return SourceCapabilities(
+        resolutions=tuple(resolutions),
+        color_entries=_texts(node, f"sca:{prefix}Color/sca:ColorEntry"),
+        min_size=_size(node, f"sca:{prefix}MinimumSize") or Size(0, 0),
+        max_size=max_size,
+        optical_resolution=_int(node, f"sca:{prefix}OpticalResolution/sca:Width"),
+    )
+
+
+def parse_capabilities(configuration: Element) -> ScannerCapabilities:
+    """Parse a ScannerConfiguration section."""
+    settings = find(configuration, "sca:DeviceSettings")
+    if settings is None:
+        raise WsdError(
+            ErrorKind.PROTOCOL, "ScannerConfiguration without DeviceSettings"
+        )
+    quality_min = _int(settings, "sca:CompressionQualityFactorSupported/sca:MinValue")
+    quality_max = _int(settings, "sca:CompressionQualityFactorSupported/sca:MaxValue")
+    adf = find(configuration, "sca:ADF")
+    adf_front = _parse_source(find(configuration, "sca:ADF/sca:ADFFront"), "ADF")
+    adf_back = _parse_source(find(configuration, "sca:ADF/sca:ADFBack"), "ADF")
+    return ScannerCapabilities(
+        formats=_texts(settings, "sca:FormatsSupported/sca:FormatValue"),
+        content_types=_texts(
+            settings, "sca:ContentTypesSupported/sca:ContentTypeValue"
+        ),
+        quality=(
+            ValueRange(quality_min, quality_max)
+            if quality_min is not None and quality_max is not None
+            else None
+        ),
+        auto_exposure=_is_true(text(settings, "sca:AutoExposureSupported")),
+        brightness=_is_true(text(settings, "sca:BrightnessSupported")),
+        contrast=_is_true(text(settings, "sca:ContrastSupported")),
+        size_auto_detect=_is_true(
+            text(settings, "sca:DocumentSizeAutoDetectSupported")
+        ),
+        rotations=tuple(_ints(settings, "sca:RotationsSupported/sca:RotationValue"))
+        or (0,),
+        platen=_parse_source(find(configuration, "sca:Platen"), "Platen"),
+        adf_front=adf_front,
+        adf_back=adf_back,
+        # Brother MFC-9340CDW / MFC-9370CDW say ADFSupportsDuplex=0 yet list ADFBack and
+        # scan duplex: the presence of ADFBack counts as duplex support.
+        adf_duplex=adf_front is not None
+        and (_is_true(text(adf, "sca:ADFSupportsDuplex")) or adf_back is not None),
+    )
+
+
+def parse_condition(node: Element) -> DeviceCondition:
+    """Parse a DeviceCondition or ConditionHistoryEntry."""
+    return DeviceCondition(
+        condition_id=node.get("Id") or node.get(f"{{{SCAN}}}Id") or "",
+        name=text(node, "sca:Name") or "Unknown",
+        component=text(node, "sca:Component"),
+        severity=text(node, "sca:Severity"),
+        time=text(node, "sca:Time"),
+        clear_time=text(node, "sca:ClearTime"),
+    )
+
+
+def parse_state(raw_state: str | None) -> ScannerState:
+    """Map a ScannerState text (vendor values included) to `ScannerState`."""
+    return _STATES.get(local_name(raw_state or ""), ScannerState.UNKNOWN)
+
+
+def parse_status(status: Element) -> ScannerStatus:
+    """Parse a ScannerStatus section (also the StatusSummary of events)."""
+    raw_state = text(status, "sca:ScannerState")
+    return ScannerStatus(
+        state=parse_state(raw_state),
+        raw_state=raw_state,
+        reasons=tuple(
+            local_name(reason)
+            for reason in _texts(
+                status, "sca:ScannerStateReasons/sca:ScannerStateReason"
+            )
+        ),
+        active_conditions=tuple(
+            parse_condition(node)
+            for node in findall(status, "sca:ActiveConditions/sca:DeviceCondition")
+        ),
+        current_time=text(status, "sca:ScannerCurrentTime"),
+    )
+
+
+def _parse_description(node: Element) -> ScannerDescription:
+    return ScannerDescription(
+        name=text(node, "sca:ScannerName"),
+        info=text(node, "sca:ScannerInfo"),
+        location=text(node, "sca:ScannerLocation"),
+    )
+
+
+def _parse_default_ticket(node: Element) -> DefaultTicket:
+    parameters = find(node, "sca:DocumentParameters")
+    front = find(node, "sca:DocumentParameters/sca:MediaSides/sca:MediaFront")
+    return DefaultTicket(
+        format=text(parameters, "sca:Format"),
+        input_source=text(parameters, "sca:InputSource"),
+        color=text(front, "sca:ColorProcessing"),
+        resolution=_int(front, "sca:Resolution/sca:Width"),
+        content_type=text(parameters, "sca:ContentType"),
+        quality=_int(parameters, "sca:CompressionQualityFactor"),
+    )
+
+
+def parse_scanner_elements(container: Element) -> ScannerElements:
+    """Parse the sections found in a GetScannerElementsResponse or an ElementChanges.
+
+    Sections inside `ElementData Valid="false"` are ignored.
+    """
+    sections: dict[str, Element] = {}
+    for name in SECTIONS:
+        found = find(container, f".//sca:{name}")
+        parent = found.getparent() if found is not None else None
+        if found is not None and parent is not None:
+            valid = parent.get("Valid", parent.get(f"{{{SCAN}}}Valid", "true"))
+            if _is_true(valid):
+                sections[name] = found
+    description = sections.get("ScannerDescription")
+    configuration = sections.get("ScannerConfiguration")
+    status = sections.get("ScannerStatus")
+    default_ticket = sections.get("DefaultScanTicket")
+    return ScannerElements(
+        description=_parse_description(description)
+        if description is not None
+        else None,
+        capabilities=(
+            parse_capabilities(configuration) if configuration is not None else None
+        ),
+        status=parse_status(status) if status is not None else None,
+        default_ticket=(
+            _parse_default_ticket(default_ticket)
+            if default_ticket is not None
+            else None
+        ),
+    )
+
+
+# --- tickets ----------------------------------------------------------------------------
+
+
+def _unsupported(message: str) -> WsdError:
+    return WsdError(ErrorKind.UNSUPPORTED, message)
+
+
+def _choose_source(
+    capabilities: ScannerCapabilities,
+    wanted: ScanSource,
+    status: ScannerStatus | None,
+) -> InputSource:
+    if wanted is ScanSource.AUTO:
+        feeder_usable = capabilities.adf_front is not None and not (
+            status is not None and status.feeder_empty
+        )
+        if feeder_usable or capabilities.platen is None:
+            wanted = ScanSource.FEEDER
+        else:
+            wanted = ScanSource.PLATEN
+    source = {
+        ScanSource.PLATEN: InputSource.PLATEN,
+        ScanSource.FEEDER: InputSource.ADF,
+        ScanSource.FEEDER_DUPLEX: InputSource.ADF_DUPLEX,
+    }[wanted]
+    if source not in capabilities.sources:
+        raise _unsupported(f"the scanner has no {wanted.replace('_', ' ')}")
+    return source
+
+
+def choose_format(
+    formats: Iterable[str], wanted: DocumentFormat, color: ColorMode
+) -> str:
+    """Pick the device format for an output format, following the fallback chain."""
+    available = tuple(formats)
+    preferences = (
+        *_FORMAT_PREFERENCES[wanted, color is ColorMode.BW],
+        *_FALLBACK_FORMATS,
+    )
+    chosen = next((f for f in preferences if f in available), None)
+    if chosen is None and available:
+        # Only multi-page or vendor formats: take what the device offers first.
+        chosen = available[0]
+    if chosen is None:
+        raise _unsupported("the scanner advertises no image format")
+    return chosen
+
+
+def choose_color(entries: Iterable[str], wanted: ColorMode) -> str:
+    """Pick the device colour entry closest to the wanted colour mode."""
+    available = tuple(entries)
+    chosen = next((c for c in _COLOR_PREFERENCES[wanted] if c in available), None)
+    return chosen or (available[0] if available else _COLOR_PREFERENCES[wanted][0])
+
+
+def nearest_resolution(resolutions: Iterable[int], wanted: int) -> int:
+    """Return the supported resolution nearest to `wanted` (the higher one on a tie)."""
+    return min(resolutions, key=lambda value: (abs(value - wanted), -value))
+
+
+def scan_size(source: SourceCapabilities, paper: PaperSize | Size) -> Size:
+    """Return the scan area for a paper size, clamped to the source's limits."""
+    if paper is PaperSize.MAX:
+        return source.max_size
+    size = paper if isinstance(paper, Size) else PAPER_SIZES[paper]
+    return Size(
+        min(max(size.width, source.min_size.width), source.max_size.width),
+        min(max(size.height, source.min_size.height), source.max_size.height),
+    )
+
+
+def build_ticket(
+    capabilities: ScannerCapabilities,
+    settings: ScanSettings,
+    *,
+    status: ScannerStatus | None = None,
+    job_information: str = "Home Assistant",
+    feeder_images: int = 0,
+) -> ScanTicket:
+    """Build a ticket that asks the device only for what it advertised.
+
+    `feeder_images` is ImagesToTransfer for feeder jobs: 0 means "until the feeder is
+    empty"; Ricoh Aficio MP 201 scans a single sheet with 0 and needs e.g. 100.
+    """
+    input_source = _choose_source(capabilities, settings.source, status)
+    source = capabilities.source(input_source)
+    assert source is not None  # _choose_source only returns sources the device has
+    device_format = choose_format(capabilities.formats, settings.format, settings.color)
+    content_type = None
+    if capabilities.content_types:
+        # Canon TR4570 assumes Text when ContentType is missing: always send one.
+        preferred = (settings.content_type, "Auto")
+        content_type = next(
+            (c for c in preferred if c in capabilities.content_types),
+            capabilities.content_types[0],
+        )
+    quality = None
+    if device_format in _LOSSY_FORMATS and capabilities.quality is not None:
+        quality = capabilities.quality.clamp(settings.quality or _DEFAULT_QUALITY)
+    return ScanTicket(
+        format=device_format,
+        input_source=input_source,
+        # 1 on the platen, 0 ("until empty") on the feeder: OKI MC332dn/MC362dn/MB471
+        # refuse the next job after a platen job sent with 0 (sane-airscan bbc39f0).
+        images_to_transfer=1 if input_source is InputSource.PLATEN else feeder_images,
+        color=choose_color(source.color_entries, settings.color),
+        resolution=nearest_resolution(source.resolutions, settings.resolution),
+        size=scan_size(source, settings.paper),
+        content_type=content_type,
+        quality=quality,
+        job_name=settings.job_name,
+        user_name=settings.user_name,
+        job_information=job_information,
+    )
+
+
+def ticket_element(ticket: ScanTicket) -> Element:
+    """Write a ScanTicket in schema order, without MustHonor (devices then substitute)."""
+    root = element("sca:ScanTicket")
+    description = sub(root, "sca:JobDescription")
+    sub(description, "sca:JobName", ticket.job_name)
+    sub(description, "sca:JobOriginatingUserName", ticket.user_name)
+    # Canon TR7500 faults InvalidArgs without JobInformation (sane-airscan ddb98c8).
+    sub(description, "sca:JobInformation", ticket.job_information)
+    parameters = sub(root, "sca:DocumentParameters")
+    sub(parameters, "sca:Format", ticket.format)
+    if ticket.quality is not None:
+        sub(parameters, "sca:CompressionQualityFactor", str(ticket.quality))
+    sub(parameters, "sca:ImagesToTransfer", str(ticket.images_to_transfer))
+    sub(parameters, "sca:InputSource", ticket.input_source.value)
+    if ticket.content_type is not None:
+        sub(parameters, "sca:ContentType", ticket.content_type)
+    media = sub(sub(parameters, "sca:InputSize"), "sca:InputMediaSize")
+    sub(media, "sca:Width", str(ticket.size.width))
+    sub(media, "sca:Height", str(ticket.size.height))
+    front = sub(sub(parameters, "sca:MediaSides"), "sca:MediaFront")
+    region = sub(front, "sca:ScanRegion")
+    sub(region, "sca:ScanRegionXOffset", "0")
+    sub(region, "sca:ScanRegionYOffset", "0")
+    sub(region, "sca:ScanRegionWidth", str(ticket.size.width))
+    sub(region, "sca:ScanRegionHeight", str(ticket.size.height))
+    sub(front, "sca:ColorProcessing", ticket.color)
+    resolution = sub(front, "sca:Resolution")
+    sub(resolution, "sca:Width", str(ticket.resolution))
+    sub(resolution, "sca:Height", str(ticket.resolution))
+    return root
+
+
+# --- errors -----------------------------------------------------------------------------
+
+
+class ScanJobError(WsdError):
+    """A scan job failed; the pages received before the failure are kept on disk."""
+
+    def __init__(
+        self,
+        kind: ErrorKind,
+        message: str,
+        *,
+        pages: tuple[ScannedPage, ...] = (),
+        subcode: str | None = None,
+    ) -> None:
+        """Describe the failure, the pages kept and the device's fault subcode."""
+        super().__init__(kind, message)
+        self.pages = pages
+        self.subcode = subcode
+
+
+def status_problem(status: ScannerStatus) -> ErrorKind | None:
+    """Return the error kind the scanner's state reasons and conditions point to."""
+    problems = status.problems
+    return next((kind for name, kind in _PROBLEM_KINDS if name in problems), None)
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How CreateScanJob is retried while the device warms up or is busy.
+
+    sane-airscan retries every second, 30 times; this backs off a little instead.
+    """
+
+    attempts: int = 30
+    initial_delay: float = 1.0
+    max_delay: float = 4.0
+    factor: float = 1.5
+
+    def delay(self, attempt: int) -> float:
+        """Return the pause after the `attempt`-th failure (1-based)."""
+        return min(self.initial_delay * self.factor ** (attempt - 1), self.max_delay)
+
+
+@dataclass(frozen=True, slots=True)
+class CreatedJob:
+    """What CreateScanJob returned."""
+
+    job_id: str
+    job_token: str
+
+
+# --- client -----------------------------------------------------------------------------
+
+type Sleep = Callable[[float], Awaitable[None]]
+type PageCallback = Callable[[ScannedPage], None]
+
+
+class ScanClient:
+    """A client of one WS-Scan service."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        url: str,
+        *,
+        timeout: float = soap.REQUEST_TIMEOUT,
+        image_idle_timeout: float = IMAGE_IDLE_TIMEOUT,
+        retry: RetryPolicy = RetryPolicy(),  # noqa: B008 - immutable
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        """Use `session` to talk to the scan service at `url`."""
+        self.session = session
+        self.url = url
+        self.timeout = timeout
+        self.image_idle_timeout = image_idle_timeout
+        self.retry = retry
+        self.sleep = sleep
+
+    async def call(self, operation: str, body: Element) -> Envelope:
+        """Send one WS-Scan request and return the answer (faults raise `WsdFault`)."""
+        payload = build_envelope(f"{SCAN}/{operation}", self.url, body)
+        envelope = await soap.post(
+            self.session, self.url, payload, timeout=self.timeout
+        )
+        if envelope is None or envelope.payload is None:
+            raise WsdError(ErrorKind.PROTOCOL, f"empty answer to {operation}")
+        return envelope
+
+    async def get_elements(self, sections: Iterable[str] = SECTIONS) -> ScannerElements:
+        """Run GetScannerElements for the given sections."""
+        request = element("sca:GetScannerElementsRequest")
+        names = sub(request, "sca:RequestedElements")
+        for section in sections:
+            sub(names, "sca:Name", f"sca:{section}")
+        envelope = await self.call("GetScannerElements", request)
+        assert envelope.payload is not None
+        return parse_scanner_elements(envelope.payload)
+
+    async def get_status(self) -> ScannerStatus:
+        """Return the scanner's current status."""
+        elements = await self.get_elements(("ScannerStatus",))
+        if elements.status is None:
+            raise WsdError(ErrorKind.PROTOCOL, "the scanner did not report its status")
+        return elements.status
+
+    async def create_job(
+        self,
+        ticket: ScanTicket,
+        *,
+        scan_identifier: str | None = None,
+        destination_token: str | None = None,
+    ) -> CreatedJob:
+        """Run CreateScanJob once (push scans carry the event's identifier and token)."""
+        request = element("sca:CreateScanJobRequest")
+        if scan_identifier is not None:
+            sub(request, "sca:ScanIdentifier", scan_identifier)
+        if destination_token is not None:
+            sub(request, "sca:DestinationToken", destination_token)
+        request.append(ticket_element(ticket))
+        envelope = await self.call("CreateScanJob", request)
+        job_id = text(envelope.payload, "sca:JobId")
+        job_token = text(envelope.payload, "sca:JobToken")
+        if job_id is None or job_token is None:
+            raise WsdError(ErrorKind.PROTOCOL, "CreateScanJob answer without a job")
+        return CreatedJob(job_id, job_token)
+
+    async def cancel_job(self, job_id: str) -> None:
+        """Run CancelJob."""
+        request = element("sca:CancelJobRequest")
+        sub(request, "sca:JobId", job_id)
+        payload = build_envelope(f"{SCAN}/CancelJob", self.url, request)
+        await soap.post(self.session, self.url, payload, timeout=self.timeout)
+
+    async def retrieve_image(
+        self, job: CreatedJob, document_name: str, path: Path
+    ) -> tuple[int, ImageFormat]:
+        """Run RetrieveImage, streaming the image into `path`; return size and format.
+
+        Faults (in any HTTP status) raise `WsdFault`; a partial file is removed.
+        """
+        request = element("sca:RetrieveImageRequest")
+        sub(request, "sca:JobId", job.job_id)
+        sub(request, "sca:JobToken", job.job_token)
+        sub(sub(request, "sca:DocumentDescription"), "sca:DocumentName", document_name)
+        payload = build_envelope(f"{SCAN}/RetrieveImage", self.url, request)
+        # No total timeout: the image streams while the sheet is scanned; read_mtom
+        # bounds the silence instead.
+        timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.timeout)
+        try:
+            async with self.session.post(
+                self.url, data=payload, headers=soap.request_headers(), timeout=timeout
+            ) as response:
+                result = await read_mtom(
+                    response, path, stall_timeout=self.image_idle_timeout
+                )
+        except (aiohttp.ClientError, TimeoutError, OSError) as err:
+            raise soap.connection_error(self.url, err) from err
+        return result.size, result.image_format
+
+    def job(
+        self,
+        ticket: ScanTicket,
+        directory: Path,
+        *,
+        on_page: PageCallback | None = None,
+        scan_identifier: str | None = None,
+        destination_token: str | None = None,
+        file_stem: str = "page",
+    ) -> ScanJob:
+        """Prepare a scan job; `await job.run()` runs it, `job.cancel()` stops it."""
+        return ScanJob(
+            self,
+            ticket,
+            directory,
+            on_page=on_page,
+            scan_identifier=scan_identifier,
+            destination_token=destination_token,
+            file_stem=file_stem,
+        )
+
+    async def scan(
+        self,
+        ticket: ScanTicket,
+        directory: Path,
+        *,
+        on_page: PageCallback | None = None,
+        scan_identifier: str | None = None,
+        destination_token: str | None = None,
+    ) -> ScanResult:
+        """Run a scan job to its end."""
+        return await self.job(
+            ticket,
+            directory,
+            on_page=on_page,
+            scan_identifier=scan_identifier,
+            destination_token=destination_token,
+        ).run()
+
+
+class ScanJob:
+    """One scan job: CreateScanJob, then RetrieveImage until the last page.
+
+    Pages are written to `directory` as `<file_stem>-<n>.<ext>` (the extension from the
+    sniffed bytes, never from the device's word) and reported to `on_page` as they arrive.
+    """
+
+    def __init__(
+        self,
+        client: ScanClient,
+        ticket: ScanTicket,
+        directory: Path,
+        *,
+        on_page: PageCallback | None,
+        scan_identifier: str | None,
+        destination_token: str | None,
+        file_stem: str,
+    ) -> None:
+        """Prepare the job; nothing is sent before `run`."""
+        self.client = client
+        self.ticket = ticket
+        self.directory = directory
+        self.on_page = on_page
+        self.scan_identifier = scan_identifier
+        self.destination_token = destination_token
+        self.file_stem = file_stem
+        self.pages: list[ScannedPage] = []
+        self.job_id: str | None = None
+        self._task: asyncio.Task[object] | None = None
+        self._cancel_requested = False
+
+    @property
+    def _feeder(self) -> bool:
+        return self.ticket.input_source is not InputSource.PLATEN
+
+    def cancel(self) -> None:
+        """Stop the job: `run` sends CancelJob and raises `ScanJobError(CANCELLED)`."""
+        self._cancel_requested = True
+        if self._task is not None:
+            self._task.cancel()
+
+    async def run(self) -> ScanResult:
+        """Run the job; failures raise `ScanJobError` carrying the pages received."""
+        self._task = asyncio.current_task()
+        job: CreatedJob | None = None
+        finished = False
+        try:
+            job = await self._create()
+            self.job_id = job.job_id
+            await self._retrieve_pages(job)
+            finished = True
+            return ScanResult(job.job_id, self.ticket, tuple(self.pages))
+        except asyncio.CancelledError:
+            if not self._cancel_requested:
+                raise
+            task = asyncio.current_task()
+            assert task is not None
+            task.uncancel()
+            raise ScanJobError(
+                ErrorKind.CANCELLED, "the scan was cancelled", pages=tuple(self.pages)
+            ) from None
+        finally:
+            self._task = None
+            # Xerox VersaLink B405 stays busy for long after a CancelJob of a job that
+            # already delivered everything: only unfinished jobs are cancelled.
+            if job is not None and not finished:
+                await self._cancel_quietly(job.job_id)
+
+    async def _cancel_quietly(self, job_id: str) -> None:
+        try:
+            async with asyncio.timeout(CANCEL_TIMEOUT):
+                await self.client.cancel_job(job_id)
+        except (WsdError, TimeoutError) as err:
+            # Devices fault CancelJob for jobs they already ended; nothing to do.
+            _LOGGER.debug("CancelJob %s failed: %s", job_id, err)
+
+    async def _create(self) -> CreatedJob:
+        policy = self.client.retry
+        for attempt in range(1, policy.attempts + 1):
+            try:
+                return await self.client.create_job(
+                    self.ticket,
+                    scan_identifier=self.scan_identifier,
+                    destination_token=self.destination_token,
+                )
+            except WsdFault as fault:
+                kind = await self._explain_create_fault(fault)
+                if kind is not None:
+                    raise ScanJobError(
+                        kind, _describe(kind, fault), subcode=fault.subcode
+                    ) from fault
+                _LOGGER.debug("CreateScanJob attempt %d: %s; retrying", attempt, fault)
+            if attempt < policy.attempts:
+                await self.client.sleep(policy.delay(attempt))
+        raise ScanJobError(
+            ErrorKind.BUSY,
+            f"the scanner stayed busy through {policy.attempts} attempts",
+        )
+
+    async def _explain_create_fault(self, fault: WsdFault) -> ErrorKind | None:
+        """Return why CreateScanJob failed, or None when it is worth retrying."""
+        if fault.subcode == "ServerErrorTemporaryError":
+            return None
+        if fault.subcode not in {"ServerErrorNotAcceptingJobs", "OperationFailed"}:
+            return _FAULT_KINDS.get(fault.subcode, ErrorKind.DEVICE_ERROR)
+        status = await self._status_or_none()
+        if status is None:
+            return _FAULT_KINDS[fault.subcode]
+        if status.problems & _WARMING_UP:
+            return None
+        if (problem := status_problem(status)) is not None:
+            return None if problem is ErrorKind.BUSY else problem
+        if fault.subcode == "OperationFailed":
+            return ErrorKind.SCANNING_DISABLED
+        if status.state is ScannerState.PROCESSING:
+            return None  # busy with another job
+        if self._feeder:
+            # Canon MF410 series reports an empty feeder this way, with state Idle.
+            return ErrorKind.FEEDER_EMPTY
+        # Kyocera (WSD mode) refuses jobs until Send → WSD Scan → From Computer is chosen
+        # on its panel (sane-airscan #258).
+        return ErrorKind.ACTION_NEEDED
+
+    async def _status_or_none(self) -> ScannerStatus | None:
+        try:
+            return await self.client.get_status()
+        except WsdError as err:
+            _LOGGER.debug("cannot read the scanner status: %s", err)
+            return None
+
+    async def _retrieve_pages(self, job: CreatedJob) -> None:
+        """Retrieve images back to back (each within the 60-second rule)."""
+        self.directory.mkdir(parents=True, exist_ok=True)
+        while True:
+            index = len(self.pages) + 1
+            part = self.directory / f"{self.file_stem}-{index:03d}.part"
+            try:
+                size, image_format = await self.client.retrieve_image(
+                    job, f"{self.file_stem}-{index:03d}", part
+                )
+            except WsdFault as fault:
+                part.unlink(missing_ok=True)
+                if self._feeder and fault.subcode in _END_OF_FEEDER and self.pages:
+                    return
+                raise await self._page_error(fault) from fault
+            except WsdError as err:
+                part.unlink(missing_ok=True)
+                raise ScanJobError(err.kind, str(err), pages=tuple(self.pages)) from err
+            if size == 0:
+                part.unlink()
+                # Epson ES-580W ends a feeder job with an empty image instead of a fault.
+                if self._feeder and self.pages:
+                    return
+                raise ScanJobError(
+                    ErrorKind.FEEDER_EMPTY if self._feeder else ErrorKind.DEVICE_ERROR,
+                    "the scanner sent an empty image",
+                    pages=tuple(self.pages),
+                )
+            path = part.with_suffix(f".{image_format.extension}")
+            part.replace(path)
+            page = ScannedPage(index, path, image_format, size)
+            self.pages.append(page)
+            if self.on_page is not None:
+                self.on_page(page)
+            if self._last_page():
+                return
+
+    def _last_page(self) -> bool:
+        return (
+            not self._feeder
+            or self.ticket.format in _MULTI_PAGE_FORMATS
+            or 0 < self.ticket.images_to_transfer <= len(self.pages)
+        )
+
+    async def _page_error(self, fault: WsdFault) -> ScanJobError:
+        """Explain a RetrieveImage fault, asking the scanner's status if needed."""
+        pages = tuple(self.pages)
+        if fault.subcode in _END_OF_FEEDER and self._feeder:
+            kind: ErrorKind | None = ErrorKind.FEEDER_EMPTY
+        elif fault.subcode == "ClientErrorJobCancelled":
+            kind = ErrorKind.CANCELLED
+        else:
+            status = await self._status_or_none()
+            kind = status_problem(status) if status is not None else None
+        kind = kind or _FAULT_KINDS.get(fault.subcode, ErrorKind.DEVICE_ERROR)
+        return ScanJobError(
+            kind, _describe(kind, fault), pages=pages, subcode=fault.subcode
+        )
+
+
+_MESSAGES: Final = {
+    ErrorKind.FEEDER_EMPTY: "the document feeder is empty",
+    ErrorKind.JAM: "paper is jammed in the scanner",
+    ErrorKind.COVER_OPEN: "a cover of the scanner is open",
+    ErrorKind.BUSY: "the scanner is busy",
+    ErrorKind.ACTION_NEEDED: (
+        "the scanner wants the scan started from its panel (for example "
+        "Send → WSD Scan → From Computer)"
+    ),
+    ErrorKind.SCANNING_DISABLED: "WSD scanning is switched off in the scanner's settings",
+    ErrorKind.CANCELLED: "the scan was cancelled",
+}
+
+
+def _describe(kind: ErrorKind, fault: WsdFault) -> str:
+    """Return a user-facing message naming the cause and the device's fault."""
+    cause = _MESSAGES.get(kind, "the scanner refused the scan")
+    return f"{cause} ({fault.subcode or fault.code}: {fault.reason})".replace(
+        ": )", ")"
+    )
