@@ -33,6 +33,8 @@ WSE: Final = "http://schemas.xmlsoap.org/ws/2004/08/eventing"
 SCAN: Final = "http://schemas.microsoft.com/windows/2006/08/wdp/scan"
 PNPX: Final = "http://schemas.microsoft.com/windows/pnpx/2005/10"
 XOP: Final = "http://www.w3.org/2004/08/xop/include"
+DSP: Final = "http://schemas.microsoft.com/windows/2008/12/wdp/distributedscan/processing"
+PSP: Final = "http://schemas.microsoft.com/windows/2008/02/imaging/postscan/psp"
 
 ANONYMOUS: Final = f"{WSA}/role/anonymous"
 DISCOVERY_URN: Final = "urn:schemas-xmlsoap-org:ws:2005:04:discovery"
@@ -49,6 +51,8 @@ NSMAP: Final[dict[str, str]] = {
     "sca": SCAN,
     "pnpx": PNPX,
     "xop": XOP,
+    "dsp": DSP,
+    "psp": PSP,
 }
 
 _SCAN_2006_01: Final = "http://schemas.microsoft.com/windows/2006/01/wdp/scan"
@@ -56,6 +60,8 @@ _ALIASES: Final[dict[str, str]] = {
     _SCAN_2006_01: SCAN,
     # The DDK examples use the 2003/03 addressing draft for some operations.
     "http://schemas.xmlsoap.org/ws/2003/03/addressing": WSA,
+    # ... and the 2003/12 XOP draft for xop:Include (gaps A15).
+    "http://www.w3.org/2003/12/xop/include": XOP,
 } | {
     canonical.replace("http://", "https://", 1): canonical
     for canonical in (*NSMAP.values(), _SCAN_2006_01)
@@ -274,7 +280,18 @@ def build_envelope(
     body_element = etree.SubElement(envelope, f"{{{SOAP}}}Body")
     if body is not None:
         body_element.append(body)
+    # Declarations all on the Envelope; soap/wsa/sca always (as Windows writes them),
+    # the others only where used: in a tag, or in QName-valued text (`wsdp:Device` in a
+    # Probe's wsd:Types), which lxml cannot see as a use.
+    in_text = {
+        token.partition(":")[0]
+        for node in envelope.iter(etree.Element)
+        if node.text
+        for token in node.text.split()
+    }
     etree.cleanup_namespaces(
-        envelope, top_nsmap=dict(nsmap), keep_ns_prefixes=list(nsmap)
+        envelope,
+        top_nsmap=dict(nsmap),
+        keep_ns_prefixes=["soap", "wsa", "sca", *(in_text & set(nsmap))],
     )
     return etree.tostring(envelope, xml_declaration=True, encoding="utf-8")
