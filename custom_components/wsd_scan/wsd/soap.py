@@ -53,20 +53,23 @@ def connection_error(url: str, err: BaseException) -> WsdError:
 async def post(
     session: aiohttp.ClientSession,
     url: str,
-    payload: bytes,
+    payload: bytes | aiohttp.MultipartWriter,
     *,
     timeout: float = REQUEST_TIMEOUT,
     max_size: int = MAX_MESSAGE_SIZE,
+    content_type: str = CONTENT_TYPE,
 ) -> Envelope | None:
     """POST a SOAP message; return the response envelope, or None for an empty 2xx answer.
 
-    A fault raises `WsdFault` whatever the HTTP status: Lexmark MB2236adw and Xerox
-    WorkCentre 3225 send faults with HTTP 200.
+    `payload` is an envelope, or an MTOM package (then pass its `content_type`). A fault
+    raises `WsdFault` whatever the HTTP status: Lexmark MB2236adw and Xerox WorkCentre 3225
+    send faults with HTTP 200.
     """
+    headers = request_headers() | {"Content-Type": content_type}
     try:
         async with (
             asyncio.timeout(timeout),
-            session.post(url, data=payload, headers=request_headers()) as response,
+            session.post(url, data=payload, headers=headers) as response,
         ):
             body = await read_bounded(response, max_size)
             status = response.status
