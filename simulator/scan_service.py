@@ -107,14 +107,20 @@ class ScanService:
         self._last_summary: tuple[str, tuple[str, ...]] | None = None
         self.reset()
 
-    def reset(self) -> None:
-        """Forget jobs, timers and pending scans (power cycle); re-arm warm-up."""
+    def cancel_timers(self) -> None:
+        """Cancel the 60-second and push-scan window timers (the device is going away)."""
         for job in self.jobs.values():
             if job.timer is not None:
                 job.timer.cancel()
+                job.timer = None
         for pending in self.pending_scans.values():
             if pending.timer is not None:
                 pending.timer.cancel()
+                pending.timer = None
+
+    def reset(self) -> None:
+        """Forget jobs, timers and pending scans (power cycle); re-arm warm-up."""
+        self.cancel_timers()
         self.jobs.clear()
         self.pending_scans.clear()
         self.active_conditions = [
@@ -135,7 +141,7 @@ class ScanService:
         reasons = tuple(c.name for c in self.active_conditions)
         if any(c.critical for c in self.active_conditions):
             return "Stopped", reasons
-        if self._calibration_left or any(not j.terminal for j in self.jobs.values()):
+        if "Calibrating" in reasons or any(not j.terminal for j in self.jobs.values()):
             return "Processing", reasons
         return "Idle", reasons
 
@@ -402,12 +408,13 @@ class ScanService:
                 "start the scan from the device panel",
             )
         if self._calibration_left:
+            # The status keeps saying Calibrating until a CreateScanJob gets through:
+            # clients (sane-airscan) read ScannerStatus after the fault to decide to retry.
             self._calibration_left -= 1
-            if not self._calibration_left:
-                self.clear_condition("Calibrating")
             raise SoapFault.receiver(
                 SCAN, "ServerErrorNotAcceptingJobs", "scanner is calibrating"
             )
+        self.clear_condition("Calibrating")
         if any(c.critical for c in self.active_conditions):
             raise SoapFault.receiver(
                 SCAN, "ServerErrorNotAcceptingJobs", "scanner is stopped"

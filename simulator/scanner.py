@@ -242,7 +242,7 @@ class SimulatedScanner:
         if self.online and self._responder is not None:
             await self._responder.multicast(self._discovery("Bye", "Bye"))
         await self._go_offline()
-        self.service.reset()
+        self.service.cancel_timers()
         await self.events.stop()
         if self._control_runner is not None:
             await self._control_runner.cleanup()
