@@ -15,6 +15,7 @@ import ipaddress
 import logging
 import random
 import socket
+import sys
 
 from lxml import etree
 
@@ -38,6 +39,8 @@ _LOGGER = logging.getLogger(__name__)
 
 MULTICAST_GROUP = "239.255.255.250"
 DISCOVERY_PORT = 3702
+# Linux <netinet/in.h>; the socket module does not export it.
+IP_MULTICAST_ALL = getattr(socket, "IP_MULTICAST_ALL", 49)
 
 
 @dataclass(frozen=True)
@@ -182,9 +185,9 @@ class DiscoveryResponder(asyncio.DatagramProtocol):
         listen.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if hasattr(socket, "SO_REUSEPORT"):
             listen.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        if hasattr(socket, "IP_MULTICAST_ALL"):
+        if sys.platform == "linux":
             # Only deliver the groups this socket joined, not those of other processes.
-            listen.setsockopt(socket.IPPROTO_IP, socket.IP_MULTICAST_ALL, 0)
+            listen.setsockopt(socket.IPPROTO_IP, IP_MULTICAST_ALL, 0)
         listen.bind((MULTICAST_GROUP, self.port))
         membership = socket.inet_aton(MULTICAST_GROUP) + socket.inet_aton(
             self.interface

@@ -9,7 +9,7 @@ import pytest
 
 from simulator import SimulatedScanner
 
-from .conftest import NS, Client, fault_subcode, image_part, ticket
+from .conftest import NS, Client, image_part, ticket
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
