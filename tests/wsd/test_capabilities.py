@@ -5,6 +5,7 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
+from custom_components.wsd_scan.wsd.exceptions import ErrorKind, WsdError
 from custom_components.wsd_scan.wsd.models import (
     DefaultTicket,
     InputSource,
@@ -18,6 +19,8 @@ from custom_components.wsd_scan.wsd.xml import parse_envelope
 from simulator import Quirk, SimulatedScanner
 
 from .conftest import CAPTURES
+
+pytestmark = pytest.mark.usefixtures("socket_enabled")
 
 KYOCERA_ELEMENTS = CAPTURES / "KYOCERA-ECOSYS_M2040dn-GetScannerElementsResponse.xml"
 
@@ -116,9 +119,6 @@ def test_status_in_pre_release_namespace_with_prefixed_attributes() -> None:
     assert elements.default_ticket is None
 
 
-pytestmark = pytest.mark.usefixtures("socket_enabled")
-
-
 async def test_office_mfp_capabilities(session: aiohttp.ClientSession) -> None:
     """A flatbed plus duplex feeder, read over loopback from the simulator."""
     async with SimulatedScanner("office_mfp", discovery=False) as sim:
@@ -192,3 +192,53 @@ async def test_status_reports_raised_conditions(session: aiohttp.ClientSession) 
     assert {c.name for c in status.active_conditions} == {"MediaJam", "InputTrayEmpty"}
     assert "MediaJam" in status.problems
     assert status.feeder_empty
+
+
+def configuration(inner: str) -> bytes:
+    """Return a GetScannerElementsResponse holding a ScannerConfiguration."""
+    return (
+        '<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"'
+        ' xmlns:sca="http://schemas.microsoft.com/windows/2006/08/wdp/scan"><s:Body>'
+        "<sca:GetScannerElementsResponse><sca:ScannerElements>"
+        '<sca:ElementData Name="sca:ScannerConfiguration" Valid="true">'
+        f"<sca:ScannerConfiguration>{inner}</sca:ScannerConfiguration>"
+        "</sca:ElementData></sca:ScannerElements></sca:GetScannerElementsResponse>"
+        "</s:Body></s:Envelope>"
+    ).encode()
+
+
+def test_sloppy_configuration() -> None:
+    """Unreadable numbers are skipped; a source without sizes is left out."""
+    payload = parse_envelope(
+        configuration(
+            "<sca:DeviceSettings><sca:FormatsSupported><sca:FormatValue>jfif"
+            "</sca:FormatValue></sca:FormatsSupported></sca:DeviceSettings>"
+            "<sca:Platen><sca:PlatenResolutions><sca:Widths><sca:Width>300</sca:Width>"
+            "<sca:Width>lots</sca:Width></sca:Widths><sca:Heights><sca:Height>150"
+            "</sca:Height></sca:Heights></sca:PlatenResolutions><sca:PlatenMaximumSize>"
+            "<sca:Width>8500</sca:Width><sca:Height>11000</sca:Height>"
+            "</sca:PlatenMaximumSize></sca:Platen>"
+            "<sca:ADF><sca:ADFFront><sca:ADFResolutions><sca:Widths><sca:Width>300"
+            "</sca:Width></sca:Widths></sca:ADFResolutions></sca:ADFFront></sca:ADF>"
+        )
+    ).payload
+    assert payload is not None
+    caps = parse_scanner_elements(payload).capabilities
+    assert caps is not None
+    assert caps.quality is None
+    assert caps.platen is not None
+    # X and Y lists share nothing: the widths are offered (devices accept any mix).
+    assert caps.platen.resolutions == (300,)
+    assert caps.platen.min_size == Size(0, 0)
+    assert caps.adf_front is None
+    assert not caps.adf_duplex
+    assert caps.sources == (InputSource.PLATEN,)
+
+
+def test_configuration_without_device_settings() -> None:
+    """DeviceSettings is required: its absence is a protocol error."""
+    payload = parse_envelope(configuration("")).payload
+    assert payload is not None
+    with pytest.raises(WsdError) as err:
+        parse_scanner_elements(payload)
+    assert err.value.kind is ErrorKind.PROTOCOL

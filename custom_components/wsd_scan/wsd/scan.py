@@ -731,7 +731,11 @@ class ScanJob:
             self._task.cancel()
 
     async def run(self) -> ScanResult:
-        """Run the job; failures raise `ScanJobError` carrying the pages received."""
+        """Run the job; failures raise `ScanJobError` carrying the pages received.
+
+        Cancelling the task running it sends CancelJob too and raises CancelledError;
+        the pages received stay on disk and in `pages`.
+        """
         self._task = asyncio.current_task()
         job: CreatedJob | None = None
         finished = False
@@ -740,7 +744,14 @@ class ScanJob:
             self.job_id = job.job_id
             await self._retrieve_pages(job)
             finished = True
+            if self._cancel_requested and (task := asyncio.current_task()):
+                # Cancelled after the last page (from `on_page`): nothing left to stop.
+                task.uncancel()
             return ScanResult(job.job_id, self.ticket, tuple(self.pages))
+        except ScanJobError:
+            raise
+        except WsdError as err:
+            raise ScanJobError(err.kind, str(err), pages=tuple(self.pages)) from err
         except asyncio.CancelledError:
             if not self._cancel_requested:
                 raise
@@ -830,13 +841,9 @@ class ScanJob:
                     job, f"{self.file_stem}-{index:03d}", part
                 )
             except WsdFault as fault:
-                part.unlink(missing_ok=True)
                 if self._feeder and fault.subcode in _END_OF_FEEDER and self.pages:
                     return
                 raise await self._page_error(fault) from fault
-            except WsdError as err:
-                part.unlink(missing_ok=True)
-                raise ScanJobError(err.kind, str(err), pages=tuple(self.pages)) from err
             if size == 0:
                 part.unlink()
                 # Epson ES-580W ends a feeder job with an empty image instead of a fault.

@@ -1,0 +1,562 @@
+"""Scan jobs against the simulator over loopback: pages, end-of-feeder variants, errors."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+from PIL import Image
+import pytest
+
+from custom_components.wsd_scan.wsd.exceptions import ErrorKind, WsdError
+from custom_components.wsd_scan.wsd.models import (
+    ColorMode,
+    DocumentFormat,
+    ImageFormat,
+    InputSource,
+    PaperSize,
+    ScannedPage,
+    ScanSettings,
+    ScanSource,
+    ScanTicket,
+    Size,
+)
+from custom_components.wsd_scan.wsd.scan import (
+    RetryPolicy,
+    ScanClient,
+    ScanJobError,
+    build_ticket,
+)
+from simulator import Quirk, Settings, SimulatedScanner
+
+from .conftest import DeviceFactory
+
+pytestmark = pytest.mark.usefixtures("socket_enabled")
+
+#: Small pages keep the tests fast.
+SMALL = {"resolution": 75}
+
+
+class RecordingSleep:
+    """Stands in for asyncio.sleep: records the delays, never waits."""
+
+    def __init__(self) -> None:
+        """Start with no delays."""
+        self.delays: list[float] = []
+
+    async def __call__(self, delay: float) -> None:
+        """Record `delay`."""
+        self.delays.append(delay)
+
+
+@asynccontextmanager
+async def scanner(
+    session: aiohttp.ClientSession,
+    profile: str = "office_mfp",
+    *,
+    quirks: set[Quirk] | None = None,
+    settings: Settings | None = None,
+    retry: RetryPolicy | None = None,
+) -> AsyncIterator[tuple[SimulatedScanner, ScanClient, RecordingSleep]]:
+    """Start a simulated scanner and a client that never sleeps for real."""
+    sleep = RecordingSleep()
+    async with SimulatedScanner(
+        profile, quirks=quirks or set(), discovery=False, settings=settings
+    ) as sim:
+        yield (
+            sim,
+            ScanClient(
+                session, sim.scan_url, retry=retry or RetryPolicy(), sleep=sleep
+            ),
+            sleep,
+        )
+
+
+async def ticket_for(client: ScanClient, **settings: object) -> ScanTicket:
+    """Build a ticket from the device's own capabilities."""
+    elements = await client.get_elements()
+    assert elements.capabilities is not None
+    return build_ticket(
+        elements.capabilities,
+        ScanSettings(**(SMALL | settings)),  # type: ignore[arg-type]
+        status=elements.status,
+    )
+
+
+def actions(sim: SimulatedScanner) -> list[str]:
+    """Return the WS-Scan operations the device received, in order."""
+    return [action.rpartition("/")[2] for action, _ in sim.requests if action]
+
+
+@pytest.fixture
+def scans(tmp_path: Path) -> Path:
+    """Return a directory for page files; the job creates it."""
+    return tmp_path / "scans"
+
+
+async def test_platen_scan(session: aiohttp.ClientSession, scans: Path) -> None:
+    """One JPEG page from the platen; the job completes without a CancelJob."""
+    async with scanner(session) as (sim, client, _):
+        ticket = await ticket_for(client)
+        seen: list[ScannedPage] = []
+        result = await client.scan(ticket, scans, on_page=seen.append)
+        assert sim.jobs[int(result.job_id)].state == "Completed"
+        assert "CancelJob" not in actions(sim)
+    (page,) = result.pages
+    assert seen == [page]
+    assert page.format is ImageFormat.JPEG
+    assert page.path == scans / "page-001.jpg"
+    assert page.size == page.path.stat().st_size > 0
+    with Image.open(page.path) as image:
+        assert image.format == "JPEG"
+    assert list(scans.iterdir()) == [page.path]
+
+
+async def test_feeder_scan_of_n_sheets(
+    session: aiohttp.ClientSession, scans: Path
+) -> None:
+    """Three sheets, one page each, then the standard end-of-feeder fault."""
+    async with scanner(session) as (sim, client, _):
+        sim.load_feeder(3)
+        ticket = await ticket_for(client, source=ScanSource.FEEDER)
+        result = await client.scan(ticket, scans)
+        assert sim.feeder == 0
+        assert "CancelJob" not in actions(sim)
+    assert [p.index for p in result.pages] == [1, 2, 3]
+    assert [p.path.name for p in result.pages] == [
+        "page-001.jpg",
+        "page-002.jpg",
+        "page-003.jpg",
+    ]
+    assert sorted(scans.iterdir()) == [p.path for p in result.pages]
+
+
+async def test_duplex_scan(session: aiohttp.ClientSession, scans: Path) -> None:
+    """Two sheets both sides: four images in device order."""
+    async with scanner(session) as (sim, client, _):
+        sim.load_feeder(2)
+        ticket = await ticket_for(
+            client, source=ScanSource.FEEDER_DUPLEX, color=ColorMode.GRAY
+        )
+        result = await client.scan(ticket, scans)
+    assert len(result.pages) == 4
+    with Image.open(result.pages[1].path) as image:
+        assert image.mode == "L"
+
+
+@pytest.mark.parametrize(
+    "quirk",
+    [
+        None,
+        Quirk.END_OF_FEEDER_JOB_ID_NOT_FOUND,
+        Quirk.END_OF_FEEDER_EMPTY_IMAGE,
+        Quirk.FAULT_IN_HTTP_200,
+    ],
+)
+async def test_end_of_feeder_variants_are_success(
+    session: aiohttp.ClientSession, scans: Path, quirk: Quirk | None
+) -> None:
+    """Every way devices say "feeder empty" ends a job that delivered pages normally."""
+    async with scanner(session, quirks={quirk} if quirk else set()) as (sim, client, _):
+        sim.load_feeder(2)
+        ticket = await ticket_for(client, source=ScanSource.FEEDER)
+        result = await client.scan(ticket, scans)
+    assert len(result.pages) == 2
+    # No leftover partial or empty files.
+    assert sorted(scans.iterdir()) == [p.path for p in result.pages]
+
+
+@pytest.mark.parametrize(
+    "quirks",
+    [set(), {Quirk.EMPTY_FEEDER_NOT_ACCEPTING_JOBS}, {Quirk.FAULT_IN_HTTP_200}],
+)
+async def test_empty_feeder(
+    session: aiohttp.ClientSession, scans: Path, quirks: set[Quirk]
+) -> None:
+    """An empty feeder is FEEDER_EMPTY, also the Canon MF410 way (NotAcceptingJobs, Idle)."""
+    async with scanner(session, quirks=quirks) as (sim, client, sleep):
+        sim.load_feeder(0)
+        ticket = await ticket_for(client, source=ScanSource.FEEDER)
+        with pytest.raises(ScanJobError) as err:
+            await client.scan(ticket, scans)
+    assert err.value.kind is ErrorKind.FEEDER_EMPTY
+    assert err.value.pages == ()
+    assert sleep.delays == []
+
+
+async def test_jam_mid_job_keeps_pages(
+    session: aiohttp.ClientSession, scans: Path
+) -> None:
+    """A jam after the first page: JAM, explained from ScannerStatus, page 1 kept."""
+    async with scanner(session) as (sim, client, _):
+        sim.load_feeder(3)
+        ticket = await ticket_for(client, source=ScanSource.FEEDER)
+
+        def jam_after_first(page: ScannedPage) -> None:
+            sim.raise_condition("MediaJam")
+
+        with pytest.raises(ScanJobError) as err:
+            await client.scan(ticket, scans, on_page=jam_after_first)
+        assert actions(sim)[-2:] == ["GetScannerElements", "CancelJob"]
+    assert err.value.kind is ErrorKind.JAM
+    assert [p.index for p in err.value.pages] == [1]
+    assert err.value.pages[0].path.exists()
+    assert "jam" in str(err.value)
+
+
+async def test_jam_before_the_job(session: aiohttp.ClientSession, scans: Path) -> None:
+    """A stopped scanner refuses the job: the status explains why (cover open)."""
+    async with scanner(session) as (sim, client, sleep):
+        sim.raise_condition("CoverOpen")
+        ticket = await ticket_for(client)
+        with pytest.raises(ScanJobError) as err:
+            await client.scan(ticket, scans)
+    assert err.value.kind is ErrorKind.COVER_OPEN
+    assert err.value.subcode == "ServerErrorNotAcceptingJobs"
+    assert sleep.delays == []
+
+
+async def test_calibrating_is_retried_then_succeeds(
+    session: aiohttp.ClientSession, scans: Path
+) -> None:
+    """Calibrating after wake-up: CreateScanJob is retried with backoff."""
+    async with scanner(
+        session,
+        quirks={Quirk.CALIBRATING_WARMUP},
+        settings=Settings(calibration_faults=3),
+        retry=RetryPolicy(attempts=5, initial_delay=1.0, factor=2.0, max_delay=3.0),
+    ) as (sim, client, sleep):
+        ticket = await ticket_for(client)
+        result = await client.scan(ticket, scans)
+        assert actions(sim).count("CreateScanJob") == 4
+    assert len(result.pages) == 1
+    assert sleep.delays == [1.0, 2.0, 3.0]
+
+
+async def test_retry_cap_reached_is_busy(
+    session: aiohttp.ClientSession, scans: Path
+) -> None:
+    """Still calibrating after the last attempt: BUSY."""
+    async with scanner(
+        session,
+        quirks={Quirk.CALIBRATING_WARMUP},
+        settings=Settings(calibration_faults=10),
+        retry=RetryPolicy(attempts=3),
+    ) as (sim, client, sleep):
+        ticket = await ticket_for(client)
+        with pytest.raises(ScanJobError) as err:
+            await client.scan(ticket, scans)
+        assert actions(sim).count("CreateScanJob") == 3
+    assert err.value.kind is ErrorKind.BUSY
+    assert len(sleep.delays) == 2
+
+
+async def test_panel_start_only_needs_action_on_the_device(
+    session: aiohttp.ClientSession, scans: Path
+) -> None:
+    """Kyocera in WSD mode refuses client-started jobs: ACTION_NEEDED, not BUSY."""
+    async with scanner(session, quirks={Quirk.PANEL_START_ONLY}) as (_, client, _):
+        ticket = await ticket_for(client)
+        with pytest.raises(ScanJobError) as err:
+            await client.scan(ticket, scans)
+    assert err.value.kind is ErrorKind.ACTION_NEEDED
+    assert "panel" in str(err.value)
+
+
+async def test_explicit_cancel_mid_job(
+    session: aiohttp.ClientSession, scans: Path
+) -> None:
+    """cancel() after page 1: CancelJob is sent, CANCELLED carries page 1."""
+    async with scanner(session) as (sim, client, _):
+        sim.load_feeder(3)
+        ticket = await ticket_for(client, source=ScanSource.FEEDER)
+        job = client.job(ticket, scans, on_page=lambda page: job.cancel())
+        with pytest.raises(ScanJobError) as err:
+            await job.run()
+        assert job.job_id is not None
+        assert sim.jobs[int(job.job_id)].state == "Canceled"
+        assert actions(sim)[-1] == "CancelJob"
+    assert err.value.kind is ErrorKind.CANCELLED
+    assert [p.index for p in err.value.pages] == [1]
+    assert [p.index for p in job.pages] == [1]
+
+
+async def test_task_cancellation_sends_cancel_job(
+    session: aiohttp.ClientSession, scans: Path
+) -> None:
+    """Cancelling the task running the job: CancelJob, CancelledError, pages kept."""
+    async with scanner(session) as (sim, client, _):
+        sim.load_feeder(3)
+        ticket = await ticket_for(client, source=ScanSource.FEEDER)
+        task: asyncio.Task[object] | None = None
+
+        def cancel_task(page: ScannedPage) -> None:
+            assert task is not None
+            task.cancel()
+
+        job = client.job(ticket, scans, on_page=cancel_task)
+        task = asyncio.ensure_future(job.run())
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert job.job_id is not None
+        assert sim.jobs[int(job.job_id)].state == "Canceled"
+    assert [p.path.exists() for p in job.pages] == [True]
+
+
+async def test_platen_page_done_is_not_cancelled(
+    session: aiohttp.ClientSession, scans: Path
+) -> None:
+    """Cancelling after the only platen page: no CancelJob (Xerox VersaLink B405)."""
+    async with scanner(session) as (sim, client, _):
+        ticket = await ticket_for(client)
+        job = client.job(ticket, scans, on_page=lambda page: job.cancel())
+        result = await job.run()
+        assert "CancelJob" not in actions(sim)
+    assert len(result.pages) == 1
+
+
+@pytest.mark.parametrize(
+    "quirks",
+    [
+        {Quirk.STRICT_PREFIXES, Quirk.STRICT_WSA_TO},
+        {Quirk.REQUIRE_JOB_INFORMATION},
+        {Quirk.MIME_NO_INCLUDE_CID, Quirk.MIME_HEADER_NO_SPACE},
+    ],
+)
+async def test_picky_devices_accept_our_requests(
+    session: aiohttp.ClientSession, scans: Path, quirks: set[Quirk]
+) -> None:
+    """Windows prefixes, wsa:To = service URL and JobInformation satisfy strict firmware."""
+    async with scanner(session, quirks=quirks) as (_, client, _):
+        ticket = await ticket_for(client)
+        result = await client.scan(ticket, scans)
+    assert len(result.pages) == 1
+
+
+async def test_format_that_lies_is_sniffed(
+    session: aiohttp.ClientSession, scans: Path
+) -> None:
+    """PNG asked, JPEG sent (Pantum M7100DN): the file is named and typed as JPEG."""
+    async with scanner(session, quirks={Quirk.FORMAT_LIES}) as (_, client, _):
+        ticket = await ticket_for(client, format=DocumentFormat.PNG)
+        assert ticket.format == "png"
+        result = await client.scan(ticket, scans)
+    assert result.pages[0].format is ImageFormat.JPEG
+    assert result.pages[0].path.suffix == ".jpg"
+
+
+async def test_kyocera_scan_with_prefixes_and_swapped_sizes(
+    session: aiohttp.ClientSession, scans: Path
+) -> None:
+    """The simulated M2040dn scans a Legal page after the swap fix."""
+    async with scanner(session, "kyocera_m2040dn") as (_, client, _):
+        ticket = await ticket_for(client, paper=PaperSize.LEGAL, resolution=200)
+        result = await client.scan(ticket, scans)
+    assert ticket.size.height == 14000
+    assert len(result.pages) == 1
+
+
+async def test_multi_page_format_is_one_retrieve(
+    session: aiohttp.ClientSession, scans: Path
+) -> None:
+    """A device offering only PDF/A gives the whole batch in one RetrieveImage."""
+    async with scanner(session) as (sim, client, _):
+        sim.load_feeder(2)
+        ticket = await ticket_for(client, source=ScanSource.FEEDER)
+        result = await client.scan(replace(ticket, format="pdf-a"), scans)
+        assert actions(sim).count("RetrieveImage") == 1
+    (page,) = result.pages
+    assert page.format is ImageFormat.PDF
+
+
+async def test_unreachable_scanner(
+    session: aiohttp.ClientSession, scans: Path, closed_port: int
+) -> None:
+    """Nothing listens: UNREACHABLE, no retries."""
+    sleep = RecordingSleep()
+    client = ScanClient(session, f"http://127.0.0.1:{closed_port}/scan", sleep=sleep)
+    with pytest.raises(WsdError) as err:
+        await client.get_status()
+    assert err.value.kind is ErrorKind.UNREACHABLE
+
+
+# --- scripted devices for answers the simulator does not give ----------------------------
+
+ENVELOPE = (
+    '<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope"'
+    ' xmlns:sca="http://schemas.microsoft.com/windows/2006/08/wdp/scan"'
+    ' xmlns:xop="http://www.w3.org/2004/08/xop/include"><s:Body>{}</s:Body></s:Envelope>'
+)
+JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64 + b"\xff\xd9"
+
+
+def soap_answer(body: str, status: int = 200) -> web.Response:
+    """Return a SOAP envelope around `body`."""
+    return web.Response(
+        status=status,
+        body=ENVELOPE.format(body).encode(),
+        content_type="application/soap+xml",
+    )
+
+
+def fault(subcode: str) -> web.Response:
+    """Return a SOAP fault with `subcode`."""
+    return soap_answer(
+        "<s:Fault><s:Code><s:Value>s:Receiver</s:Value><s:Subcode>"
+        f"<s:Value>sca:{subcode}</s:Value></s:Subcode></s:Code>"
+        "<s:Reason><s:Text>scripted</s:Text></s:Reason></s:Fault>",
+        500,
+    )
+
+
+def status(state: str, *reasons: str) -> web.Response:
+    """Return a GetScannerElementsResponse with a ScannerStatus."""
+    listed = "".join(
+        f"<sca:ScannerStateReason>{r}</sca:ScannerStateReason>" for r in reasons
+    )
+    return soap_answer(
+        "<sca:GetScannerElementsResponse><sca:ScannerElements>"
+        '<sca:ElementData Name="sca:ScannerStatus" Valid="true"><sca:ScannerStatus>'
+        f"<sca:ScannerState>{state}</sca:ScannerState>"
+        f"<sca:ScannerStateReasons>{listed}</sca:ScannerStateReasons><sca:ActiveConditions/>"
+        "</sca:ScannerStatus></sca:ElementData></sca:ScannerElements>"
+        "</sca:GetScannerElementsResponse>"
+    )
+
+
+CREATED = (
+    "<sca:CreateScanJobResponse><sca:JobId>1</sca:JobId><sca:JobToken>t</sca:JobToken>"
+    "</sca:CreateScanJobResponse>"
+)
+
+
+def image(data: bytes) -> web.Response:
+    """Return an MTOM RetrieveImageResponse carrying `data`."""
+    root = ENVELOPE.format(
+        '<sca:RetrieveImageResponse><sca:ScanData><xop:Include href="cid:img"/>'
+        "</sca:ScanData></sca:RetrieveImageResponse>"
+    ).encode()
+    body = (
+        b'--b1\r\nContent-Type: application/xop+xml; type="application/soap+xml"\r\n'
+        b"Content-ID: <root>\r\n\r\n"
+        + root
+        + b"\r\n--b1\r\nContent-Type: image/jpeg\r\n"
+        b"Content-ID: <img>\r\n\r\n" + data + b"\r\n--b1--\r\n"
+    )
+    response = web.Response(body=body)
+    response.headers["Content-Type"] = (
+        'multipart/related; type="application/xop+xml"; boundary="b1"; start="<root>"'
+    )
+    return response
+
+
+type Script = dict[str, list[web.Response]]
+
+
+async def scripted(http_device: DeviceFactory, script: Script) -> str:
+    """Start a device answering each operation with the next scripted response."""
+
+    async def answer(request: web.Request) -> web.Response:
+        body = await request.text()
+        operation = body.split("<wsa:Action>", 1)[1].split("<", 1)[0].rpartition("/")[2]
+        replies = script[operation]
+        return replies.pop(0) if len(replies) > 1 else replies[0]
+
+    return await http_device(answer)
+
+
+PLATEN = ScanTicket("jfif", InputSource.PLATEN, 1, "RGB24", 75, Size(1000, 1000))
+FEEDER = replace(PLATEN, input_source=InputSource.ADF, images_to_transfer=0)
+
+
+@pytest.mark.parametrize(
+    ("ticket", "script", "kind"),
+    [
+        # Canon MF244dw and friends: WSD scanning switched off in the web UI.
+        (PLATEN, {"CreateScanJob": [fault("OperationFailed")], "GetScannerElements": [status("Idle")]}, ErrorKind.SCANNING_DISABLED),
+        # The status cannot be read either: the fault alone decides.
+        (PLATEN, {"CreateScanJob": [fault("ServerErrorNotAcceptingJobs")], "GetScannerElements": [fault("ServerErrorInternalError")]}, ErrorKind.BUSY),
+        (PLATEN, {"CreateScanJob": [fault("ClientErrorFormatNotSupported")]}, ErrorKind.UNSUPPORTED),
+        (PLATEN, {"CreateScanJob": [fault("Unheard")]}, ErrorKind.DEVICE_ERROR),
+        (PLATEN, {"CreateScanJob": [soap_answer("<sca:CreateScanJobResponse/>")]}, ErrorKind.PROTOCOL),
+        (PLATEN, {"CreateScanJob": [soap_answer("")]}, ErrorKind.PROTOCOL),
+        (PLATEN, {"CreateScanJob": [soap_answer(CREATED)], "RetrieveImage": [image(b"")], "CancelJob": [soap_answer("")]}, ErrorKind.DEVICE_ERROR),
+        (FEEDER, {"CreateScanJob": [soap_answer(CREATED)], "RetrieveImage": [image(b"")], "CancelJob": [soap_answer("")]}, ErrorKind.FEEDER_EMPTY),
+        (FEEDER, {"CreateScanJob": [soap_answer(CREATED)], "RetrieveImage": [fault("ClientErrorNoImagesAvailable")], "CancelJob": [fault("ClientErrorJobIdNotFound")]}, ErrorKind.FEEDER_EMPTY),
+        (FEEDER, {"CreateScanJob": [soap_answer(CREATED)], "RetrieveImage": [image(JPEG), fault("ClientErrorJobCancelled")], "CancelJob": [soap_answer("")]}, ErrorKind.CANCELLED),
+        (PLATEN, {"CreateScanJob": [soap_answer(CREATED)], "RetrieveImage": [fault("ServerErrorInternalError")], "GetScannerElements": [status("Stopped", "LampError")], "CancelJob": [soap_answer("")]}, ErrorKind.DEVICE_ERROR),
+        (PLATEN, {"CreateScanJob": [soap_answer(CREATED)], "RetrieveImage": [fault("ClientErrorInvalidJobToken")], "GetScannerElements": [status("Idle", "None")], "CancelJob": [soap_answer("")]}, ErrorKind.DEVICE_ERROR),
+    ],
+)  # fmt: skip
+async def test_scripted_failures(
+    session: aiohttp.ClientSession,
+    http_device: DeviceFactory,
+    scans: Path,
+    *,
+    ticket: ScanTicket,
+    script: Script,
+    kind: ErrorKind,
+) -> None:
+    """Faults and odd answers map to the error kinds users act on."""
+    url = await scripted(http_device, script)
+    client = ScanClient(
+        session, url, retry=RetryPolicy(attempts=1), sleep=RecordingSleep()
+    )
+    with pytest.raises(ScanJobError) as err:
+        await client.scan(ticket, scans)
+    assert err.value.kind is kind
+    assert not any(p.suffix == ".part" for p in scans.glob("*"))
+
+
+async def test_busy_with_another_job_is_retried(
+    session: aiohttp.ClientSession, http_device: DeviceFactory, scans: Path
+) -> None:
+    """NotAcceptingJobs while Processing: retried, then the job runs."""
+    url = await scripted(
+        http_device,
+        {
+            "CreateScanJob": [fault("ServerErrorNotAcceptingJobs"), fault("ServerErrorTemporaryError"), soap_answer(CREATED)],
+            "GetScannerElements": [status("Processing", "None")],
+            "RetrieveImage": [image(JPEG)],
+        },
+    )  # fmt: skip
+    sleep = RecordingSleep()
+    client = ScanClient(session, url, sleep=sleep)
+    result = await client.scan(PLATEN, scans)
+    assert [p.format for p in result.pages] == [ImageFormat.JPEG]
+    assert len(sleep.delays) == 2
+
+
+async def test_status_must_be_reported(
+    session: aiohttp.ClientSession, http_device: DeviceFactory
+) -> None:
+    """A GetScannerElements answer without the asked status is a protocol error."""
+    url = await scripted(
+        http_device,
+        {"GetScannerElements": [soap_answer("<sca:GetScannerElementsResponse/>")]},
+    )
+    with pytest.raises(WsdError) as err:
+        await ScanClient(session, url).get_status()
+    assert err.value.kind is ErrorKind.PROTOCOL
+
+
+async def test_truncated_image_keeps_earlier_pages(
+    session: aiohttp.ClientSession, scans: Path
+) -> None:
+    """A transfer that breaks off is a PROTOCOL error; no partial file remains."""
+    async with scanner(session, quirks={Quirk.HOSTILE_TRUNCATED_MIME}) as (
+        sim,
+        client,
+        _,
+    ):
+        ticket = await ticket_for(client)
+        with pytest.raises(ScanJobError) as err:
+            await client.scan(ticket, scans)
+        assert "CancelJob" in actions(sim)
+    assert err.value.kind is ErrorKind.PROTOCOL
+    assert list(scans.iterdir()) == []
