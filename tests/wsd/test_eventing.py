@@ -476,19 +476,29 @@ def manager(
 
 
 async def test_manager_renews_at_half_life_and_stops_cleanly(
+    session: aiohttp.ClientSession, sink: Sink
+) -> None:
+    """Renewals at half the granted lifetime keep subscription and tokens; stop() ends."""
+    async with SimulatedScanner("office_mfp", discovery=False) as sim:
+        # Settings.max_subscription_seconds is not wired to the event source yet.
+        sim.events.max_lifetime = 120
+        await _renew_and_stop(session, sim, sink)
+
+
+async def _renew_and_stop(
     session: aiohttp.ClientSession, sim: SimulatedScanner, sink: Sink
 ) -> None:
-    """Renewals keep the same subscription and tokens; stop() unsubscribes."""
     sleep = GatedSleep(free=2)
     changes = Changes()
     subscriptions = manager(session, sim, sink, sleep, changes)
     await subscriptions.start()
     first = subscriptions.subscription
     assert first is not None
+    assert first.expires_in == 120  # 900 s asked, 120 s granted
     tokens = subscriptions.destination_tokens
     assert set(tokens) == {"ha-default", "ha-pdf"}
     await changes.count(3)  # subscribed, then renewed twice
-    assert sleep.delays[:2] == [450, 450]
+    assert sleep.delays[:2] == [60, 60]
     assert subscriptions.subscription == first
     assert subscriptions.destination_tokens == tokens
     assert len(sim.subscriptions) == 1
@@ -597,3 +607,18 @@ async def test_manager_retries_when_the_device_is_away(
     assert subscribed is not None
     assert subscriptions.last_error is None
     await subscriptions.stop()
+
+
+async def test_sink_reads_large_bodies_whole_and_refuses_huge_ones(
+    session: aiohttp.ClientSession, sink: Sink
+) -> None:
+    """Bodies arriving in many chunks are read whole; past the cap they are refused."""
+    sink.handler.register(IDENTIFIER, ["127.0.0.1"], sink.listen)
+    padded = notification().replace(b"<s:Body>", b"<s:Body>" + b" " * 200_000)
+    async with session.post(sink.url(IDENTIFIER), data=padded) as response:
+        assert response.status == 202
+    assert sink.events == [ScanAvailableEvent("ha-default", "42", "ADF")]
+    huge = notification().replace(b"<s:Body>", b"<s:Body>" + b" " * 300_000)
+    async with session.post(sink.url(IDENTIFIER), data=huge) as response:
+        assert response.status == 413
+    assert len(sink.events) == 1

@@ -432,11 +432,14 @@ class NotificationHandler:
 
     async def aiohttp_handler(self, request: web.Request) -> web.Response:
         """Serve notifications with aiohttp.web (route may capture `{identifier}`)."""
-        body = await request.content.read(self.max_body_size + 1)
+        body = bytearray()
+        # One byte past the cap is enough to refuse the body.
+        while chunk := await request.content.read(self.max_body_size + 1 - len(body)):
+            body += chunk
         reply = self.handle(
             request.remote or "",
             request.headers,
-            body,
+            bytes(body),
             path_identifier=request.match_info.get("identifier"),
         )
         return web.Response(status=reply.status)
