@@ -1,0 +1,385 @@
+"""`scripts/wsd`: a troubleshooting tool for WSD scanners, built on this library.
+
+    scripts/wsd discover [--timeout SECONDS] [--interface IPADDR]... [--json]
+    scripts/wsd info DEVICE [--json]
+    scripts/wsd scan DEVICE [--source platen|adf|adf-duplex] [--format pdf|jpeg|png|tiff]
+                     [--resolution DPI] [--color color|gray|bw]
+                     [--paper a4|letter|legal|a5|max] [--out PATH]
+    scripts/wsd push DEVICE --destination NAME --out DIR [--count N] [--notify-host IP]
+    scripts/wsd post-scan ENDPOINT FILE... [--document-root NAME]
+
+DEVICE is a device URL (an XAddr) or host[:port] (found by a directed probe). Results are
+JSON on stdout; a failure is one line on stderr naming the cause, and a non-zero exit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+import contextlib
+import dataclasses
+from datetime import datetime
+import enum
+import json
+from pathlib import Path
+import sys
+import tempfile
+from typing import Any, Final
+import uuid
+
+import aiohttp
+from aiohttp import web
+import yarl
+
+from .discovery import directed_probe, probe
+from .document import DocumentFormat, async_assemble
+from .dsp import post_scan
+from .eventing import SCAN_AVAILABLE_EVENT, EventingClient, NotificationHandler
+from .exceptions import ErrorKind, WsdError
+from .metadata import get_device_info
+from .models import (
+    ColorMode,
+    DeviceInfo,
+    PaperSize,
+    ScanAvailableEvent,
+    ScanDestination,
+    ScanSettings,
+    ScanSource,
+)
+from .scan import ScanClient, build_ticket
+
+#: What a user can do about each kind of failure.
+ADVICE: Final[dict[ErrorKind, str]] = {
+    ErrorKind.UNREACHABLE: "the scanner is unreachable: check that it is on and on this network",
+    ErrorKind.TIMEOUT: "the scanner did not answer in time",
+    ErrorKind.PROTOCOL: "the scanner sent an answer that makes no sense",
+    ErrorKind.INVALID_ARGUMENT: "invalid argument",
+    ErrorKind.UNSUPPORTED: "the scanner does not support that",
+    ErrorKind.FEEDER_EMPTY: "the document feeder is empty: load the pages",
+    ErrorKind.JAM: "paper jam: clear it on the scanner",
+    ErrorKind.COVER_OPEN: "a cover is open: close it",
+    ErrorKind.BUSY: "the scanner is busy: try again in a moment",
+    ErrorKind.ACTION_NEEDED: "the scanner needs attention on its panel",
+    ErrorKind.SCANNING_DISABLED: "WSD scanning is disabled: enable it in the scanner's web interface",
+    ErrorKind.CANCELLED: "the scan was cancelled",
+    ErrorKind.DEVICE_ERROR: "the scanner reported an error",
+}
+_SOURCES: Final = {
+    "platen": ScanSource.PLATEN,
+    "adf": ScanSource.FEEDER,
+    "adf-duplex": ScanSource.FEEDER_DUPLEX,
+}
+_EXIT_FAILURE: Final = 1
+_EXIT_USAGE: Final = 2
+
+
+def _jsonable(value: object) -> Any:
+    """Turn models into JSON-friendly values (dataclasses, enums, paths, sets, bytes)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)
+        }
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, dict):
+        return {str(key): _jsonable(item) for key, item in value.items()}
+    if isinstance(value, (frozenset, set)):
+        return sorted(_jsonable(item) for item in value)
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(item) for item in value]
+    if isinstance(value, (Path, datetime)):
+        return str(value)
+    if isinstance(value, bytes):
+        return value.decode(errors="replace")
+    return value
+
+
+def _print_json(value: object) -> None:
+    print(json.dumps(_jsonable(value), indent=2, sort_keys=False))
+
+
+async def _resolve_device(session: aiohttp.ClientSession, target: str) -> DeviceInfo:
+    """Find the device behind a URL or host[:port] and read its metadata."""
+    url = yarl.URL(target) if "://" in target else None
+    probe_target = f"{url.host}:{url.port}" if url is not None and url.host else target
+    try:
+        devices = await directed_probe(session, probe_target)
+    except WsdError:
+        if url is None:
+            raise
+        devices = []  # a device URL that answers Get but not the directed probe
+    if devices:
+        device = next((d for d in devices if d.is_scanner), devices[0])
+        xaddrs = [target, *device.xaddrs] if url is not None else list(device.xaddrs)
+        return await get_device_info(session, device.uuid, xaddrs)
+    if url is None:
+        raise WsdError(ErrorKind.UNSUPPORTED, f"{target} is no WSD scanner")
+    return await get_device_info(session, target, [target])
+
+
+def _scan_client(session: aiohttp.ClientSession, device: DeviceInfo) -> ScanClient:
+    if device.scan_service_url is None:
+        raise WsdError(ErrorKind.UNSUPPORTED, f"{device.name} has no scan service")
+    return ScanClient(session, device.scan_service_url)
+
+
+async def _discover(options: argparse.Namespace) -> None:
+    interfaces = options.interface or _local_addresses()
+    found = []
+    async with aiohttp.ClientSession() as session:
+        async for device in probe(interfaces, timeout=options.timeout):
+            info: DeviceInfo | None = None
+            with contextlib.suppress(WsdError):
+                info = await get_device_info(session, device.uuid, device.xaddrs)
+            entry = {
+                "uuid": device.uuid,
+                "name": info.name if info else None,
+                "manufacturer": info.manufacturer if info else None,
+                "model": info.model if info else None,
+                "scan_service_url": info.scan_service_url if info else None,
+                "xaddrs": list(device.xaddrs),
+            }
+            found.append(entry)
+            if not options.json:
+                print(f"{entry['name'] or device.uuid}  {device.xaddrs[0]}", flush=True)
+    if options.json:
+        _print_json(found)
+
+
+def _local_addresses() -> list[str]:
+    """Every IPv4 address of this machine's interfaces but loopback (ifaddr ships with HA)."""
+    import ifaddr  # noqa: PLC0415 - only this command needs it
+
+    return [
+        str(ip.ip)
+        for adapter in ifaddr.get_adapters()
+        for ip in adapter.ips
+        if ip.is_IPv4 and not str(ip.ip).startswith("127.")
+    ]
+
+
+async def _info(options: argparse.Namespace) -> None:
+    async with aiohttp.ClientSession() as session:
+        device = await _resolve_device(session, options.device)
+        elements = await _scan_client(session, device).get_elements()
+    _print_json(
+        {
+            "device": device,
+            "capabilities": elements.capabilities,
+            "status": elements.status,
+        }
+    )
+
+
+def _settings(options: argparse.Namespace) -> ScanSettings:
+    return ScanSettings(
+        source=_SOURCES[options.source],
+        format=options.format,
+        resolution=options.resolution,
+        color=ColorMode(options.color),
+        paper=PaperSize(options.paper),
+    )
+
+
+async def _scan_to(
+    client: ScanClient,
+    settings: ScanSettings,
+    out: Path,
+    *,
+    scan_identifier: str | None = None,
+    destination_token: str | None = None,
+) -> dict[str, object]:
+    """Scan with `settings` and store the document at `out` (stem and directory)."""
+    elements = await client.get_elements()
+    if elements.capabilities is None:
+        raise WsdError(
+            ErrorKind.PROTOCOL, "the scanner did not describe its capabilities"
+        )
+    ticket = build_ticket(elements.capabilities, settings, status=elements.status)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=out.parent, prefix=".wsd-scan-") as pages_dir:
+        result = await client.scan(
+            ticket,
+            Path(pages_dir),
+            scan_identifier=scan_identifier,
+            destination_token=destination_token,
+        )
+        files = await async_assemble(
+            [page.path for page in result.pages],
+            out.parent,
+            out.stem,
+            DocumentFormat(settings.format),
+            resolution=ticket.resolution,
+        )
+    return {
+        "pages": len(result.pages),
+        "files": [str(path) for path in files],
+        "format": settings.format,
+    }
+
+
+async def _scan(options: argparse.Namespace) -> None:
+    settings = _settings(options)
+    out: Path = options.out or Path(
+        f"scan-{datetime.now():%Y%m%d-%H%M%S}.{options.format}"
+    )
+    async with aiohttp.ClientSession() as session:
+        device = await _resolve_device(session, options.device)
+        _print_json(
+            await _scan_to(_scan_client(session, device), settings, out.resolve())
+        )
+
+
+@contextlib.asynccontextmanager
+async def _notification_server(
+    handler: NotificationHandler, host: str
+) -> AsyncIterator[str]:
+    """Serve `handler` on host:0; yield the notify URL."""
+    app = web.Application()
+    path = f"/wsd-scan/{uuid.uuid4().hex}"
+    app.router.add_post(path, handler.aiohttp_handler)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, 0)
+        await site.start()
+        port = runner.addresses[0][1]
+        yield f"http://{host}:{port}{path}"
+    finally:
+        await runner.cleanup()
+
+
+async def _push(options: argparse.Namespace) -> None:
+    events: asyncio.Queue[ScanAvailableEvent] = asyncio.Queue()
+    destination = ScanDestination(options.destination, client_context=uuid.uuid4().hex)
+    async with aiohttp.ClientSession() as session:
+        device = await _resolve_device(session, options.device)
+        client = _scan_client(session, device)
+        device_host = yarl.URL(client.url).host or ""
+        handler = NotificationHandler()
+        async with _notification_server(handler, options.notify_host) as notify_url:
+            eventing = EventingClient(session, client.url)
+            subscription = await eventing.subscribe(
+                notify_url, [SCAN_AVAILABLE_EVENT], destinations=[destination]
+            )
+            handler.register(
+                subscription.identifier,
+                [device_host],
+                lambda event: (
+                    events.put_nowait(event)
+                    if isinstance(event, ScanAvailableEvent)
+                    else None
+                ),
+            )
+            try:
+                for number in range(1, options.count + 1):
+                    event = await events.get()
+                    token = subscription.destination_tokens.get(
+                        event.client_context, ""
+                    )
+                    result = await _scan_to(
+                        client,
+                        ScanSettings(
+                            source=ScanSource.for_input_source(event.input_source)
+                        ),
+                        options.out / f"scan-{number:03d}.pdf",
+                        scan_identifier=event.scan_identifier,
+                        destination_token=token,
+                    )
+                    print(json.dumps(result), flush=True)
+            finally:
+                with contextlib.suppress(WsdError):
+                    await eventing.unsubscribe(subscription)
+
+
+async def _post_scan(options: argparse.Namespace) -> None:
+    async with aiohttp.ClientSession() as session:
+        status = await post_scan(
+            session,
+            options.endpoint,
+            options.files,
+            document_root_name=options.document_root,
+        )
+    _print_json(
+        {
+            "job_token": status.job_token,
+            "state": status.state,
+            "images_received": status.images_received,
+        }
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Return the command-line parser."""
+    parser = argparse.ArgumentParser(
+        prog="scripts/wsd",
+        description="Find, inspect and use WSD scanners.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__,
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    discover = commands.add_parser("discover", help="find scanners on the network")
+    discover.add_argument("--timeout", type=float, default=3.0)
+    discover.add_argument("--interface", action="append", metavar="IPADDR")
+    discover.add_argument("--json", action="store_true")
+    discover.set_defaults(run=_discover)
+
+    info = commands.add_parser("info", help="what a scanner is and can do")
+    info.add_argument("device", metavar="DEVICE")
+    info.add_argument("--json", action="store_true", help="(output is always JSON)")
+    info.set_defaults(run=_info)
+
+    scan = commands.add_parser("scan", help="scan to a file")
+    scan.add_argument("device", metavar="DEVICE")
+    scan.add_argument("--source", choices=list(_SOURCES), default="platen")
+    scan.add_argument(
+        "--format", choices=[f.value for f in DocumentFormat], default="pdf"
+    )
+    scan.add_argument("--resolution", type=int, default=300, metavar="DPI")
+    scan.add_argument("--color", choices=[c.value for c in ColorMode], default="color")
+    scan.add_argument("--paper", choices=[p.value for p in PaperSize], default="a4")
+    scan.add_argument("--out", type=Path, metavar="PATH")
+    scan.set_defaults(run=_scan)
+
+    push = commands.add_parser("push", help="scan from the scanner's panel")
+    push.add_argument("device", metavar="DEVICE")
+    push.add_argument("--destination", required=True, metavar="NAME")
+    push.add_argument("--out", type=Path, required=True, metavar="DIR")
+    push.add_argument("--count", type=int, default=1, metavar="N")
+    push.add_argument("--notify-host", default="127.0.0.1", metavar="IPADDR")
+    push.set_defaults(run=_push)
+
+    post = commands.add_parser("post-scan", help="upload files to a WS-DSP endpoint")
+    post.add_argument("endpoint", metavar="ENDPOINT")
+    post.add_argument("files", type=Path, nargs="+", metavar="FILE")
+    post.add_argument("--document-root", default="scan", metavar="NAME")
+    post.set_defaults(run=_post_scan)
+    return parser
+
+
+async def run(argv: Sequence[str] | None = None) -> int:
+    """Run a command in the running event loop; return the exit status."""
+    options = build_parser().parse_args(argv)
+    try:
+        await options.run(options)
+    except WsdError as err:
+        print(f"error: {ADVICE[err.kind]} ({err})", file=sys.stderr)
+        return _EXIT_USAGE if err.kind is ErrorKind.INVALID_ARGUMENT else _EXIT_FAILURE
+    except OSError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return _EXIT_FAILURE
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run a command; return the exit status (130 after Ctrl-C)."""
+    try:
+        return asyncio.run(run(argv))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,248 @@
+"""`scripts/wsd`: every command against the simulator over loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+import subprocess
+import sys
+
+import pikepdf
+import pytest
+
+from custom_components.wsd_scan.wsd.cli import run
+from simulator import ScanServer, SimulatedScanner
+
+pytestmark = pytest.mark.usefixtures("socket_enabled")
+
+LIBRARY_PARENT = Path(__file__).parents[2] / "custom_components" / "wsd_scan"
+
+
+def _output(capsys: pytest.CaptureFixture[str]) -> object:
+    return json.loads(capsys.readouterr().out)
+
+
+async def test_discover_lists_the_simulator(capsys: pytest.CaptureFixture[str]) -> None:
+    """`discover --json` probes through the given interface and describes each scanner."""
+    async with SimulatedScanner(profile="office_mfp", discovery=True) as sim:
+        status = await run(
+            ["discover", "--interface", "127.0.0.1", "--timeout", "1", "--json"]
+        )
+    assert status == 0
+    devices = _output(capsys)
+    assert isinstance(devices, list)
+    (entry,) = [device for device in devices if device["uuid"] == sim.uuid]
+    assert set(entry) == {
+        "uuid",
+        "name",
+        "manufacturer",
+        "model",
+        "scan_service_url",
+        "xaddrs",
+    }
+    assert entry["scan_service_url"] == sim.scan_url
+    assert entry["xaddrs"][0] == sim.device_url
+
+
+async def test_discover_prints_names_without_json(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Without --json, one line per scanner as it is found."""
+    async with SimulatedScanner(profile="photo_flatbed", discovery=True) as sim:
+        assert (
+            await run(["discover", "--interface", "127.0.0.1", "--timeout", "1"]) == 0
+        )
+    assert sim.device_url in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("by_url", [False, True])
+async def test_info_by_host_or_url(
+    capsys: pytest.CaptureFixture[str], by_url: bool
+) -> None:
+    """`info` resolves host:port with a directed probe, or takes the device URL."""
+    async with SimulatedScanner(profile="kyocera_m2040dn", discovery=False) as sim:
+        target = sim.device_url if by_url else sim.device_url.split("/")[2]
+        assert await run(["info", target, "--json"]) == 0
+    info = _output(capsys)
+    assert isinstance(info, dict)
+    assert set(info) == {"device", "capabilities", "status"}
+    assert info["device"]["uuid"] == sim.uuid
+    assert info["device"]["manufacturer"] == "Kyocera"
+    assert info["capabilities"]["platen"] is not None
+    assert info["status"]["state"] == "idle"
+
+
+async def test_scan_feeder_duplex_to_pdf(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """`scan` writes one PDF with every side of every sheet, front then back."""
+    out = tmp_path / "out" / "letter.pdf"
+    async with SimulatedScanner(profile="office_mfp", discovery=False) as sim:
+        sim.load_feeder(2)
+        host = sim.device_url.split("/")[2]
+        status = await run(
+            [
+                "scan",
+                host,
+                "--source",
+                "adf-duplex",
+                "--format",
+                "pdf",
+                "--out",
+                str(out),
+            ]
+        )
+    assert status == 0
+    assert _output(capsys) == {"pages": 4, "files": [str(out)], "format": "pdf"}
+    with pikepdf.open(out) as pdf:
+        assert len(pdf.pages) == 4
+    assert [p.name for p in out.parent.iterdir()] == ["letter.pdf"]
+
+
+async def test_scan_platen_to_png_pages(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """An image format gives one file; the default source is the platen."""
+    out = tmp_path / "photo.png"
+    async with SimulatedScanner(profile="photo_flatbed", discovery=False) as sim:
+        status = await run(
+            [
+                "scan",
+                sim.device_url,
+                "--format",
+                "png",
+                "--color",
+                "gray",
+                "--resolution",
+                "100",
+                "--paper",
+                "a5",
+                "--out",
+                str(out),
+            ]
+        )
+    assert status == 0
+    assert _output(capsys) == {"pages": 1, "files": [str(out)], "format": "png"}
+    assert out.read_bytes().startswith(b"\x89PNG")
+
+
+@pytest.mark.parametrize(
+    ("condition", "message"),
+    [("MediaJam", "paper jam"), ("CoverOpen", "cover is open")],
+)
+async def test_scan_failure_is_one_line_naming_the_cause(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, condition: str, message: str
+) -> None:
+    """A device problem: exit 1 and one human line on stderr."""
+    async with SimulatedScanner(profile="office_mfp", discovery=False) as sim:
+        sim.raise_condition(condition)
+        status = await run(["scan", sim.device_url, "--out", str(tmp_path / "x.pdf")])
+    assert status == 1
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1
+    assert message in error
+
+
+async def test_scan_of_an_empty_feeder(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """No sheets in the feeder is reported as such."""
+    async with SimulatedScanner(profile="office_mfp", discovery=False) as sim:
+        status = await run(
+            [
+                "scan",
+                sim.device_url,
+                "--source",
+                "adf",
+                "--out",
+                str(tmp_path / "x.pdf"),
+            ]
+        )
+    assert status == 1
+    assert "feeder is empty" in capsys.readouterr().err
+
+
+async def test_unreachable_and_invalid_devices(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A closed port is 'unreachable' (exit 1); a malformed host is a usage error (2)."""
+    assert await run(["info", "127.0.0.1:1"]) == 1
+    assert "unreachable" in capsys.readouterr().err
+    assert await run(["info", "no host:x"]) == 2
+    assert "invalid argument" in capsys.readouterr().err
+
+
+async def test_push_scans_each_panel_press(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """`push` registers a destination, and every press of it stores one scan."""
+    async with SimulatedScanner(profile="office_mfp", discovery=False) as sim:
+        sim.load_feeder(1)
+        command = asyncio.create_task(
+            run(
+                [
+                    "push",
+                    sim.device_url,
+                    "--destination",
+                    "Home Assistant",
+                    "--out",
+                    str(tmp_path / "scans"),
+                    "--count",
+                    "2",
+                ]
+            )
+        )
+        for presses in (1, 2):
+            while not sim.press_scan_button("Home Assistant"):
+                await asyncio.sleep(0.05)  # the destination is not registered yet
+            while len(sim.jobs) < presses or not all(
+                job.terminal for job in sim.jobs.values()
+            ):
+                await asyncio.sleep(0.05)
+        assert await asyncio.wait_for(command, 30) == 0
+        assert not sim.subscriptions
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert [line["pages"] for line in lines] == [1, 1]
+    assert sorted(p.name for p in (tmp_path / "scans").iterdir()) == [
+        "scan-001.pdf",
+        "scan-002.pdf",
+    ]
+    assert not sim.push_scan_failures
+
+
+async def test_post_scan_uploads_files(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """`post-scan` sends the files as one job and prints the job's state."""
+    document = tmp_path / "scan.pdf"
+    document.write_bytes(b"%PDF-1.4\n%%EOF\n")
+    async with ScanServer() as server:
+        status = await run(
+            ["post-scan", server.url, str(document), "--document-root", "Letters"]
+        )
+    assert status == 0
+    result = _output(capsys)
+    assert isinstance(result, dict)
+    assert result["state"] == "Completed"
+    assert result["images_received"] == 1
+    assert server.jobs[result["job_token"]].document_root_name == "Letters"
+
+
+def test_the_tool_runs_without_home_assistant() -> None:
+    """The library stands alone: the module entry point imports no Home Assistant code."""
+    probe = (
+        "import runpy, sys; sys.argv = ['wsd', '--help']\n"
+        "try:\n    runpy.run_module('wsd.cli', run_name='__main__')\n"
+        "except SystemExit:\n    pass\n"
+        "assert not [m for m in sys.modules if m.startswith('homeassistant')], 'HA imported'\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        env={"PYTHONPATH": str(LIBRARY_PARENT)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "discover" in result.stdout
