@@ -62,7 +62,7 @@ class Datagrams(asyncio.DatagramProtocol):
 
 @contextlib.asynccontextmanager
 async def client_socket() -> AsyncIterator[tuple[asyncio.DatagramTransport, Datagrams]]:
-    """A unicast socket that multicasts through loopback only."""
+    """Yield a unicast socket that multicasts through loopback only."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.setsockopt(
         socket.IPPROTO_IP, socket.IP_MULTICAST_IF, socket.inet_aton("127.0.0.1")
@@ -79,7 +79,7 @@ async def client_socket() -> AsyncIterator[tuple[asyncio.DatagramTransport, Data
 
 @contextlib.asynccontextmanager
 async def group_listener(port: int) -> AsyncIterator[Datagrams]:
-    """A socket joined to the discovery group on loopback (hears Hello/Bye)."""
+    """Yield a socket joined to the discovery group on loopback (hears Hello/Bye)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.setsockopt(socket.IPPROTO_IP, IP_MULTICAST_ALL, 0)
@@ -175,16 +175,18 @@ async def test_hello_probe_resolve_bye() -> None:
 async def test_reboot_sends_hello_with_higher_instance_id() -> None:
     """A reboot announces a new AppSequence InstanceId."""
     port = free_udp_port()
-    async with group_listener(port) as group:
-        async with SimulatedScanner(
+    async with (
+        group_listener(port) as group,
+        SimulatedScanner(
             "photo_flatbed",
             udp_port=port,
             udp_timing=FAST,
             quirks={Quirk.NO_XADDRS_IN_HELLO},
-        ) as sim:
-            first = await group.messages(0.2)
-            await sim.reboot()
-            second = await group.messages(0.2)
+        ) as sim,
+    ):
+        first = await group.messages(0.2)
+        await sim.reboot()
+        second = await group.messages(0.2)
     ids = [
         int(m.find(".//d:AppSequence", NS).get("InstanceId"))
         for m in (first[0], second[0])
@@ -197,14 +199,16 @@ async def test_discovery_quirks() -> None:
     """Two ProbeMatch, `uuid:` without `urn:`, late answers."""
     port = free_udp_port()
     quirks = {Quirk.TWO_PROBE_MATCHES, Quirk.UUID_WITHOUT_URN, Quirk.LATE_PROBE_ANSWER}
-    async with client_socket() as (transport, replies):
-        async with SimulatedScanner(
+    async with (
+        client_socket() as (transport, replies),
+        SimulatedScanner(
             "office_mfp", quirks=quirks, udp_port=port, udp_timing=FAST
-        ) as sim:
-            sim.settings.late_probe_delay = 0.3
-            transport.sendto(probe(), (GROUP, port))
-            assert await replies.messages(0.15) == []
-            late = await replies.messages(0.4)
+        ) as sim,
+    ):
+        sim.settings.late_probe_delay = 0.3
+        transport.sendto(probe(), (GROUP, port))
+        assert await replies.messages(0.15) == []
+        late = await replies.messages(0.4)
     addresses = late[0].findall(".//d:ProbeMatch/a:EndpointReference/a:Address", NS)
     assert len(addresses) == 2
     assert addresses[1].text == f"uuid:{sim.uuid}"
