@@ -275,7 +275,12 @@ async def test_explicit_cancel_mid_job(
     async with scanner(session) as (sim, client, _):
         sim.load_feeder(3)
         ticket = await ticket_for(client, source=ScanSource.FEEDER)
-        job = client.job(ticket, scans, on_page=lambda page: job.cancel())
+
+        def cancel_twice(page: ScannedPage) -> None:
+            job.cancel()
+            job.cancel()
+
+        job = client.job(ticket, scans, on_page=cancel_twice)
         with pytest.raises(ScanJobError) as err:
             await job.run()
         assert job.job_id is not None
@@ -560,3 +565,15 @@ async def test_truncated_image_keeps_earlier_pages(
         assert "CancelJob" in actions(sim)
     assert err.value.kind is ErrorKind.PROTOCOL
     assert list(scans.iterdir()) == []
+
+
+async def test_cancel_before_run(session: aiohttp.ClientSession, scans: Path) -> None:
+    """A job cancelled before it starts sends nothing."""
+    async with scanner(session) as (sim, client, _):
+        ticket = await ticket_for(client)
+        job = client.job(ticket, scans)
+        job.cancel()
+        with pytest.raises(ScanJobError) as err:
+            await job.run()
+        assert "CreateScanJob" not in actions(sim)
+    assert err.value.kind is ErrorKind.CANCELLED

@@ -724,8 +724,15 @@ class ScanJob:
     def _feeder(self) -> bool:
         return self.ticket.input_source is not InputSource.PLATEN
 
+    @property
+    def cancel_requested(self) -> bool:
+        """Whether `cancel` was called."""
+        return self._cancel_requested
+
     def cancel(self) -> None:
         """Stop the job: `run` sends CancelJob and raises `ScanJobError(CANCELLED)`."""
+        if self._cancel_requested:
+            return
         self._cancel_requested = True
         if self._task is not None:
             self._task.cancel()
@@ -736,6 +743,7 @@ class ScanJob:
         Cancelling the task running it sends CancelJob too and raises CancelledError;
         the pages received stay on disk and in `pages`.
         """
+        self._refuse_if_cancelled()
         self._task = asyncio.current_task()
         job: CreatedJob | None = None
         finished = False
@@ -744,7 +752,7 @@ class ScanJob:
             self.job_id = job.job_id
             await self._retrieve_pages(job)
             finished = True
-            if self._cancel_requested and (task := asyncio.current_task()):
+            if self.cancel_requested and (task := asyncio.current_task()):
                 # Cancelled after the last page (from `on_page`): nothing left to stop.
                 task.uncancel()
             return ScanResult(job.job_id, self.ticket, tuple(self.pages))
@@ -753,7 +761,7 @@ class ScanJob:
         except WsdError as err:
             raise ScanJobError(err.kind, str(err), pages=tuple(self.pages)) from err
         except asyncio.CancelledError:
-            if not self._cancel_requested:
+            if not self.cancel_requested:
                 raise
             task = asyncio.current_task()
             assert task is not None
@@ -767,6 +775,10 @@ class ScanJob:
             # already delivered everything: only unfinished jobs are cancelled.
             if job is not None and not finished:
                 await self._cancel_quietly(job.job_id)
+
+    def _refuse_if_cancelled(self) -> None:
+        if self._cancel_requested:
+            raise ScanJobError(ErrorKind.CANCELLED, "the scan was cancelled")
 
     async def _cancel_quietly(self, job_id: str) -> None:
         try:
@@ -903,6 +915,7 @@ _MESSAGES: Final = {
 def _describe(kind: ErrorKind, fault: WsdFault) -> str:
     """Return a user-facing message naming the cause and the device's fault."""
     cause = _MESSAGES.get(kind, "the scanner refused the scan")
-    return f"{cause} ({fault.subcode or fault.code}: {fault.reason})".replace(
-        ": )", ")"
+    details = ": ".join(
+        part for part in (fault.subcode or fault.code, fault.reason) if part
     )
+    return f"{cause} ({details})" if details else cause
