@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
+import os
 from pathlib import Path
 import subprocess
 import sys
 
+from aiohttp import web
 import pikepdf
 import pytest
 
-from custom_components.wsd_scan.wsd.cli import run
+from custom_components.wsd_scan.wsd.cli import local_addresses, run
 from simulator import ScanServer, SimulatedScanner
+
+from .conftest import CAPTURES, DeviceFactory
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
@@ -239,10 +244,89 @@ def test_the_tool_runs_without_home_assistant() -> None:
     )
     result = subprocess.run(
         [sys.executable, "-c", probe],
-        env={"PYTHONPATH": str(LIBRARY_PARENT)},
+        env=os.environ | {"PYTHONPATH": str(LIBRARY_PARENT)},
         capture_output=True,
         text=True,
         check=False,
     )
     assert result.returncode == 0, result.stderr
     assert "discover" in result.stdout
+
+
+def test_local_addresses_leave_out_loopback() -> None:
+    """The default discovery interfaces are this machine's IPv4 addresses, no loopback."""
+    assert all(
+        ipaddress.IPv4Address(address).version == 4 and not address.startswith("127.")
+        for address in local_addresses()
+    )
+
+
+async def test_a_device_url_without_directed_probe_still_works(
+    capsys: pytest.CaptureFixture[str], http_device: DeviceFactory
+) -> None:
+    """A device answering Get at its URL but 404 to the probe is described by its URL.
+
+    The "device" replays the Kyocera ECOSYS M2040dn captures, moved to loopback.
+    """
+    address = "http://192.168.1.102:5358"
+    captured = {
+        name: (CAPTURES / f"KYOCERA-ECOSYS_M2040dn-{name}.xml").read_bytes()
+        for name in ("MetadataGetResponse", "GetScannerElementsResponse")
+    }
+
+    async def device(request: web.Request) -> web.Response:
+        if request.path.startswith("/StableWSDiscoveryEndpoint"):
+            return web.Response(status=404)
+        name = (
+            "GetScannerElementsResponse"
+            if b"GetScannerElements" in await request.read()
+            else "MetadataGetResponse"
+        )
+        body = captured[name].replace(address.encode(), base.encode())
+        return web.Response(body=body, content_type="application/soap+xml")
+
+    base = await http_device(device)
+    assert await run(["info", f"{base}/wsd/device"]) == 0
+    info = _output(capsys)
+    assert isinstance(info, dict)
+    assert info["device"]["model"] == "ECOSYS M2040dn"
+    assert info["device"]["scan_service_url"] == f"{base}/WSDScanner"
+    assert info["capabilities"]["adf_front"] is not None
+
+
+async def test_a_host_that_is_no_scanner(
+    capsys: pytest.CaptureFixture[str], http_device: DeviceFactory
+) -> None:
+    """A host whose probe endpoint answers 202 (no match) is 'not supported'."""
+
+    async def no_match(request: web.Request) -> web.Response:
+        return web.Response(status=202)
+
+    url = await http_device(no_match)
+    assert await run(["info", url.split("/")[2]]) == 1
+    assert "does not support" in capsys.readouterr().err
+
+
+async def test_file_errors_are_reported(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """An output path that cannot be written ends in one error line, exit 1."""
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    async with SimulatedScanner(profile="photo_flatbed", discovery=False) as sim:
+        status = await run(["scan", sim.device_url, "--out", str(blocker / "x.pdf")])
+    assert status == 1
+    assert capsys.readouterr().err.startswith("error: ")
+
+
+def test_main_exit_status_through_a_real_process() -> None:
+    """`python -m wsd.cli` exits non-zero with one line on stderr for an unreachable host."""
+    result = subprocess.run(
+        [sys.executable, "-m", "wsd.cli", "info", "127.0.0.1:1"],
+        env=os.environ | {"PYTHONPATH": str(LIBRARY_PARENT)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: the scanner is unreachable")

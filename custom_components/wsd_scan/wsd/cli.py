@@ -75,7 +75,7 @@ _EXIT_USAGE: Final = 2
 
 
 def _jsonable(value: object) -> Any:
-    """Turn models into JSON-friendly values (dataclasses, enums, paths, sets, bytes)."""
+    """Turn models into JSON-friendly values (dataclasses, enums, sets)."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {
             f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)
@@ -88,10 +88,6 @@ def _jsonable(value: object) -> Any:
         return sorted(_jsonable(item) for item in value)
     if isinstance(value, (list, tuple)):
         return [_jsonable(item) for item in value]
-    if isinstance(value, (Path, datetime)):
-        return str(value)
-    if isinstance(value, bytes):
-        return value.decode(errors="replace")
     return value
 
 
@@ -125,7 +121,7 @@ def _scan_client(session: aiohttp.ClientSession, device: DeviceInfo) -> ScanClie
 
 
 async def _discover(options: argparse.Namespace) -> None:
-    interfaces = options.interface or _local_addresses()
+    interfaces = options.interface or local_addresses()
     found = []
     async with aiohttp.ClientSession() as session:
         async for device in probe(interfaces, timeout=options.timeout):
@@ -147,7 +143,7 @@ async def _discover(options: argparse.Namespace) -> None:
         _print_json(found)
 
 
-def _local_addresses() -> list[str]:
+def local_addresses() -> list[str]:
     """Every IPv4 address of this machine's interfaces but loopback (ifaddr ships with HA)."""
     import ifaddr  # noqa: PLC0415 - only this command needs it
 
