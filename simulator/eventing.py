@@ -96,6 +96,14 @@ def is_loopback_url(url: str) -> bool:
         return False
 
 
+def filter_selects(entries: frozenset[str], action: str) -> bool:
+    """Whether an Action-dialect filter selects `action` (segment-wise rfc2396 prefix)."""
+    return any(
+        action == entry or action.startswith(entry.rstrip("/") + "/")
+        for entry in entries
+    )
+
+
 @dataclass
 class Destination:
     """A ScanDestination registered by a subscriber (shown on the device panel)."""
@@ -124,13 +132,8 @@ class Subscription:
         return f"urn:uuid:{self.id}"
 
     def wants(self, action: str) -> bool:
-        """Whether the subscription's filter selects `action` (rfc2396 prefix rule)."""
-        if self.actions is None:
-            return True
-        return any(
-            action == entry or action.startswith(entry.rstrip("/") + "/")
-            for entry in self.actions
-        )
+        """Whether the subscription's filter selects `action`."""
+        return self.actions is None or filter_selects(self.actions, action)
 
 
 @dataclass(frozen=True)
@@ -311,8 +314,7 @@ class EventSource:
         entries = frozenset(
             entry.replace(SCAN_2006_01, SCAN) for entry in (node.text or "").split()
         )
-        probe = Subscription("", "", [], None, [], entries, 0)
-        if not any(probe.wants(action) for action in EVENT_ACTIONS):
+        if not any(filter_selects(entries, action) for action in EVENT_ACTIONS):
             raise SoapFault.sender(
                 WSDP, "FilterActionNotSupported", "no event matches the filter"
             )

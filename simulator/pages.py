@@ -34,6 +34,14 @@ MIME_TYPES = {
     "pdf-a": "application/pdf",
     "jpeg2k": "image/jp2",
 }
+RENDERABLE_FORMATS = frozenset(
+    {"jfif", "exif", "png", "dib", "pdf-a"}
+    | {
+        f"tiff-{count}-{kind}"
+        for count in ("single", "multi")
+        for kind in ("uncompressed", "g4", "g3mh", "jpeg-tn2")
+    }
+)
 _TIFF_COMPRESSION = {
     "uncompressed": "raw",
     "g4": "group4",
@@ -97,7 +105,7 @@ def _draw(spec: PageSpec) -> Image.Image:
     draw.text(
         (unit * 3, unit * 3),
         f"Page {spec.number} ({spec.side}) {spec.label}".strip(),
-        fill=accent if isinstance(accent, int) else accent,
+        fill=accent,
         font=heading,
     )
     line_height = unit * 2

@@ -13,6 +13,7 @@ from lxml import etree
 from .elements import (
     CONDITION_TRAITS,
     Condition,
+    timestamp,
     write_condition,
     write_configuration,
     write_description,
@@ -20,7 +21,7 @@ from .elements import (
 )
 from .eventing import EventSource, Subscription
 from .jobs import Job, side_geometry
-from .pages import PageSpec
+from .pages import RENDERABLE_FORMATS, PageSpec
 from .profiles import Profile
 from .quirks import Quirk
 from .settings import Settings
@@ -202,7 +203,12 @@ class ScanService:
                 "DeviceConditionCleared",
             )
             sub(cleared, SCAN, "ConditionId", condition.id)
-            sub(cleared, SCAN, "ConditionClearTime", condition.time.isoformat())
+            sub(
+                cleared,
+                SCAN,
+                "ConditionClearTime",
+                timestamp(condition.clear_time or condition.time),
+            )
 
         self.events.publish("ScannerStatusConditionClearedEvent", build)
         self._status_changed()
@@ -424,6 +430,13 @@ class ScanService:
                 SCAN, "ServerErrorNotAcceptingJobs", "another job is active"
             )
         final = self.profile.finalize(ticket)
+        if final.format not in RENDERABLE_FORMATS:
+            # Advertised by a captured profile (Kyocera: xps) but not drawn by the simulator.
+            raise SoapFault.receiver(
+                SCAN,
+                "ServerErrorInternalError",
+                f"the simulator cannot render {final.format}",
+            )
         job = self._new_job(final)
         if not job.planned:
             if Quirk.EMPTY_FEEDER_NOT_ACCEPTING_JOBS in self.quirks:

@@ -505,11 +505,13 @@ class SimulatedScanner:
         self, request: web.Request, expected_to: list[str], handlers: dict[str, Handler]
     ) -> web.StreamResponse:
         body = await request.read()
-        relates_to: str | None = None
         try:
             soap = parse_request(body)
-            relates_to = soap.message_id
-            self.requests.append((soap.action, body))
+        except SoapFault as fault:
+            self.requests.append(("", body))
+            return self._fault_response(fault, None)
+        self.requests.append((soap.action, body))
+        try:
             self._check_request(soap, expected_to)
             operation = _operation(soap)
             handler = handlers.get(operation)
@@ -524,9 +526,7 @@ class SimulatedScanner:
                 soap, soap.payload if soap.payload is not None else soap.body, request
             )
         except SoapFault as fault:
-            if not body or relates_to is None:
-                self.requests.append(("", body))
-            return self._fault_response(fault, relates_to)
+            return self._fault_response(fault, soap.message_id)
         if isinstance(result, web.StreamResponse):
             return result
         return await self._soap_response(request, result)

@@ -234,7 +234,7 @@ async def test_ticket_substitution_and_validation(client: Client) -> None:
 @pytest.mark.parametrize(
     ("body", "subcode"),
     [
-        (ticket(doc_format="xps"), "ClientErrorFormatNotSupported"),
+        (ticket(doc_format="jbig"), "ClientErrorFormatNotSupported"),
         (
             ticket(extra_front="")
             .replace("<sca:Resolution>", '<sca:Resolution sca:MustHonor="true">')
@@ -432,3 +432,62 @@ async def test_request_shape_quirks(session: aiohttp.ClientSession) -> None:
         )
         assert fault_subcode(etree.fromstring(data)) == "DestinationUnreachable"
         assert (await fault_of(client, "GetScannerElements", request))[1] is None
+
+
+async def test_full_ticket_round_trip(client: Client) -> None:
+    """Every ticket parameter is read (any order) and echoed in DocumentFinalParameters."""
+    params = (
+        "<sca:Rotation>90</sca:Rotation><sca:Scaling><sca:ScalingWidth>100</sca:ScalingWidth>"
+        "<sca:ScalingHeight>100</sca:ScalingHeight></sca:Scaling>"
+        "<sca:Exposure><sca:AutoExposure>true</sca:AutoExposure></sca:Exposure>"
+        "<sca:ContentType>Bogus</sca:ContentType><sca:CompressionQualityFactor>200</sca:CompressionQualityFactor>"
+    )
+    region = (
+        "<sca:ScanRegion><sca:ScanRegionXOffset>100</sca:ScanRegionXOffset><sca:ScanRegionYOffset>0"
+        "</sca:ScanRegionYOffset><sca:ScanRegionWidth>1000</sca:ScanRegionWidth>"
+        "<sca:ScanRegionHeight>2000</sca:ScanRegionHeight></sca:ScanRegion>"
+    )
+    body = ticket(doc_format="jfif", extra_front=region, size=(99999, 99999)).replace(
+        "<sca:InputSource>", params + "<sca:InputSource>"
+    )
+    _status, reply = await client.call(
+        "CreateScanJob", f"<sca:CreateScanJobRequest>{body}</sca:CreateScanJobRequest>"
+    )
+    final = reply.find(".//sca:DocumentFinalParameters", NS)
+    assert final is not None
+    assert (
+        final.findtext("sca:Rotation", namespaces=NS) == "0"
+    )  # not supported → overridden
+    assert final.findtext("sca:ContentType", namespaces=NS) == "Auto"
+    assert final.findtext("sca:CompressionQualityFactor", namespaces=NS) == "100"
+    assert final.findtext(".//sca:InputMediaSize/sca:Width", namespaces=NS) == "8268"
+    assert final.findtext(".//sca:AutoExposure", namespaces=NS) == "true"
+    assert (
+        reply.findtext(".//sca:MediaFrontImageInfo/sca:PixelsPerLine", namespaces=NS)
+        == "75"
+    )
+
+
+async def test_photo_flatbed_has_no_feeder(session: aiohttp.ClientSession) -> None:
+    """An ADF request on a flatbed-only device is substituted with the platen (Override)."""
+    async with SimulatedScanner("photo_flatbed", discovery=False) as sim:
+        client = Client(session, sim)
+        _status, reply = await client.call(
+            "CreateScanJob",
+            f"<sca:CreateScanJobRequest>{ticket(source='ADF')}</sca:CreateScanJobRequest>",
+        )
+        source = reply.find(".//sca:DocumentFinalParameters/sca:InputSource", NS)
+        assert source is not None and source.text == "Platen"
+        assert source.get(f"{{{NS['sca']}}}Override") == "true"
+
+
+async def test_advertised_but_unrendered_format_faults(
+    session: aiohttp.ClientSession,
+) -> None:
+    """Kyocera advertises xps (captured); the simulator refuses it cleanly at CreateScanJob."""
+    async with SimulatedScanner("kyocera_m2040dn", discovery=False) as sim:
+        body = f"<sca:CreateScanJobRequest>{ticket(doc_format='xps', dpi=300)}</sca:CreateScanJobRequest>"
+        assert (await fault_of(Client(session, sim), "CreateScanJob", body)) == (
+            500,
+            "ServerErrorInternalError",
+        )
