@@ -1,7 +1,7 @@
 """Benchmark (c): WS-Discovery of 20 simulated scanners on loopback multicast.
 
-Starts N simulated scanners in this process (each answers a Probe after its own random
-0.05–0.25 s delay, like real devices spreading their answers), then runs one `probe()`
+Starts N simulated scanners in this process (each answers a Probe after its own delay,
+drawn from 0.05–0.25 s, like real devices spreading their answers), then runs one `probe()`
 through 127.0.0.1 and records when each scanner arrives: the time to the first result and
 to the complete list. The probe's listening window (3 s by default) is not waited out to
 report these; the window's end is reported separately.
@@ -14,11 +14,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import random
 import statistics
 import time
 
 from custom_components.wsd_scan.wsd.discovery import probe
 from simulator import SimulatedScanner
+from simulator.settings import Settings
 
 
 async def _round(devices: int, window: float) -> tuple[float, float, float, int]:
@@ -26,7 +28,11 @@ async def _round(devices: int, window: float) -> tuple[float, float, float, int]
     async with contextlib.AsyncExitStack() as stack:
         scanners = [
             await stack.enter_async_context(
-                SimulatedScanner(profile="office_mfp", discovery=True)
+                SimulatedScanner(
+                    profile="office_mfp",
+                    discovery=True,
+                    settings=Settings(probe_reply_delay=random.uniform(0.05, 0.25)),
+                )
             )
             for _ in range(devices)
         ]
