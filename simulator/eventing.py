@@ -163,13 +163,17 @@ class EventSource:
         manager_address: Callable[[], str],
         clock: Callable[[], float],
         wall_clock: Callable[[], datetime],
+        max_lifetime: Callable[[], float],
     ) -> None:
-        """Create an event source whose manager EPR is `manager_address()`."""
+        """Create an event source whose manager EPR is `manager_address()`.
+
+        `max_lifetime()` bounds the subscription lifetimes it grants (read at each grant).
+        """
         self.writer = writer
         self.manager_address = manager_address
         self.clock = clock
         self.wall_clock = wall_clock
-        self.max_lifetime = 3600.0
+        self.max_lifetime = max_lifetime
         self.subscriptions: dict[str, Subscription] = {}
         self.notifications: list[Notification] = []
         self._queue: asyncio.Queue[tuple[Subscription, str, bytes]] = asyncio.Queue()
@@ -229,13 +233,13 @@ class EventSource:
 
     def _granted(self, requested: str | None) -> float:
         if requested is None:
-            return self.max_lifetime
+            return self.max_lifetime()
         lifetime = parse_expires(requested, self.wall_clock())
         if lifetime <= 0:
             raise SoapFault.sender(
                 WSE, "InvalidExpirationTime", "Expires is zero or in the past"
             )
-        return min(lifetime, self.max_lifetime)
+        return min(lifetime, self.max_lifetime())
 
     def subscribe(self, request: SoapRequest, body: etree._Element) -> etree._Element:
         """Handle Subscribe; return the SubscribeResponse envelope."""

@@ -119,7 +119,13 @@ class SimulatedScanner:
         self.udp_timing = udp_timing or UdpTiming()
         self.clock = clock
         self.writer = Writer(self.profile.prefixes)
-        self.events = EventSource(self.writer, lambda: self.scan_url, clock, self._now)
+        self.events = EventSource(
+            self.writer,
+            lambda: self.scan_url,
+            clock,
+            self._now,
+            lambda: self.settings.max_subscription_seconds,
+        )
         self.service = ScanService(
             profile=self.profile,
             quirks=self.quirks,

@@ -480,8 +480,7 @@ async def test_manager_renews_at_half_life_and_stops_cleanly(
 ) -> None:
     """Renewals at half the granted lifetime keep subscription and tokens; stop() ends."""
     async with SimulatedScanner("office_mfp", discovery=False) as sim:
-        # Settings.max_subscription_seconds is not wired to the event source yet.
-        sim.events.max_lifetime = 120
+        sim.settings.max_subscription_seconds = 120
         await _renew_and_stop(session, sim, sink)
 
 
