@@ -146,6 +146,16 @@ class ScanSource(StrEnum):
     #: The feeder when the device has one and does not report it empty, else the platen.
     AUTO = "auto"
 
+    @classmethod
+    def for_input_source(cls, keyword: str | None) -> ScanSource:
+        """Map a panel-started scan's InputSource (ScanAvailableEvent) to a source."""
+        sources: dict[str | None, ScanSource] = {
+            InputSource.PLATEN: cls.PLATEN,
+            InputSource.ADF: cls.FEEDER,
+            InputSource.ADF_DUPLEX: cls.FEEDER_DUPLEX,
+        }
+        return sources.get(keyword, cls.AUTO)
+
 
 class ColorMode(StrEnum):
     """Colour modes offered to users."""

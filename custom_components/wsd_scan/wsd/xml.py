@@ -33,7 +33,9 @@ WSE: Final = "http://schemas.xmlsoap.org/ws/2004/08/eventing"
 SCAN: Final = "http://schemas.microsoft.com/windows/2006/08/wdp/scan"
 PNPX: Final = "http://schemas.microsoft.com/windows/pnpx/2005/10"
 XOP: Final = "http://www.w3.org/2004/08/xop/include"
-DSP: Final = "http://schemas.microsoft.com/windows/2008/12/wdp/distributedscan/processing"
+DSP: Final = (
+    "http://schemas.microsoft.com/windows/2008/12/wdp/distributedscan/processing"
+)
 PSP: Final = "http://schemas.microsoft.com/windows/2008/02/imaging/postscan/psp"
 
 ANONYMOUS: Final = f"{WSA}/role/anonymous"
