@@ -32,7 +32,7 @@ import aiohttp
 from aiohttp import web
 import yarl
 
-from .discovery import directed_probe, probe
+from .discovery import directed_probe, is_scanner, probe
 from .document import DocumentFormat, async_assemble
 from .dsp import post_scan
 from .eventing import SCAN_AVAILABLE_EVENT, EventingClient, NotificationHandler
@@ -106,7 +106,7 @@ async def _resolve_device(session: aiohttp.ClientSession, target: str) -> Device
             raise
         devices = []  # a device URL that answers Get but not the directed probe
     if devices:
-        device = next((d for d in devices if d.is_scanner), devices[0])
+        device = next((d for d in devices if is_scanner(d)), devices[0])
         xaddrs = [target, *device.xaddrs] if url is not None else list(device.xaddrs)
         return await get_device_info(session, device.uuid, xaddrs)
     if url is None:

@@ -49,11 +49,6 @@ class DiscoveredDevice:
     #: The address the answer came from (tried first among the XAddrs).
     source_address: str | None = None
 
-    @property
-    def is_scanner(self) -> bool:
-        """Whether the device advertises the WS-Scan device type."""
-        return any(local == "ScanDeviceType" for _, local in self.types)
-
 
 # --- device metadata ----------------------------------------------------------------------
 
