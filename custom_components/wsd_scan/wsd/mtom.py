@@ -244,13 +244,13 @@ class _MultipartReader:
         self._buffer = b""
         self._at_delimiter = False
 
-    async def _receive(self) -> None:
-        """Append the next chunk of the body to the buffer."""
+    async def _receive(self) -> bytes:
+        """Return the next chunk of the body."""
         async with asyncio.timeout(self._stall_timeout):
             chunk = await self._content.readany()
         if not chunk:
             raise WsdError(ErrorKind.PROTOCOL, "the multipart response is truncated")
-        self._buffer += chunk
+        return chunk
 
     async def read_piece(self) -> memoryview | None:
         """Return the next piece of the current part's body, or None at its end."""
@@ -270,7 +270,15 @@ class _MultipartReader:
             if len(data) > self._keep:
                 self._buffer = data[-self._keep :]
                 return memoryview(data)[: -self._keep]
-            await self._receive()
+            chunk = await self._receive()
+            # Only a delimiter that starts in the kept bytes or the chunk's first two
+            # (with its CRLF in the kept bytes) needs both; else the chunk is not copied.
+            if self._delimiter in data + chunk[: len(self._delimiter) + 1]:
+                self._buffer = data + chunk
+                continue
+            self._buffer = chunk
+            if data:
+                return memoryview(data)
 
     async def read_body(self, limit: int) -> bytes:
         """Return the rest of the current part's body, failing beyond `limit` bytes."""
@@ -292,7 +300,7 @@ class _MultipartReader:
     async def next_part(self) -> dict[str, str] | None:
         """After a body, return the next part's headers, or None after the last part."""
         while len(self._buffer) < 2:
-            await self._receive()
+            self._buffer += await self._receive()
         self._at_delimiter = False
         if self._buffer.startswith(b"--"):
             return None
@@ -320,7 +328,7 @@ class _MultipartReader:
         while (end := self._buffer.find(b"\n")) < 0:
             if len(self._buffer) > MAX_HEADER_BLOCK:
                 raise WsdError(ErrorKind.PROTOCOL, "oversized MIME part headers")
-            await self._receive()
+            self._buffer += await self._receive()
         line = self._buffer[:end]
         self._buffer = self._buffer[end + 1 :]
         return line.removesuffix(b"\r")

@@ -1,0 +1,1 @@
+"""Rerunnable benchmarks: `scripts/run python -m benchmarks.<name>` (see README.md)."""
