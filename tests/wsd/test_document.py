@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 import io
 from pathlib import Path
+import struct
+import zlib
 
 import pikepdf
 from PIL import Image, ImageChops, ImageDraw
@@ -301,6 +303,28 @@ def test_truncated_page_is_reported(tmp_path: Path) -> None:
     page = tmp_path / "page.bin"
     page.write_bytes(data.getvalue()[: len(data.getvalue()) * 2 // 3])
     with pytest.raises(WsdError) as caught:
+        assemble([page], tmp_path, "scan", DocumentFormat.JPEG)
+    assert caught.value.kind is ErrorKind.PROTOCOL
+
+
+def png_chunk(kind: bytes, data: bytes) -> bytes:
+    """Return one PNG chunk: length, type, data, CRC."""
+    return (
+        struct.pack(">I", len(data))
+        + kind
+        + data
+        + struct.pack(">I", zlib.crc32(kind + data))
+    )
+
+
+def test_decompression_bomb_is_refused(tmp_path: Path) -> None:
+    """A PNG header claiming 20000 x 20000 pixels is refused before decoding."""
+    header = struct.pack(">IIBBBBB", 20000, 20000, 8, 2, 0, 0, 0)
+    page = tmp_path / "page.bin"
+    page.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + png_chunk(b"IHDR", header) + png_chunk(b"IDAT", b"")
+    )
+    with pytest.raises(WsdError, match="decompression bomb") as caught:
         assemble([page], tmp_path, "scan", DocumentFormat.JPEG)
     assert caught.value.kind is ErrorKind.PROTOCOL
 

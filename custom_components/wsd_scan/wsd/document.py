@@ -266,7 +266,8 @@ def _open_image(path: Path, image_format: ImageFormat) -> Image.Image:
         else:
             image = Image.open(path)
         image.load()
-    except (OSError, SyntaxError, ValueError) as err:  # what Pillow raises on bad data
+    # What Pillow raises on bad data, and on images too large to decode safely.
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
         _raise_system_error(err)
         raise WsdError(
             ErrorKind.PROTOCOL, f"page {path.name} is not a readable image: {err}"
