@@ -20,7 +20,8 @@ import time
 import pikepdf
 from PIL import Image, ImageDraw
 
-from custom_components.wsd_scan.wsd.document import DocumentFormat, assemble
+from custom_components.wsd_scan.wsd.document import assemble
+from custom_components.wsd_scan.wsd.models import DocumentFormat
 
 A4_300_DPI = (2480, 3508)
 _DISTINCT_PAGES = 5

@@ -14,12 +14,11 @@ import pytest
 
 from custom_components.wsd_scan.wsd import ErrorKind, WsdError
 from custom_components.wsd_scan.wsd.document import (
-    DocumentFormat,
     assemble,
     async_assemble,
     sniff_image_format,
 )
-from custom_components.wsd_scan.wsd.models import ImageFormat
+from custom_components.wsd_scan.wsd.models import DocumentFormat, ImageFormat
 
 
 def page_image(

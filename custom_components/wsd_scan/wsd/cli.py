@@ -33,7 +33,7 @@ from aiohttp import web
 import yarl
 
 from .discovery import directed_probe, is_scanner, probe
-from .document import DocumentFormat, async_assemble
+from .document import async_assemble
 from .dsp import post_scan
 from .eventing import SCAN_AVAILABLE_EVENT, EventingClient, NotificationHandler
 from .exceptions import ErrorKind, WsdError
@@ -41,6 +41,7 @@ from .metadata import get_device_info
 from .models import (
     ColorMode,
     DeviceInfo,
+    DocumentFormat,
     PaperSize,
     ScanAvailableEvent,
     ScanDestination,
@@ -171,7 +172,7 @@ async def _info(options: argparse.Namespace) -> None:
 def _settings(options: argparse.Namespace) -> ScanSettings:
     return ScanSettings(
         source=_SOURCES[options.source],
-        format=options.format,
+        format=DocumentFormat(options.format),
         resolution=options.resolution,
         color=ColorMode(options.color),
         paper=PaperSize(options.paper),
@@ -205,7 +206,7 @@ async def _scan_to(
             [page.path for page in result.pages],
             out.parent,
             out.stem,
-            DocumentFormat(settings.format),
+            settings.format,
             resolution=ticket.resolution,
         )
     return {

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from enum import StrEnum
 from functools import partial
 import io
 from itertools import groupby
@@ -32,7 +31,7 @@ import pikepdf
 from PIL import BmpImagePlugin, Image
 
 from .exceptions import ErrorKind, WsdError
-from .models import ImageFormat
+from .models import DocumentFormat, ImageFormat
 
 _MAGIC: Final[tuple[tuple[bytes, ImageFormat], ...]] = (
     (b"\xff\xd8\xff", ImageFormat.JPEG),
@@ -47,20 +46,6 @@ _MAGIC: Final[tuple[tuple[bytes, ImageFormat], ...]] = (
 #: Sizes of the BITMAPINFOHEADER variants that start a headerless DIB (WS-Scan's "dib").
 _DIB_HEADER_SIZES: Final = frozenset({12, 40, 52, 56, 64, 108, 124})
 _SNIFF_SIZE: Final = 32
-
-
-class DocumentFormat(StrEnum):
-    """What a scan is stored as."""
-
-    PDF = "pdf"
-    JPEG = "jpeg"
-    PNG = "png"
-    TIFF = "tiff"
-
-    @property
-    def image_format(self) -> ImageFormat:
-        """The matching sniffed format."""
-        return ImageFormat(self.value)
 
 
 def sniff_image_format(head: bytes) -> ImageFormat:

@@ -168,6 +168,11 @@ class DocumentFormat(StrEnum):
     PNG = "png"
     TIFF = "tiff"
 
+    @property
+    def image_format(self) -> ImageFormat:
+        """The image format of each page file (a PDF holds pages of any format)."""
+        return ImageFormat(self.value)
+
 
 class PaperSize(StrEnum):
     """Named paper sizes; MAX is the device's largest scan area."""
