@@ -209,6 +209,26 @@ async def test_jam_mid_job_keeps_pages(
     assert "jam" in str(err.value)
 
 
+async def test_disk_error_mid_job_is_storage_and_cancels(
+    session: aiohttp.ClientSession, scans: Path
+) -> None:
+    """A page that cannot be written: STORAGE (not 'unreachable'), job cancelled."""
+    async with scanner(session) as (sim, client, _):
+        sim.load_feeder(3)
+        ticket = await ticket_for(client, source=ScanSource.FEEDER)
+
+        def folder_vanishes(page: ScannedPage) -> None:
+            scans.rename(scans.with_name("moved"))
+            scans.write_text("now a file")
+
+        with pytest.raises(ScanJobError) as err:
+            await client.scan(ticket, scans, on_page=folder_vanishes)
+        assert actions(sim)[-1] == "CancelJob"
+    assert err.value.kind is ErrorKind.STORAGE
+    assert [p.index for p in err.value.pages] == [1]
+    assert (scans.with_name("moved") / err.value.pages[0].path.name).exists()
+
+
 async def test_jam_before_the_job(session: aiohttp.ClientSession, scans: Path) -> None:
     """A stopped scanner refuses the job: the status explains why (cover open)."""
     async with scanner(session) as (sim, client, sleep):

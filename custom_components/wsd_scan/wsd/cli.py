@@ -65,6 +65,7 @@ ADVICE: Final[dict[ErrorKind, str]] = {
     ErrorKind.SCANNING_DISABLED: "WSD scanning is disabled: enable it in the scanner's web interface",
     ErrorKind.CANCELLED: "the scan was cancelled",
     ErrorKind.DEVICE_ERROR: "the scanner reported an error",
+    ErrorKind.STORAGE: "cannot write the scan here",
 }
 _SOURCES: Final = {
     "platen": ScanSource.PLATEN,

@@ -25,6 +25,8 @@ class ErrorKind(StrEnum):
     SCANNING_DISABLED = "scanning_disabled"
     CANCELLED = "cancelled"
     DEVICE_ERROR = "device_error"
+    #: Received pages cannot be written (disk full, no permission, missing folder).
+    STORAGE = "storage"
 
 
 class WsdError(Exception):

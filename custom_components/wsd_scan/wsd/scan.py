@@ -645,7 +645,8 @@ class ScanClient:
                 result = await read_mtom(
                     response, path, stall_timeout=self.image_idle_timeout
                 )
-        except (aiohttp.ClientError, TimeoutError, OSError) as err:
+        except (aiohttp.ClientError, TimeoutError) as err:
+            # Only transport failures: an OSError from writing the page is a disk problem.
             raise soap.connection_error(self.url, err) from err
         return result.size, result.image_format
 
@@ -760,6 +761,12 @@ class ScanJob:
             raise
         except WsdError as err:
             raise ScanJobError(err.kind, str(err), pages=tuple(self.pages)) from err
+        except OSError as err:
+            raise ScanJobError(
+                ErrorKind.STORAGE,
+                f"cannot write the scanned page: {err.strerror or err}",
+                pages=tuple(self.pages),
+            ) from err
         except asyncio.CancelledError:
             if not self.cancel_requested:
                 raise
