@@ -1,5 +1,36 @@
 """Constants of the WSD Scan integration."""
 
+from __future__ import annotations
+
 from typing import Final
 
 DOMAIN: Final = "wsd_scan"
+
+# Config entry data: CONF_HOST (homeassistant.const; how the user or discovery reached the
+# scanner: host, host:port or a device URL) and the XAddrs. The entry's unique id is the
+# scanner's normalised endpoint UUID.
+#: The device's transport addresses (WS-Discovery XAddrs), best first.
+CONF_XADDRS: Final = "xaddrs"
+
+# Options.
+#: Seconds between GetScannerElements(ScannerStatus) polls while push does not work.
+CONF_POLL_INTERVAL: Final = "poll_interval"
+#: Base URL the scanner posts WS-Eventing notifications to (HA behind NAT/containers).
+CONF_CALLBACK_URL: Final = "callback_url"
+#: Default scan settings (the Scan button, panel scans, actions without arguments).
+CONF_SOURCE: Final = "source"
+CONF_FORMAT: Final = "format"
+CONF_RESOLUTION: Final = "resolution"
+CONF_COLOR: Final = "color"
+CONF_PAPER: Final = "paper"
+
+DEFAULT_POLL_INTERVAL: Final = 30
+DEFAULT_SOURCE: Final = "auto"
+DEFAULT_FORMAT: Final = "pdf"
+DEFAULT_RESOLUTION: Final = 300
+DEFAULT_COLOR: Final = "color"
+DEFAULT_PAPER: Final = "a4"
+
+#: Path of the HTTP view that receives WS-Eventing notifications; the last segment is the
+#: (unguessable) subscription identifier.
+NOTIFY_PATH: Final = "/api/wsd_scan/notify"
