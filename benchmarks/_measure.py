@@ -1,7 +1,8 @@
-"""Measuring helpers shared by the benchmarks: peak RSS of this process."""
+"""Measuring helpers shared by the benchmarks: peak RSS of this process, CPU time."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 _STATUS = Path("/proc/self/status")
@@ -24,3 +25,10 @@ def reset_peak_rss() -> int:
 def peak_rss() -> int:
     """Return the peak RSS since the last reset, in bytes."""
     return _status_kib("VmHWM") * 1024
+
+
+def cpu_seconds(pid: int) -> float:
+    """Return the CPU time (user + system) a process has used so far, in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    # Fields 14 and 15 of proc_pid_stat(5), counted after the command name (field 2).
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

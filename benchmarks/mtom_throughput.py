@@ -1,26 +1,33 @@
-"""Benchmark (a): RetrieveImage body throughput and client memory.
+"""Benchmark (a): RetrieveImage throughput and client memory, against the simulator.
 
-A loopback server (its own process) streams one MTOM response whose image is `--size` MiB,
-chunked like the devices send it. Each client mode downloads it in a fresh process that
-reports its time and its peak RSS growth during the transfer:
+A simulated scanner (`simulator.SimulatedScanner`, its own process) runs with
+`Settings(huge_image_bytes=--size MiB)`, so RetrieveImage of a `tiff-single-uncompressed`
+job streams a valid uncompressed TIFF of that size in a chunked MTOM body. Each client mode
+runs in a fresh process: it creates the job with `wsd.ScanClient.create_job`
+(CreateScanJob), then fetches the page with the same RetrieveImage request, and reports the
+RetrieveImage time, its own CPU time, the simulator's CPU time and its peak RSS growth:
 
-- `plain`: aiohttp reads the body and drops it — the network ceiling;
-- `plain-file`: aiohttp reads the body and writes it to a file in the event loop;
-- `plain-executor`: the same, but each write runs in the executor, as Home Assistant
-  wants file I/O done (blocking writes stall the loop on slow storage such as SD cards);
-- `mtom`: `wsd.mtom.read_mtom` parses the multipart body and writes the image to a file.
+- `wsd`: `ScanClient.retrieve_image` — the full client path (`read_mtom` parses the
+  multipart body and streams the image to a file, writes in the executor);
+- `plain-drop`: aiohttp POSTs the same request, reads the body and drops it — the ceiling
+  of this server and client;
+- `plain-file`: the same, writing the body to a file in the event loop;
+- `plain-executor`: the same, each write in the executor, as Home Assistant wants file I/O
+  done (blocking writes stall the loop on slow storage such as SD cards).
 
-Run: `scripts/run python -m benchmarks.mtom_throughput [--size MIB] [--repeat N]`.
-To add a mode (e.g. the full RetrieveImage client against the simulator), add a function
-to `MODES`; it gets the session, the URL and a scratch file and returns the bytes it got.
+Before the measured run each process warms up with a small PNG page through the same mode.
+Modes run interleaved, `--repeat` rounds. Run:
+`scripts/run python -m benchmarks.mtom_throughput [--size MIB] [--repeat N] [--mode M]...`.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+import contextlib
 import json
+import os
 from pathlib import Path
 import statistics
 import subprocess
@@ -29,85 +36,98 @@ import tempfile
 import time
 
 import aiohttp
-from aiohttp import web
 
-from benchmarks._measure import peak_rss, reset_peak_rss
-from custom_components.wsd_scan.wsd.mtom import read_mtom
+from benchmarks._measure import cpu_seconds, peak_rss, reset_peak_rss
+from custom_components.wsd_scan.wsd import (
+    InputSource,
+    ScanClient,
+    ScanTicket,
+    Size,
+    soap,
+)
+from custom_components.wsd_scan.wsd.scan import CreatedJob
+from custom_components.wsd_scan.wsd.xml import SCAN, build_envelope, element, sub
+from simulator import SimulatedScanner
+from simulator.settings import Settings
 
 MIB = 1024 * 1024
-BOUNDARY = "MIMEBoundary_benchmark"
-_SOAP = (
-    b'<?xml version="1.0" encoding="utf-8"?>'
-    b'<soap:Envelope xmlns:soap="http://www.w3.org/2003/05/soap-envelope"'
-    b' xmlns:xop="http://www.w3.org/2004/08/xop/include"'
-    b' xmlns:wscn="http://schemas.microsoft.com/windows/2006/08/wdp/scan"><soap:Body>'
-    b'<wscn:RetrieveImageResponse><wscn:ScanData><xop:Include href="cid:image@bench"/>'
-    b"</wscn:ScanData></wscn:RetrieveImageResponse></soap:Body></soap:Envelope>"
+#: The measured page: A4 at 300 dpi in colour (its length follows `huge_image_bytes`).
+HUGE_TICKET = ScanTicket(
+    format="tiff-single-uncompressed",
+    input_source=InputSource.PLATEN,
+    images_to_transfer=1,
+    color="RGB24",
+    resolution=300,
+    size=Size(8268, 11693),
 )
-_HEAD = (
-    (
-        f'--{BOUNDARY}\r\nContent-Type: application/xop+xml; type="application/soap+xml"\r\n'
-        "Content-ID: <root@bench>\r\n\r\n"
-    ).encode()
-    + _SOAP
-    + (
-        f"\r\n--{BOUNDARY}\r\nContent-Type: image/tiff\r\nContent-ID: <image@bench>\r\n\r\n"
-    ).encode()
-)
-_TAIL = f"\r\n--{BOUNDARY}--\r\n".encode()
-CONTENT_TYPE = (
-    f'multipart/related; type="application/xop+xml"; boundary="{BOUNDARY}"; '
-    'start="<root@bench>"'
+#: The warm-up page: a small PNG (not a huge format), rendered by the simulator.
+WARMUP_TICKET = ScanTicket(
+    format="png",
+    input_source=InputSource.PLATEN,
+    images_to_transfer=1,
+    color="RGB24",
+    resolution=75,
+    size=Size(1000, 1000),
 )
 
-type Mode = Callable[[aiohttp.ClientSession, str, Path], Awaitable[int]]
+type Mode = Callable[[ScanClient, CreatedJob, Path], Awaitable[int]]
 
 
 # --- server ---------------------------------------------------------------------------
 
 
 async def _serve(size_mib: int) -> None:
-    """Serve the MTOM response on a free loopback port; print the port; run until stdin closes."""
-    # Uncompressed TIFF-like bytes: a header, then varied "pixels" (1 MiB, repeated).
-    block = memoryview(b"II*\x00" + bytes(range(256)) * (4096 - 1) + bytes(252))
-
-    async def handle(request: web.Request) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"Content-Type": CONTENT_TYPE})
-        await response.prepare(request)
-        await response.write(_HEAD)
-        for _ in range(size_mib):
-            await response.write(block)
-        await response.write(_TAIL)
-        await response.write_eof()
-        return response
-
-    app = web.Application()
-    app.router.add_get("/", handle)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    print(runner.addresses[0][1], flush=True)
-    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
-    await runner.cleanup()
+    """Run the simulator on loopback; print its scan URL; run until stdin closes."""
+    async with SimulatedScanner(
+        "office_mfp",
+        discovery=False,
+        settings=Settings(huge_image_bytes=size_mib * MIB),
+    ) as sim:
+        print(sim.scan_url, flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
 
 
 # --- client modes ---------------------------------------------------------------------
 
 
-async def plain(session: aiohttp.ClientSession, url: str, _path: Path) -> int:
+async def wsd(client: ScanClient, job: CreatedJob, path: Path) -> int:
+    """Fetch the page the way the integration does."""
+    size, _format = await client.retrieve_image(job, "bench", path)
+    return size
+
+
+@contextlib.asynccontextmanager
+async def _post(
+    client: ScanClient, job: CreatedJob
+) -> AsyncIterator[aiohttp.ClientResponse]:
+    """POST the RetrieveImage request `ScanClient.retrieve_image` sends."""
+    request = element("sca:RetrieveImageRequest")
+    sub(request, "sca:JobId", job.job_id)
+    sub(request, "sca:JobToken", job.job_token)
+    sub(sub(request, "sca:DocumentDescription"), "sca:DocumentName", "bench")
+    payload = build_envelope(f"{SCAN}/RetrieveImage", client.url, request)
+    async with client.session.post(
+        client.url,
+        data=payload,
+        headers=soap.request_headers(),
+        timeout=aiohttp.ClientTimeout(total=None, sock_connect=client.timeout),
+    ) as response:
+        yield response
+
+
+async def plain_drop(client: ScanClient, job: CreatedJob, _path: Path) -> int:
     """Read the body and drop it."""
     received = 0
-    async with session.get(url) as response:
+    async with _post(client, job) as response:
         async for chunk in response.content.iter_any():
             received += len(chunk)
     return received
 
 
-async def plain_file(session: aiohttp.ClientSession, url: str, path: Path) -> int:
+async def plain_file(client: ScanClient, job: CreatedJob, path: Path) -> int:
     """Read the body into a file, the way a plain download does."""
     received = 0
-    async with session.get(url) as response:
+    async with _post(client, job) as response:
         with path.open("wb") as file:
             async for chunk in response.content.iter_any():
                 file.write(chunk)
@@ -115,18 +135,11 @@ async def plain_file(session: aiohttp.ClientSession, url: str, path: Path) -> in
     return received
 
 
-async def mtom(session: aiohttp.ClientSession, url: str, path: Path) -> int:
-    """Parse the multipart body and stream the image to a file."""
-    async with session.get(url) as response:
-        result = await read_mtom(response, path)
-    return result.size
-
-
-async def plain_executor(session: aiohttp.ClientSession, url: str, path: Path) -> int:
+async def plain_executor(client: ScanClient, job: CreatedJob, path: Path) -> int:
     """Read the body into a file, each write in the executor."""
     received = 0
     loop = asyncio.get_running_loop()
-    async with session.get(url) as response:
+    async with _post(client, job) as response:
         with path.open("wb") as file:
             async for chunk in response.content.iter_any():
                 await loop.run_in_executor(None, file.write, chunk)
@@ -135,85 +148,119 @@ async def plain_executor(session: aiohttp.ClientSession, url: str, path: Path) -
 
 
 MODES: dict[str, Mode] = {
-    "plain": plain,
+    "wsd": wsd,
+    "plain-drop": plain_drop,
     "plain-file": plain_file,
     "plain-executor": plain_executor,
-    "mtom": mtom,
 }
+BASELINES = ("plain-drop", "plain-file", "plain-executor")
 
 
-async def _client(mode: str, url: str) -> dict[str, float]:
-    """Run one mode once; return seconds, bytes and peak RSS growth."""
+async def _client(mode: str, url: str, server_pid: int) -> dict[str, float]:
+    """Run one mode once; return its times, bytes and peak RSS growth."""
+    run = MODES[mode]
     with tempfile.TemporaryDirectory() as scratch:
         async with aiohttp.ClientSession() as session:
-            await plain(session, url, Path(scratch))  # warm up: imports, first use
-            before = reset_peak_rss()
+            client = ScanClient(session, url)
+            warmup = await client.create_job(WARMUP_TICKET)
+            await run(client, warmup, Path(scratch, "warmup"))
             start = time.perf_counter()
-            received = await MODES[mode](session, url, Path(scratch, "image"))
-            seconds = time.perf_counter() - start
+            job = await client.create_job(HUGE_TICKET)
+            created = time.perf_counter()
+            before = reset_peak_rss()
+            cpu = time.process_time()
+            server_cpu = cpu_seconds(server_pid)
+            received = await run(client, job, Path(scratch, "image"))
+            seconds = time.perf_counter() - created
+            server_cpu = cpu_seconds(server_pid) - server_cpu
+            cpu = time.process_time() - cpu
             growth = peak_rss() - before
-    return {"seconds": seconds, "bytes": received, "rss_growth": growth}
+    return {
+        "create": created - start,
+        "seconds": seconds,
+        "bytes": received,
+        "cpu": cpu,
+        "server_cpu": server_cpu,
+        "rss_growth": growth,
+    }
 
 
 # --- driver ---------------------------------------------------------------------------
 
 
-def _run_client(mode: str, url: str) -> dict[str, float]:
+def _run_client(mode: str, url: str, server_pid: int) -> dict[str, float]:
+    command = [sys.executable, "-m", "benchmarks.mtom_throughput", "--client", mode]
     output = subprocess.run(
-        [sys.executable, "-m", "benchmarks.mtom_throughput", "--client", mode, url],
-        check=True,
-        capture_output=True,
-        text=True,
+        [*command, url, str(server_pid)], check=True, capture_output=True, text=True
     ).stdout
     result: dict[str, float] = json.loads(output)
     return result
 
 
+def _report(size: int, repeat: int, runs: dict[str, list[dict[str, float]]]) -> None:
+    print(
+        f"RetrieveImage of a {size} MiB page from the simulator over loopback, "
+        f"{repeat} runs each (median; RSS: max)"
+    )
+    print(
+        f"{'mode':<16}{'MB/s':>8}{'seconds':>9}{'CPU s':>7}{'sim CPU s':>11}"
+        f"{'create ms':>11}{'RSS growth MiB':>16}"
+    )
+    rates = {}
+    for mode, results in runs.items():
+        rates[mode] = statistics.median(
+            r["bytes"] / r["seconds"] / 1e6 for r in results
+        )
+        print(
+            f"{mode:<16}{rates[mode]:>8.0f}"
+            f"{statistics.median(r['seconds'] for r in results):>9.3f}"
+            f"{statistics.median(r['cpu'] for r in results):>7.3f}"
+            f"{statistics.median(r['server_cpu'] for r in results):>11.3f}"
+            f"{statistics.median(r['create'] for r in results) * 1000:>11.1f}"
+            f"{max(r['rss_growth'] for r in results) / MIB:>16.1f}"
+        )
+    if "wsd" in rates:
+        for baseline in BASELINES:
+            if baseline in rates:
+                ratio = rates["wsd"] / rates[baseline]
+                print(f"ratio wsd / {baseline:<15}= {ratio:.2f}")
+
+
 def main() -> None:
-    """Start the server, run every mode `--repeat` times in fresh processes, report."""
+    """Start the simulator, run the modes `--repeat` times in fresh processes, report."""
     parser = argparse.ArgumentParser(description=__doc__.partition("\n")[0])
-    parser.add_argument("--size", type=int, default=256, help="image size in MiB")
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--size", type=int, default=256, help="page size in MiB")
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument(
+        "--mode", action="append", choices=list(MODES), help="default: every mode"
+    )
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--client", nargs=2, help=argparse.SUPPRESS)
+    parser.add_argument("--client", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
         asyncio.run(_serve(args.size))
         return
     if args.client:
-        print(json.dumps(asyncio.run(_client(*args.client))))
+        mode, url, pid = args.client
+        print(json.dumps(asyncio.run(_client(mode, url, int(pid)))))
         return
+    modes = args.mode or list(MODES)
+    command = [sys.executable, "-m", "benchmarks.mtom_throughput", "--serve"]
     with subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "benchmarks.mtom_throughput",
-            "--serve",
-            "--size",
-            str(args.size),
-        ],
+        [*command, "--size", str(args.size)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
+        env=os.environ | {"PYTHONUNBUFFERED": "1"},
     ) as server:
         assert server.stdout is not None and server.stdin is not None
-        url = f"http://127.0.0.1:{server.stdout.readline().strip()}/"
-        runs = {
-            mode: [_run_client(mode, url) for _ in range(args.repeat)] for mode in MODES
-        }
+        url = server.stdout.readline().strip()
+        runs: dict[str, list[dict[str, float]]] = {mode: [] for mode in modes}
+        for _ in range(args.repeat):  # interleaved, so drifting load hits every mode
+            for mode in modes:
+                runs[mode].append(_run_client(mode, url, server.pid))
         server.stdin.close()
-    print(
-        f"MTOM body with a {args.size} MiB image over loopback, {args.repeat} runs each (median)"
-    )
-    print(f"{'mode':<16}{'MB/s':>10}{'seconds':>10}{'peak RSS growth MiB':>22}")
-    rates = {}
-    for mode, results in runs.items():
-        seconds = statistics.median(r["seconds"] for r in results)
-        rates[mode] = results[0]["bytes"] / seconds / 1e6
-        growth = max(r["rss_growth"] for r in results) / MIB
-        print(f"{mode:<16}{rates[mode]:>10.0f}{seconds:>10.3f}{growth:>22.1f}")
-    for baseline in ("plain", "plain-file", "plain-executor"):
-        print(f"ratio mtom / {baseline:<15}= {rates['mtom'] / rates[baseline]:.2f}")
+    _report(args.size, args.repeat, runs)
 
 
 if __name__ == "__main__":
