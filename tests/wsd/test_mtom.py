@@ -6,6 +6,7 @@ import asyncio
 import base64
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass, field
+import os
 from pathlib import Path
 import tracemalloc
 
@@ -14,7 +15,7 @@ from aiohttp import web
 from hypothesis import HealthCheck, given, settings, strategies as st
 import pytest
 
-from custom_components.wsd_scan.wsd import ErrorKind, WsdError, WsdFault
+from custom_components.wsd_scan.wsd import ErrorKind, WsdError, WsdFault, mtom
 from custom_components.wsd_scan.wsd.models import ImageFormat
 from custom_components.wsd_scan.wsd.mtom import MtomResult, read_mtom
 
@@ -502,6 +503,49 @@ async def test_rewrites_when_a_later_part_matches(
     result = await retrieve(session, device, tmp_path / "page")
     assert (tmp_path / "page").read_bytes() == JPEG
     assert result.size == len(JPEG)
+
+
+async def test_short_writes_are_completed(
+    session: aiohttp.ClientSession,
+    device: Device,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A `writev` that writes less than asked (e.g. a signal) is resumed where it stopped."""
+    real_writev = os.writev
+
+    def short_writev(fd: int, buffers: list[memoryview | bytes]) -> int:
+        first = memoryview(buffers[0])
+        return real_writev(fd, [first[: max(1, len(first) // 2)]])
+
+    monkeypatch.setattr(os, "writev", short_writev)
+    result = await retrieve(session, device, tmp_path / "page")
+    assert (tmp_path / "page").read_bytes() == JPEG
+    assert result.size == len(JPEG)
+
+
+async def test_tiny_pieces_are_written_in_bounded_batches(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A device trickling tiny chunks piles up at most MAX_BATCH_PIECES per write."""
+    batches: list[int] = []
+    real_writev = os.writev
+
+    def counting_writev(fd: int, buffers: list[memoryview | bytes]) -> int:
+        batches.append(len(buffers))
+        return real_writev(fd, buffers)
+
+    monkeypatch.setattr(os, "writev", counting_writev)
+    data = bytes(range(256)) * 10
+    # Directly: the network cannot be made to deliver 2560 separate 1-byte reads on cue.
+    image = mtom._ImageFile(tmp_path / "page", max_size=len(data))  # noqa: SLF001
+    for index in range(len(data)):
+        await image.write(data[index : index + 1])
+    await image.close()
+    assert batches == [mtom.MAX_BATCH_PIECES] * 2 + [
+        len(data) - 2 * mtom.MAX_BATCH_PIECES
+    ]
+    assert (tmp_path / "page").read_bytes() == data
 
 
 def _streamed_body(image_size: int, block: bytes) -> Iterable[bytes]:

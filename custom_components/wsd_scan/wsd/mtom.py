@@ -33,8 +33,9 @@ import asyncio
 import base64
 import binascii
 from dataclasses import dataclass
+import os
 from pathlib import Path
-from typing import BinaryIO, Final
+from typing import Final
 from urllib.parse import unquote
 
 import aiohttp
@@ -54,6 +55,10 @@ STALL_TIMEOUT: Final = 60.0
 MAX_IMAGE_SIZE: Final = 2 * 1024**3
 #: Image bytes collected before one executor write (memory per reader is about twice this).
 WRITE_BATCH: Final = 1024 * 1024
+#: Pieces collected before one executor write, at most: one `os.writev` takes at most
+#: IOV_MAX (1024 on Linux and macOS) buffers, and a device trickling tiny HTTP chunks must
+#: not pile up a million small objects before WRITE_BATCH bytes arrive.
+MAX_BATCH_PIECES: Final = 1024
 #: Limits on a part's header block.
 MAX_HEADER_BLOCK: Final = 16 * 1024
 _SNIFF_SIZE: Final = 16
@@ -335,14 +340,19 @@ class _MultipartReader:
 
 
 class _ImageFile:
-    """The image file: opened, written in batches and closed by the executor."""
+    """The image file: opened, written in batches and closed by the executor.
+
+    A batch is the pieces as received (no copy), written with one `os.writev`: a buffered
+    file object would make a system call, and retake the GIL from the event loop, for every
+    piece instead.
+    """
 
     def __init__(self, path: Path, max_size: int) -> None:
         """Prepare to write `path`, failing beyond `max_size` bytes."""
         self._path = path
         self.max_size = max_size
         self._loop = asyncio.get_running_loop()
-        self._file: BinaryIO | None = None
+        self._fd: int | None = None
         self._batch: list[memoryview | bytes] = []
         self._batch_size = 0
         self._writing: asyncio.Future[None] | None = None
@@ -351,6 +361,8 @@ class _ImageFile:
 
     async def write(self, piece: memoryview | bytes) -> None:
         """Queue a piece of the image; write a batch in the executor when one is full."""
+        if not piece:
+            return
         self.size += len(piece)
         if self.size > self.max_size:
             raise WsdError(
@@ -360,48 +372,66 @@ class _ImageFile:
             self.head += bytes(piece[: _SNIFF_SIZE - len(self.head)])
         self._batch.append(piece)
         self._batch_size += len(piece)
-        if self._batch_size >= WRITE_BATCH:
+        if self._batch_size >= WRITE_BATCH or len(self._batch) >= MAX_BATCH_PIECES:
             await self._flush()
 
     async def _flush(self) -> None:
         """Start writing the batch once the previous write is done."""
-        if self._file is None:
-            self._file = await self._loop.run_in_executor(None, self._path.open, "wb")
+        if self._fd is None:
+            self._fd = await self._loop.run_in_executor(None, _open, self._path)
         if self._writing is not None:
             await self._writing
         batch, self._batch, self._batch_size = self._batch, [], 0
-        self._writing = self._loop.run_in_executor(None, self._file.writelines, batch)
+        self._writing = self._loop.run_in_executor(None, _write_all, self._fd, batch)
+
+    async def _drain(self) -> int:
+        """Write everything queued; return the file descriptor."""
+        await self._flush()
+        assert self._writing is not None and self._fd is not None
+        await self._writing
+        return self._fd
 
     async def restart(self) -> None:
         """Drop what was written: another part turned out to be the image."""
-        await self._flush()
-        assert self._writing is not None and self._file is not None
-        await self._writing
-        await self._loop.run_in_executor(None, _truncate, self._file)
+        await self._loop.run_in_executor(None, _truncate, await self._drain())
         self.size = 0
         self.head = b""
 
     async def close(self) -> None:
         """Write what is left and close the file."""
-        await self._flush()
-        assert self._writing is not None and self._file is not None
-        await self._writing
-        await self._loop.run_in_executor(None, self._file.close)
+        await self._loop.run_in_executor(None, os.close, await self._drain())
 
     async def discard(self) -> None:
         """Close and remove the file after a failure."""
-        writing, file = self._writing, self._file
+        writing, fd = self._writing, self._fd
         if writing is not None:
             await asyncio.gather(writing, return_exceptions=True)
-        await self._loop.run_in_executor(None, _close_and_remove, file, self._path)
+        await self._loop.run_in_executor(None, _close_and_remove, fd, self._path)
 
 
-def _truncate(file: BinaryIO) -> None:
-    file.seek(0)
-    file.truncate()
+def _open(path: Path) -> int:
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o666)
 
 
-def _close_and_remove(file: BinaryIO | None, path: Path) -> None:
-    if file is not None:
-        file.close()
+def _write_all(fd: int, buffers: list[memoryview | bytes]) -> None:
+    """Write non-empty `buffers` in order: one `writev`, more after a short write."""
+    while buffers:
+        written = os.writev(fd, buffers)
+        done = 0
+        while done < len(buffers) and written >= len(buffers[done]):
+            written -= len(buffers[done])
+            done += 1
+        buffers = buffers[done:]
+        if written:
+            buffers[0] = memoryview(buffers[0])[written:]
+
+
+def _truncate(fd: int) -> None:
+    os.lseek(fd, 0, os.SEEK_SET)
+    os.ftruncate(fd, 0)
+
+
+def _close_and_remove(fd: int | None, path: Path) -> None:
+    if fd is not None:
+        os.close(fd)
     path.unlink(missing_ok=True)
