@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
+from unittest.mock import patch
+
+from homeassistant.config_entries import SOURCE_USER
 from homeassistant.const import CONF_HOST
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
@@ -19,15 +21,17 @@ async def test_user_flow_creates_entry(hass: HomeAssistant) -> None:
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "user"
 
-    result = await hass.config_entries.flow.async_configure(
-        result["flow_id"], {CONF_HOST: " 127.0.0.1 "}
-    )
+    with patch(
+        "custom_components.wsd_scan.async_setup_entry", return_value=True
+    ) as setup_entry:
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {CONF_HOST: " 127.0.0.1 "}
+        )
+        await hass.async_block_till_done()
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == "127.0.0.1"
     assert result["data"] == {CONF_HOST: "127.0.0.1"}
-    await hass.async_block_till_done()
-    entry = hass.config_entries.async_entries(DOMAIN)[0]
-    assert entry.state is ConfigEntryState.LOADED
+    assert len(setup_entry.mock_calls) == 1
 
 
 async def test_user_flow_aborts_on_configured_host(hass: HomeAssistant) -> None:

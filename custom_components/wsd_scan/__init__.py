@@ -2,32 +2,85 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from homeassistant.const import CONF_HOST, EVENT_HOMEASSISTANT_STOP, Platform
+from homeassistant.core import Event, HomeAssistant
+from homeassistant.exceptions import ConfigEntryNotReady
+from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.typing import ConfigType
 
-from homeassistant.config_entries import ConfigEntry
-from homeassistant.const import CONF_HOST, Platform
-from homeassistant.core import HomeAssistant
+from .const import CONF_XADDRS, DOMAIN
+from .coordinator import (
+    WsdScanConfigEntry,
+    WsdScanCoordinator,
+    WsdScanRuntimeData,
+    hosts_of,
+)
+from .notify import NOTIFICATION_HANDLER, async_setup_notify_view
+from .wsd import ScanClient, WsdError, get_device_info
 
-PLATFORMS: list[Platform] = []
+PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.SENSOR]
+
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 
-@dataclass(slots=True)
-class WsdScanRuntimeData:
-    """What a loaded config entry holds while it runs."""
-
-    host: str
-
-
-type WsdScanConfigEntry = ConfigEntry[WsdScanRuntimeData]
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Set up the parts shared by every scanner: the notification endpoint."""
+    async_setup_notify_view(hass)
+    return True
 
 
 async def async_setup_entry(hass: HomeAssistant, entry: WsdScanConfigEntry) -> bool:
-    """Set up a scanner from a config entry."""
-    entry.runtime_data = WsdScanRuntimeData(host=entry.data[CONF_HOST])
+    """Describe the scanner, read its status, subscribe to its events."""
+    host: str = entry.data[CONF_HOST]
+    xaddrs: list[str] = entry.data[CONF_XADDRS]
+    session = async_get_clientsession(hass)
+    try:
+        device = await get_device_info(session, entry.unique_id or xaddrs[0], xaddrs)
+    except WsdError as err:
+        raise _not_ready(host, err) from err
+    if device.scan_service_url is None:
+        raise ConfigEntryNotReady(
+            translation_domain=DOMAIN,
+            translation_key="no_scan_service",
+            translation_placeholders={"host": host},
+        )
+    scan_client = ScanClient(session, device.scan_service_url)
+    try:
+        elements = await scan_client.get_elements()
+        status = elements.status or await scan_client.get_status()
+    except WsdError as err:
+        raise _not_ready(host, err) from err
+    coordinator = WsdScanCoordinator(
+        hass,
+        entry,
+        device=device,
+        scan_client=scan_client,
+        status=status,
+        handler=hass.data[NOTIFICATION_HANDLER],
+        device_hosts=hosts_of([*xaddrs, device.scan_service_url]),
+    )
+    entry.runtime_data = WsdScanRuntimeData(device, elements, scan_client, coordinator)
+    await coordinator.async_start_push()
+
+    async def _unsubscribe_on_stop(_event: Event) -> None:
+        await coordinator.async_shutdown()
+
+    entry.async_on_unload(
+        hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, _unsubscribe_on_stop)
+    )
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
 
 
+def _not_ready(host: str, err: WsdError) -> ConfigEntryNotReady:
+    return ConfigEntryNotReady(
+        translation_domain=DOMAIN,
+        translation_key="cannot_connect",
+        translation_placeholders={"host": host, "error": str(err)},
+    )
+
+
 async def async_unload_entry(hass: HomeAssistant, entry: WsdScanConfigEntry) -> bool:
-    """Unload a config entry."""
+    """Unload a config entry (the coordinator's shutdown unsubscribes)."""
     return await hass.config_entries.async_unload_platforms(entry, PLATFORMS)

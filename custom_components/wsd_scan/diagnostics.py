@@ -1,0 +1,78 @@
+"""Diagnostics: what the scanner said about itself and how its status reaches us."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any, Final
+
+from homeassistant.components.diagnostics import async_redact_data
+from homeassistant.const import CONF_HOST
+from homeassistant.core import HomeAssistant
+
+from .const import CONF_CALLBACK_URL, CONF_XADDRS
+from .coordinator import WsdScanConfigEntry
+
+#: Addresses, identities and the subscription's secrets (the identifier in the notify URL
+#: is what makes a notification acceptable).
+TO_REDACT: Final = {
+    CONF_HOST,
+    CONF_XADDRS,
+    CONF_CALLBACK_URL,
+    "uuid",
+    "serial_number",
+    "presentation_url",
+    "scan_service_url",
+    "addresses",
+    "service_id",
+    "location",
+    "identifier",
+    "notify_url",
+    "notify_base_url",
+    "manager_address",
+    "manager_parameters",
+    "destination_tokens",
+}
+
+
+async def async_get_config_entry_diagnostics(
+    hass: HomeAssistant, entry: WsdScanConfigEntry
+) -> dict[str, Any]:
+    """Return diagnostics for a config entry."""
+    runtime = entry.runtime_data
+    coordinator = runtime.coordinator
+    manager = coordinator.manager
+    device = asdict(runtime.device)
+    device["services"] = [
+        {
+            "service_id": service.service_id,
+            "types": sorted(
+                f"{{{namespace}}}{name}" for namespace, name in service.types
+            ),
+            "addresses": service.addresses,
+        }
+        for service in runtime.device.services
+    ]
+    return async_redact_data(
+        {
+            "entry": {"data": dict(entry.data), "options": dict(entry.options)},
+            "device": device,
+            "elements": asdict(runtime.elements),
+            "status": asdict(coordinator.data),
+            "available": coordinator.last_update_success,
+            "push": {
+                "state": coordinator.push_state,
+                "notify_base_url": coordinator.notify_base_url,
+                "subscription": (
+                    asdict(manager.subscription)
+                    if manager is not None and manager.subscription is not None
+                    else None
+                ),
+                "last_error": (
+                    manager.last_error.kind
+                    if manager is not None and manager.last_error is not None
+                    else None
+                ),
+            },
+        },
+        TO_REDACT,
+    )

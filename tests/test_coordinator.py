@@ -1,0 +1,300 @@
+"""Status by push, and the polling fallback with its repair issues."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+import logging
+from typing import Any
+from unittest.mock import patch
+
+from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import entity_registry as er, issue_registry as ir
+from homeassistant.helpers.network import NoURLAvailableError
+from homeassistant.util import dt as dt_util
+import pytest
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+)
+
+from custom_components.wsd_scan.const import (
+    CONF_CALLBACK_URL,
+    DEFAULT_POLL_INTERVAL,
+    DOMAIN,
+    NOTIFY_PATH,
+)
+from custom_components.wsd_scan.coordinator import (
+    SUBSCRIPTION_LIFETIME,
+    PushIssue,
+    PushState,
+)
+from simulator import SimulatedScanner
+from simulator.soap import WSE, SoapFault
+
+from .ha_fixtures import entity_id, scanner_entry, until
+
+pytestmark = pytest.mark.usefixtures("socket_enabled")
+
+#: When the subscription manager renews (half the granted lifetime), plus a margin.
+RENEWAL = timedelta(seconds=SUBSCRIPTION_LIFETIME / 2 + 1)
+#: The next status poll while push does not work.
+POLL = timedelta(seconds=DEFAULT_POLL_INTERVAL + 1)
+#: The longest pause between Subscribe attempts.
+SUBSCRIBE_RETRY = timedelta(seconds=301)
+
+
+def advance(hass: HomeAssistant, delta: timedelta) -> None:
+    """Let `delta` pass for every timer (polls, renewals, retries)."""
+    async_fire_time_changed(hass, dt_util.utcnow() + delta)
+
+
+def issue_ids(issue_registry: ir.IssueRegistry, entry: MockConfigEntry) -> set[str]:
+    """Return the keys of the entry's open repair issues."""
+    return {
+        issue.translation_key
+        for (domain, issue_id), issue in issue_registry.issues.items()
+        if domain == DOMAIN and issue_id.endswith(entry.entry_id)
+    }
+
+
+async def confirm_push(hass: HomeAssistant, scanner: SimulatedScanner) -> None:
+    """Make the scanner notify once, so that push is known to work."""
+    scanner.raise_condition("Paused")
+    await scanner.wait_for_notifications()
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+
+async def test_notifications_stop_polling(
+    hass: HomeAssistant, scanner: SimulatedScanner, loaded_entry: MockConfigEntry
+) -> None:
+    """The scanner is polled only until its first notification arrives."""
+    coordinator = loaded_entry.runtime_data.coordinator
+    assert coordinator.update_interval == timedelta(seconds=DEFAULT_POLL_INTERVAL)
+
+    await confirm_push(hass, scanner)
+
+    assert coordinator.push_state is PushState.WORKING
+    assert coordinator.update_interval is None
+
+
+async def test_reboot_leads_to_resubscription(
+    hass: HomeAssistant,
+    entity_registry: er.EntityRegistry,
+    scanner: SimulatedScanner,
+    loaded_entry: MockConfigEntry,
+) -> None:
+    """A rebooted scanner forgets the subscription: the failed renewal subscribes anew."""
+    coordinator = loaded_entry.runtime_data.coordinator
+    await confirm_push(hass, scanner)
+    await scanner.reboot()
+    assert scanner.subscriptions == {}
+
+    advance(hass, RENEWAL)
+    await until(lambda: len(scanner.subscriptions) == 1)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert coordinator.push_state is PushState.PENDING
+
+    scanner.raise_condition("MediaJam")
+    await scanner.wait_for_notifications()
+    await hass.async_block_till_done(wait_background_tasks=True)
+    problem = entity_id(entity_registry, "binary_sensor", scanner.uuid, "problem")
+    assert hass.states.get(problem).state == STATE_ON
+    assert coordinator.push_state is PushState.WORKING
+
+
+async def test_hello_of_a_rebooted_scanner_resubscribes_at_once(
+    hass: HomeAssistant, scanner: SimulatedScanner, loaded_entry: MockConfigEntry
+) -> None:
+    """Discovery reports a new InstanceId: the coordinator subscribes without waiting."""
+    await scanner.reboot()
+
+    loaded_entry.runtime_data.coordinator.async_resubscribe()
+
+    await until(lambda: len(scanner.subscriptions) == 1)
+
+
+async def test_subscription_end_leads_to_resubscription(
+    hass: HomeAssistant, scanner: SimulatedScanner, loaded_entry: MockConfigEntry
+) -> None:
+    """A scanner shutting down ends the subscription; it is renewed once it is back."""
+    coordinator = loaded_entry.runtime_data.coordinator
+    (before,) = scanner.subscriptions
+    await scanner.stop()
+    # Told while shutting down, the coordinator tried at once, in vain.
+    await until(lambda: coordinator.push_state is PushState.OFF)
+    await scanner.start()
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+    advance(hass, SUBSCRIBE_RETRY)
+    await until(lambda: len(scanner.subscriptions) == 1)
+    assert before not in scanner.subscriptions
+
+
+async def test_unreachable_scanner_is_unavailable_until_it_returns(
+    hass: HomeAssistant,
+    entity_registry: er.EntityRegistry,
+    scanner: SimulatedScanner,
+    loaded_entry: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The failed renewal reveals a vanished scanner; it comes back by itself."""
+    state_id = entity_id(entity_registry, "sensor", scanner.uuid, "scanner_state")
+    await confirm_push(hass, scanner)
+    caplog.set_level(logging.INFO)
+
+    await scanner.set_online(False)
+    advance(hass, RENEWAL)
+    await until(lambda: hass.states.get(state_id).state == STATE_UNAVAILABLE)
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+    await scanner.set_online(True)
+    advance(hass, POLL)
+    await until(lambda: hass.states.get(state_id).state == "idle")
+    coordinator = loaded_entry.runtime_data.coordinator
+    await until(lambda: coordinator.push_state is PushState.PENDING)
+
+    went = [r for r in caplog.records if "Error fetching" in r.getMessage()]
+    came = [r for r in caplog.records if "data recovered" in r.getMessage()]
+    assert (len(went), len(came)) == (1, 1)
+    assert "does not answer" in went[0].getMessage()
+
+
+async def test_refused_subscription_polls_and_raises_an_issue(  # noqa: PLR0917 - fixtures
+    hass: HomeAssistant,
+    entity_registry: er.EntityRegistry,
+    issue_registry: ir.IssueRegistry,
+    scanner: SimulatedScanner,
+    callback_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A refusal means polling and a repair issue, until the scanner accepts."""
+
+    def refuse(*_args: Any) -> None:
+        raise SoapFault.receiver(WSE, "EventSourceUnableToProcess", "no free slot")
+
+    monkeypatch.setattr(scanner.events, "subscribe", refuse)
+    entry = scanner_entry(scanner, **{CONF_CALLBACK_URL: callback_url})
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    coordinator = entry.runtime_data.coordinator
+
+    assert coordinator.push_state is PushState.OFF
+    assert issue_ids(issue_registry, entry) == {PushIssue.SUBSCRIPTION_REFUSED}
+    issue = issue_registry.async_get_issue(
+        DOMAIN, f"{PushIssue.SUBSCRIPTION_REFUSED}_{entry.entry_id}"
+    )
+    assert issue is not None
+    assert issue.translation_placeholders is not None
+    assert issue.translation_placeholders["url"] == callback_url + NOTIFY_PATH
+    assert "EventSourceUnableToProcess" in issue.translation_placeholders["error"]
+
+    scanner.raise_condition("MediaJam")
+    advance(hass, POLL)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    problem = entity_id(entity_registry, "binary_sensor", scanner.uuid, "problem")
+    assert hass.states.get(problem).state == STATE_ON
+
+    monkeypatch.undo()
+    # Retries back off; a Hello (here: the call discovery makes) retries at once.
+    coordinator.async_resubscribe()
+    await until(lambda: coordinator.push_state is PushState.PENDING)
+    assert issue_ids(issue_registry, entry) == set()
+    assert len(scanner.subscriptions) == 1
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_undelivered_notifications_raise_an_issue_until_they_arrive(  # noqa: PLR0917 - fixtures
+    hass: HomeAssistant,
+    entity_registry: er.EntityRegistry,
+    issue_registry: ir.IssueRegistry,
+    scanner: SimulatedScanner,
+    loaded_entry: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A status change seen by polling but never notified: the URL is unreachable."""
+
+    async def unreachable(*_args: Any) -> int:
+        raise ConnectionRefusedError("firewall")
+
+    monkeypatch.setattr(scanner.events, "_post", unreachable)
+    scanner.raise_condition("MediaJam")
+    await scanner.wait_for_notifications()
+    assert scanner.subscriptions == {}  # the scanner gave up on it
+
+    advance(hass, POLL)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    problem = entity_id(entity_registry, "binary_sensor", scanner.uuid, "problem")
+    assert hass.states.get(problem).state == STATE_ON
+    assert issue_ids(issue_registry, loaded_entry) == {PushIssue.CALLBACK_UNREACHABLE}
+
+    monkeypatch.undo()
+    advance(hass, RENEWAL)
+    await until(lambda: len(scanner.subscriptions) == 1)
+    scanner.clear_condition("MediaJam")
+    await scanner.wait_for_notifications()
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert hass.states.get(problem).state == STATE_OFF
+    assert issue_ids(issue_registry, loaded_entry) == set()
+
+
+async def test_without_a_callback_url_polls_and_raises_an_issue(
+    hass: HomeAssistant,
+    entity_registry: er.EntityRegistry,
+    issue_registry: ir.IssueRegistry,
+    scanner: SimulatedScanner,
+    callback_url: str,
+) -> None:
+    """No URL for Home Assistant: no subscription, polling, an issue until unload."""
+    entry = scanner_entry(scanner)
+    entry.add_to_hass(hass)
+    with patch(
+        "custom_components.wsd_scan.coordinator.get_url",
+        side_effect=NoURLAvailableError,
+    ):
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done(wait_background_tasks=True)
+
+    assert scanner.subscriptions == {}
+    assert issue_ids(issue_registry, entry) == {PushIssue.NO_CALLBACK_URL}
+    scanner.raise_condition("CoverOpen")
+    advance(hass, POLL)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    problem = entity_id(entity_registry, "binary_sensor", scanner.uuid, "problem")
+    assert hass.states.get(problem).state == STATE_ON
+
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    assert issue_ids(issue_registry, entry) == set()
+
+
+async def test_home_assistant_url_is_the_default_callback(
+    hass: HomeAssistant, scanner: SimulatedScanner, callback_url: str
+) -> None:
+    """Without the option, the scanner is told Home Assistant's local URL."""
+    await hass.config.async_update(internal_url="http://192.0.2.10:8123")
+    entry = scanner_entry(scanner)
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done(wait_background_tasks=True)
+
+    (subscription,) = scanner.subscriptions.values()
+    assert subscription.notify_to.startswith(f"http://192.0.2.10:8123{NOTIFY_PATH}/")
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_configuration_change_keeps_the_status(
+    hass: HomeAssistant,
+    entity_registry: er.EntityRegistry,
+    scanner: SimulatedScanner,
+    loaded_entry: MockConfigEntry,
+) -> None:
+    """ScannerElementsChangeEvent without a status section leaves the status alone."""
+    scanner.raise_condition("MediaJam")
+    scanner.set_scanner_name("Renamed at the panel")
+    await scanner.wait_for_notifications()
+    await hass.async_block_till_done()
+
+    problem = entity_id(entity_registry, "binary_sensor", scanner.uuid, "problem")
+    assert hass.states.get(problem).state == STATE_ON
+    assert hass.states.get(problem).attributes["conditions"] == ["media_jam"]

@@ -1,0 +1,83 @@
+"""The scanner state and job state sensors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import aiohttp
+from homeassistant.const import STATE_UNKNOWN
+from homeassistant.core import Event, EventStateChangedData, HomeAssistant
+from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers.event import async_track_state_change_event
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.wsd_scan.wsd import ScanClient, ScanSettings, build_ticket
+from simulator import SimulatedScanner
+
+from .ha_fixtures import entity_id
+
+pytestmark = pytest.mark.usefixtures("socket_enabled")
+
+
+async def test_scanner_state_follows_the_scanner(
+    hass: HomeAssistant,
+    entity_registry: er.EntityRegistry,
+    scanner: SimulatedScanner,
+    loaded_entry: MockConfigEntry,
+) -> None:
+    """The main entity carries the device's name and shows idle → stopped → idle."""
+    state_id = entity_id(entity_registry, "sensor", scanner.uuid, "scanner_state")
+    state = hass.states.get(state_id)
+    assert state.state == "idle"
+    assert state.name == "Simulated Office MFP"
+    assert state.attributes["options"] == ["idle", "processing", "stopped"]
+
+    scanner.raise_condition("CoverOpen")
+    await scanner.wait_for_notifications()
+    await hass.async_block_till_done()
+    assert hass.states.get(state_id).state == "stopped"
+
+    scanner.clear_condition("CoverOpen")
+    await scanner.wait_for_notifications()
+    await hass.async_block_till_done()
+    assert hass.states.get(state_id).state == "idle"
+
+
+async def test_job_state_follows_a_scan(
+    hass: HomeAssistant,
+    entity_registry: er.EntityRegistry,
+    scanner: SimulatedScanner,
+    loaded_entry: MockConfigEntry,
+    tmp_path: Path,
+) -> None:
+    """Job events of a scan (started by any client) drive the job state sensor."""
+    job_id = entity_id(entity_registry, "sensor", scanner.uuid, "job_state")
+    state = hass.states.get(job_id)
+    assert state.state == STATE_UNKNOWN
+    assert state.name == "Simulated Office MFP Job state"
+    seen: list[str] = []
+
+    def remember(event: Event[EventStateChangedData]) -> None:
+        if (new_state := event.data["new_state"]) is not None:
+            seen.append(new_state.state)
+
+    async_track_state_change_event(hass, job_id, remember)
+    capabilities = loaded_entry.runtime_data.elements.capabilities
+    assert capabilities is not None
+    scanner.load_feeder(2)
+    async with aiohttp.ClientSession() as session:
+        result = await ScanClient(session, scanner.scan_url).scan(
+            build_ticket(capabilities, ScanSettings(source="feeder")), tmp_path
+        )
+    await scanner.wait_for_notifications()
+    await hass.async_block_till_done()
+
+    assert len(result.pages) == 2
+    # Repeated states are attribute updates (pages so far).
+    assert list(dict.fromkeys(seen)) == ["started", "processing", "completed"]
+    state = hass.states.get(job_id)
+    assert state.state == "completed"
+    assert state.attributes["job_id"] == result.job_id
+    assert state.attributes["pages"] == 2
+    assert state.attributes["reasons"] == ["job_completed_successfully"]
