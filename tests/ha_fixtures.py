@@ -7,8 +7,10 @@ The simulator posts WS-Eventing notifications to Home Assistant's HTTP app serve
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
+import socket
 from typing import Any
+from unittest.mock import AsyncMock, patch
 
 from homeassistant.const import CONF_HOST
 from homeassistant.core import HomeAssistant
@@ -19,7 +21,67 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.wsd_scan.const import CONF_CALLBACK_URL, CONF_XADDRS, DOMAIN
-from simulator import SimulatedScanner
+from custom_components.wsd_scan.wsd import Multicast
+from simulator import Settings, SimulatedScanner
+
+DISCOVERY = "custom_components.wsd_scan.discovery"
+
+type StartScanner = Callable[..., Awaitable[SimulatedScanner]]
+
+
+@pytest.fixture(autouse=True)
+def no_background_discovery() -> Iterator[None]:
+    """Keep the integration's WS-Discovery idle unless a test puts it on loopback.
+
+    Home Assistant's test adapters are a fake eth0 (10.10.10.10): probing there would
+    leave the machine (the network guard fails such a test).
+    """
+    with patch(f"{DISCOVERY}.async_get_interfaces", return_value=[]):
+        yield
+
+
+@pytest.fixture
+def multicast(socket_enabled: None) -> Multicast:
+    """Give the test its own WS-Discovery "network": the usual group, a free UDP port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return Multicast(port=int(probe.getsockname()[1]))
+
+
+@pytest.fixture
+def loopback(multicast: Multicast) -> Iterator[AsyncMock]:
+    """Run the integration's WS-Discovery on 127.0.0.1 only, with short windows.
+
+    Yields the mock of the interface list, so a test can change the adapters.
+    """
+    with (
+        patch(
+            f"{DISCOVERY}.async_get_interfaces", return_value=["127.0.0.1"]
+        ) as interfaces,
+        patch(f"{DISCOVERY}.get_multicast", return_value=multicast),
+        patch(f"{DISCOVERY}.SEARCH_TIMEOUT", 0.5),
+        patch("custom_components.wsd_scan.config_flow.DISCOVERY_TIMEOUT", 0.5),
+    ):
+        yield interfaces
+
+
+@pytest.fixture
+async def start_scanner(
+    multicast: Multicast, loopback: AsyncMock
+) -> AsyncIterator[StartScanner]:
+    """Start simulated scanners on the test's discovery port; stop them afterwards."""
+    scanners: list[SimulatedScanner] = []
+
+    async def start(profile: str = "office_mfp", **kwargs: Any) -> SimulatedScanner:
+        kwargs.setdefault("settings", Settings(probe_reply_delay=0.0))
+        scanner = SimulatedScanner(profile, udp_port=multicast.port, **kwargs)
+        await scanner.start()
+        scanners.append(scanner)
+        return scanner
+
+    yield start
+    for scanner in scanners:
+        await scanner.stop()
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 import logging
 from typing import Any
-from unittest.mock import patch
+from unittest.mock import AsyncMock, patch
 
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
@@ -32,7 +32,7 @@ from custom_components.wsd_scan.coordinator import (
 from simulator import SimulatedScanner
 from simulator.soap import WSE, SoapFault
 
-from .ha_fixtures import entity_id, scanner_entry, until
+from .ha_fixtures import StartScanner, entity_id, scanner_entry, until
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
@@ -104,14 +104,28 @@ async def test_reboot_leads_to_resubscription(
 
 
 async def test_hello_of_a_rebooted_scanner_resubscribes_at_once(
-    hass: HomeAssistant, scanner: SimulatedScanner, loaded_entry: MockConfigEntry
+    hass: HomeAssistant,
+    loopback: AsyncMock,
+    start_scanner: StartScanner,
+    callback_url: str,
 ) -> None:
-    """Discovery reports a new InstanceId: the coordinator subscribes without waiting."""
+    """The Hello of a reboot (new InstanceId), heard by discovery, resubscribes at once.
+
+    The reboot dropped the scanner's subscriptions without a SubscriptionEnd; waiting
+    for the next renewal would leave Home Assistant deaf for minutes.
+    """
+    scanner = await start_scanner("office_mfp", discovery=True)
+    entry = scanner_entry(scanner, **{CONF_CALLBACK_URL: callback_url})
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    (before,) = scanner.subscriptions
+
     await scanner.reboot()
 
-    loaded_entry.runtime_data.coordinator.async_resubscribe()
-
     await until(lambda: len(scanner.subscriptions) == 1)
+    assert set(scanner.subscriptions) != {before}
+    assert await hass.config_entries.async_unload(entry.entry_id)
 
 
 async def test_subscription_end_leads_to_resubscription(
@@ -199,9 +213,15 @@ async def test_refused_subscription_polls_and_raises_an_issue(  # noqa: PLR0917 
     monkeypatch.undo()
     # Retries back off; a Hello (here: the call discovery makes) retries at once.
     coordinator.async_resubscribe()
-    await until(lambda: coordinator.push_state is PushState.PENDING)
+    # The poll above also fired the manager's back-off timer, so a retry may still be
+    # under way when the resubscribe is asked for: wait for the settled state.
+    await until(
+        lambda: (
+            coordinator.push_state is PushState.PENDING
+            and len(scanner.subscriptions) == 1
+        )
+    )
     assert issue_ids(issue_registry, entry) == set()
-    assert len(scanner.subscriptions) == 1
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 

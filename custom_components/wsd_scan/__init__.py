@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from homeassistant.const import CONF_HOST, EVENT_HOMEASSISTANT_STOP, Platform
-from homeassistant.core import Event, HomeAssistant
+from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.exceptions import ConfigEntryNotReady
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.typing import ConfigType
 
 from .const import CONF_XADDRS, DOMAIN
@@ -16,8 +17,9 @@ from .coordinator import (
     WsdScanRuntimeData,
     hosts_of,
 )
+from .discovery import SIGNAL_DISCOVERY_EVENT, async_setup_discovery
 from .notify import NOTIFICATION_HANDLER, async_setup_notify_view
-from .wsd import ScanClient, WsdError, get_device_info
+from .wsd import DiscoveryEvent, ScanClient, WsdError, get_device_info
 
 PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.SENSOR]
 
@@ -25,8 +27,9 @@ CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Set up the parts shared by every scanner: the notification endpoint."""
+    """Set up what every scanner shares: the notification endpoint and discovery."""
     async_setup_notify_view(hass)
+    await async_setup_discovery(hass)
     return True
 
 
@@ -62,6 +65,18 @@ async def async_setup_entry(hass: HomeAssistant, entry: WsdScanConfigEntry) -> b
     )
     entry.runtime_data = WsdScanRuntimeData(device, elements, scan_client, coordinator)
     await coordinator.async_start_push()
+
+    @callback
+    def _resubscribe_after_reboot(event: DiscoveryEvent) -> None:
+        # A Hello with a new AppSequence InstanceId: the scanner lost its subscriptions.
+        if event.rebooted and event.device.uuid == entry.unique_id:
+            coordinator.async_resubscribe()
+
+    entry.async_on_unload(
+        async_dispatcher_connect(
+            hass, SIGNAL_DISCOVERY_EVENT, _resubscribe_after_reboot
+        )
+    )
 
     async def _unsubscribe_on_stop(_event: Event) -> None:
         await coordinator.async_shutdown()
