@@ -18,7 +18,7 @@ from .coordinator import (
     hosts_of,
 )
 from .discovery import SIGNAL_DISCOVERY_EVENT, async_setup_discovery
-from .notify import NOTIFICATION_HANDLER, async_setup_notify_view
+from .notification_view import NOTIFICATION_HANDLER, async_setup_notify_view
 from .wsd import DiscoveryEvent, ScanClient, WsdError, get_device_info
 
 PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.SENSOR]
