@@ -78,7 +78,11 @@ async def searched(hass: HomeAssistant) -> None:
 
 
 async def test_interfaces_of_enabled_adapters(hass: HomeAssistant) -> None:
-    """IPv4 and scoped IPv6 link-local addresses of enabled adapters; no loopback."""
+    """IPv4 and scoped IPv6 link-local addresses of enabled adapters.
+
+    Loopback only through the loopback adapter itself (enabled by the user); a
+    loopback address on another adapter does not count.
+    """
     adapters = [
         {
             "name": "eth0",
@@ -105,14 +109,21 @@ async def test_interfaces_of_enabled_adapters(hass: HomeAssistant) -> None:
         {
             "name": "eth0:1",
             "enabled": True,
-            "ipv4": [{"address": "192.168.1.5", "network_prefix": 24}],
+            "ipv4": [
+                {"address": "192.168.1.5", "network_prefix": 24},
+                {"address": "127.0.0.2", "network_prefix": 8},
+            ],
             "ipv6": [],
         },
     ]
     with patch(
         "homeassistant.components.network.async_get_adapters", return_value=adapters
     ):
-        assert await async_get_interfaces(hass) == ["192.168.1.5", "fe80::1%2"]
+        assert await async_get_interfaces(hass) == [
+            "192.168.1.5",
+            "fe80::1%2",
+            "127.0.0.1",
+        ]
 
 
 async def test_interfaces_from_home_assistant(hass: HomeAssistant) -> None:

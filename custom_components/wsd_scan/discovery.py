@@ -74,9 +74,10 @@ async def async_get_interfaces(hass: HomeAssistant) -> list[str]:
     """Return the local addresses to run WS-Discovery through.
 
     The IPv4 addresses and the scoped IPv6 link-local addresses (`fe80::…%<scope>`) of
-    the adapters enabled in Settings → System → Network; never loopback. WS-Discovery's
-    IPv6 group (ff02::c) is link-scoped, so one link-local address per interface is all
-    IPv6 needs.
+    the adapters enabled in Settings → System → Network. WS-Discovery's IPv6 group
+    (ff02::c) is link-scoped, so one link-local address per interface is all IPv6 needs.
+    Loopback counts only when the user enabled the loopback adapter itself (Home
+    Assistant never does): that is where `scripts/develop` runs its simulated scanner.
     """
     addresses: list[str] = []
     for adapter in await network.async_get_adapters(hass):
@@ -85,7 +86,7 @@ async def async_get_interfaces(hass: HomeAssistant) -> list[str]:
         addresses.extend(
             ipv4["address"]
             for ipv4 in adapter["ipv4"]
-            if not IPv4Address(ipv4["address"]).is_loopback
+            if adapter["name"] == "lo" or not IPv4Address(ipv4["address"]).is_loopback
         )
         addresses.extend(
             f"{ipv6['address']}%{ipv6['scope_id']}"
