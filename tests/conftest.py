@@ -11,7 +11,7 @@ from pathlib import Path
 from homeassistant.core import HomeAssistant
 import pytest
 
-pytest_plugins = ["tests.network_guard", "tests.ha_fixtures"]
+pytest_plugins = ["tests.network_guard", "tests.loopback", "tests.ha_fixtures"]
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
-import socket
 from typing import Any
 from unittest.mock import AsyncMock, patch
 
@@ -41,11 +40,9 @@ def no_background_discovery() -> Iterator[None]:
 
 
 @pytest.fixture
-def multicast(socket_enabled: None) -> Multicast:
+def multicast(udp_port: int) -> Multicast:
     """Give the test its own WS-Discovery "network": the usual group, a free UDP port."""
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return Multicast(port=int(probe.getsockname()[1]))
+    return Multicast(port=udp_port)
 
 
 @pytest.fixture

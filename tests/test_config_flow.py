@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import ast
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import Iterator
 import dataclasses
 import json
 from pathlib import Path
 import re
-import socket
 from typing import Any
 from unittest.mock import AsyncMock, patch
 import uuid
@@ -70,13 +69,11 @@ from custom_components.wsd_scan.wsd.xml import WSDP
 from simulator import PROFILES
 
 from .ha_fixtures import StartScanner
+from .loopback import DeviceFactory, Handler
 
 TRANSLATIONS = Path(config_flow.__file__).parent / "translations" / "en.json"
 DISCOVERY = "custom_components.wsd_scan.discovery"
 FLOW = "custom_components.wsd_scan.config_flow"
-
-type Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-type StartDevice = Callable[[Handler], Awaitable[str]]
 
 
 # --- fixtures ---------------------------------------------------------------------------------
@@ -87,33 +84,6 @@ def no_interfaces(socket_enabled: None) -> Iterator[None]:
     """No adapter to probe on: the user step goes straight to the manual step."""
     with patch(f"{DISCOVERY}.async_get_interfaces", return_value=[]):
         yield
-
-
-@pytest.fixture
-async def http_device(socket_enabled: None) -> AsyncIterator[StartDevice]:
-    """Start scripted HTTP "devices" on loopback; return their base URL."""
-    runners: list[web.AppRunner] = []
-
-    async def start(handler: Handler) -> str:
-        app = web.Application()
-        app.router.add_route("*", "/{tail:.*}", handler)
-        runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        runners.append(runner)
-        return f"http://127.0.0.1:{runner.addresses[0][1]}"
-
-    yield start
-    for runner in runners:
-        await runner.cleanup()
-
-
-@pytest.fixture
-def closed_port(socket_enabled: None) -> int:
-    """Return a TCP port on loopback where nothing listens."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 @pytest.fixture
@@ -518,7 +488,7 @@ async def test_user_chooses_to_enter_a_host(
 async def test_user_lists_scanner_whose_metadata_failed(
     hass: HomeAssistant,
     start_scanner: StartScanner,
-    http_device: StartDevice,
+    http_device: DeviceFactory,
     mock_setup_entry: AsyncMock,
 ) -> None:
     """A scanner that advertised itself is listed by address even without metadata.
@@ -558,7 +528,7 @@ async def test_user_lists_scanner_whose_metadata_failed(
 
 
 async def test_user_metadata_that_never_comes(
-    hass: HomeAssistant, start_scanner: StartScanner, http_device: StartDevice
+    hass: HomeAssistant, start_scanner: StartScanner, http_device: DeviceFactory
 ) -> None:
     """A device whose Get hangs is listed by address once REQUEST_TIMEOUT has passed."""
     office = await start_scanner("office_mfp")
@@ -669,7 +639,7 @@ async def test_manual_device_url(
 async def test_manual_device_url_without_probe_endpoint(
     hass: HomeAssistant,
     no_interfaces: None,
-    http_device: StartDevice,
+    http_device: DeviceFactory,
     mock_setup_entry: AsyncMock,
 ) -> None:
     """A device URL that answers Get but not the directed probe: metadata names it."""
@@ -688,7 +658,7 @@ async def test_manual_errors_then_success(  # noqa: PLR0917 - fixtures
     hass: HomeAssistant,
     no_interfaces: None,
     start_scanner: StartScanner,
-    http_device: StartDevice,
+    http_device: DeviceFactory,
     closed_port: int,
     mock_setup_entry: AsyncMock,
     caplog: pytest.LogCaptureFixture,
@@ -786,7 +756,7 @@ async def test_zeroconf_confirms_wsd_first(
 )
 async def test_zeroconf_aborts_without_wsd_scanner(
     hass: HomeAssistant,
-    http_device: StartDevice,
+    http_device: DeviceFactory,
     closed_port: int,
     device: str,
     reason: str,
@@ -953,7 +923,7 @@ async def test_integration_discovery_leaves_ignored_scanner_alone(
 
 @pytest.mark.parametrize("device", ["closed", "printer"])
 async def test_integration_discovery_aborts(
-    hass: HomeAssistant, http_device: StartDevice, closed_port: int, device: str
+    hass: HomeAssistant, http_device: DeviceFactory, closed_port: int, device: str
 ) -> None:
     """An announcement whose XAddrs do not answer, or answer without a scanner."""
     endpoint = str(uuid.uuid4())

@@ -16,8 +16,9 @@ import pytest
 
 from custom_components.wsd_scan.wsd.cli import local_addresses, run
 from simulator import ScanServer, SimulatedScanner
+from tests.loopback import DeviceFactory
 
-from .conftest import CAPTURES, DeviceFactory
+from .conftest import CAPTURES
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 

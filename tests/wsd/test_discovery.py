@@ -42,8 +42,9 @@ from custom_components.wsd_scan.wsd.xml import (
     text,
 )
 from simulator import PROFILES, Quirk, Settings, SimulatedScanner
+from tests.loopback import DeviceFactory
 
-from .conftest import CAPTURES, DeviceFactory
+from .conftest import CAPTURES
 
 GROUP = discovery.MULTICAST_V4
 LOOPBACK = ["127.0.0.1"]

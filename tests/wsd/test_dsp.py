@@ -13,8 +13,7 @@ import pytest
 from custom_components.wsd_scan.wsd import ErrorKind, WsdError, WsdFault
 from custom_components.wsd_scan.wsd.dsp import PostScanClient, post_scan
 from simulator import ScanServer
-
-from .conftest import DeviceFactory
+from tests.loopback import DeviceFactory
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 

@@ -28,8 +28,9 @@ from custom_components.wsd_scan.wsd.xml import (
     text,
 )
 from simulator import PROFILES, Quirk, SimulatedScanner
+from tests.loopback import DeviceFactory
 
-from .conftest import CAPTURES, DeviceFactory
+from .conftest import CAPTURES
 
 KYOCERA = (CAPTURES / "KYOCERA-ECOSYS_M2040dn-MetadataGetResponse.xml").read_bytes()
 KYOCERA_UUID = "4509a320-00a0-008f-00b6-002507510eca"

@@ -18,8 +18,7 @@ import pytest
 from custom_components.wsd_scan.wsd import ErrorKind, WsdError, WsdFault, mtom
 from custom_components.wsd_scan.wsd.models import ImageFormat
 from custom_components.wsd_scan.wsd.mtom import MtomResult, read_mtom
-
-from .conftest import DeviceFactory
+from tests.loopback import DeviceFactory
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 

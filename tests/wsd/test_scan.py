@@ -33,8 +33,7 @@ from custom_components.wsd_scan.wsd.scan import (
     build_ticket,
 )
 from simulator import Quirk, Settings, SimulatedScanner
-
-from .conftest import DeviceFactory
+from tests.loopback import DeviceFactory
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 

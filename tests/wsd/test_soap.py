@@ -12,8 +12,7 @@ import pytest
 from custom_components.wsd_scan.wsd import soap
 from custom_components.wsd_scan.wsd.exceptions import ErrorKind, WsdError, WsdFault
 from custom_components.wsd_scan.wsd.xml import SCAN, SOAP, build_envelope, element
-
-from .conftest import DeviceFactory
+from tests.loopback import DeviceFactory
 
 REQUEST = build_envelope(f"{SCAN}/GetScannerElements", "http://device/scan")
 SOAP_TYPE = "application/soap+xml"
