@@ -40,12 +40,6 @@ def no_background_discovery() -> Iterator[None]:
 
 
 @pytest.fixture
-def multicast(udp_port: int) -> Multicast:
-    """Give the test its own WS-Discovery "network": the usual group, a free UDP port."""
-    return Multicast(port=udp_port)
-
-
-@pytest.fixture
 def loopback(multicast: Multicast) -> Iterator[AsyncMock]:
     """Run the integration's WS-Discovery on 127.0.0.1 only, with short windows.
 

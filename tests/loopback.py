@@ -1,4 +1,4 @@
-"""Fixtures for things on loopback: scripted HTTP "devices", free and closed ports.
+"""Fixtures for things on loopback: scripted HTTP "devices", ports, a discovery port.
 
 Registered for the whole suite in tests/conftest.py.
 """
@@ -10,6 +10,8 @@ import socket
 
 from aiohttp import web
 import pytest
+
+from custom_components.wsd_scan.wsd import Multicast
 
 type Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 type DeviceFactory = Callable[[Handler], Awaitable[str]]
@@ -47,6 +49,12 @@ def _free_port(kind: socket.SocketKind) -> int:
 def udp_port(socket_enabled: None) -> int:
     """Return a free UDP port, so each test has its own WS-Discovery "network"."""
     return _free_port(socket.SOCK_DGRAM)
+
+
+@pytest.fixture
+def multicast(udp_port: int) -> Multicast:
+    """Give the test its own WS-Discovery "network": the usual group, a free UDP port."""
+    return Multicast(port=udp_port)
 
 
 @pytest.fixture

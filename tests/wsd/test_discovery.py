@@ -52,12 +52,6 @@ PRINT = discovery.PRINT
 SCANNER_TYPES = "wsdp:Device wscn:ScanDeviceType"
 
 
-@pytest.fixture
-def multicast(udp_port: int) -> Multicast:
-    """Give the test its own WS-Discovery "network": the usual group, its own port."""
-    return Multicast(port=udp_port)
-
-
 def simulator(
     multicast: Multicast, profile: str = "office_mfp", **kwargs: object
 ) -> SimulatedScanner:
