@@ -13,7 +13,7 @@ from unittest.mock import AsyncMock, patch
 
 from homeassistant.const import CONF_HOST
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -88,9 +88,11 @@ async def callback_url(
 ) -> str:
     """Home Assistant's base URL as the simulator reaches it.
 
-    The integration is set up first: its view must exist before the server starts.
+    The integration and the image platform's component are set up first: their views
+    must exist before the test server starts (it freezes its routes).
     """
     assert await async_setup_component(hass, DOMAIN, {})
+    assert await async_setup_component(hass, "image", {})
     client = await hass_client_no_auth()
     return str(client.make_url("")).rstrip("/")
 
@@ -140,3 +142,28 @@ def entity_id(
     found = entity_registry.async_get_entity_id(platform, DOMAIN, f"{uuid}_{key}")
     assert found is not None
     return found
+
+
+def device_id(hass: HomeAssistant, uuid: str) -> str:
+    """Return the device registry id of a scanner."""
+    entry = hass.config_entries.async_entry_for_domain_unique_id(DOMAIN, uuid)
+    assert entry is not None
+    device = dr.async_get(hass).async_get_device_by_identifier(
+        (DOMAIN, uuid), entry.entry_id
+    )
+    assert device is not None
+    return device.id
+
+
+async def scan(hass: HomeAssistant, uuid: str, **data: Any) -> dict[str, Any]:
+    """Run `wsd_scan.scan` on a scanner (small pages unless told) and return its response."""
+    data.setdefault("resolution", 75)
+    response = await hass.services.async_call(
+        DOMAIN,
+        "scan",
+        {"device_id": device_id(hass, uuid), **data},
+        blocking=True,
+        return_response=True,
+    )
+    assert response is not None
+    return response

@@ -18,17 +18,28 @@ from .coordinator import (
     hosts_of,
 )
 from .discovery import SIGNAL_DISCOVERY_EVENT, async_setup_discovery
+from .media_source import ScanFileView
 from .notification_view import NOTIFICATION_HANDLER, async_setup_notify_view
+from .runner import ScanRunner
+from .services import async_setup_services
+from .storage import ScanStorage
 from .wsd import DiscoveryEvent, ScanClient, WsdError, get_device_info
 
-PLATFORMS: list[Platform] = [Platform.BINARY_SENSOR, Platform.SENSOR]
+PLATFORMS: list[Platform] = [
+    Platform.BINARY_SENSOR,
+    Platform.BUTTON,
+    Platform.IMAGE,
+    Platform.SENSOR,
+]
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Set up what every scanner shares: the notification endpoint and discovery."""
+    """Set up what every scanner shares: endpoints, actions and discovery."""
     async_setup_notify_view(hass)
+    hass.http.register_view(ScanFileView())
+    async_setup_services(hass)
     await async_setup_discovery(hass)
     return True
 
@@ -54,6 +65,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: WsdScanConfigEntry) -> b
         status = elements.status or await scan_client.get_status()
     except WsdError as err:
         raise _not_ready(host, err) from err
+    storage = ScanStorage(
+        hass, device_name=device.name, scanner=entry.unique_id or device.uuid
+    )
     coordinator = WsdScanCoordinator(
         hass,
         entry,
@@ -62,8 +76,14 @@ async def async_setup_entry(hass: HomeAssistant, entry: WsdScanConfigEntry) -> b
         status=status,
         handler=hass.data[NOTIFICATION_HANDLER],
         device_hosts=hosts_of([*xaddrs, device.scan_service_url]),
+        last_scan=await storage.async_latest(),
     )
-    entry.runtime_data = WsdScanRuntimeData(device, elements, scan_client, coordinator)
+    runner = ScanRunner(hass, coordinator, scan_client, storage, elements.capabilities)
+    entry.runtime_data = WsdScanRuntimeData(
+        device, elements, scan_client, coordinator, runner
+    )
+    # A scan still running stops (its pages are kept) when the entry goes.
+    entry.async_on_unload(runner.async_cancel)
     await coordinator.async_start_push()
 
     @callback

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import timedelta
 from enum import StrEnum
 import logging
-from typing import Final, override
+from typing import TYPE_CHECKING, Final, override
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
@@ -29,6 +29,7 @@ from .const import (
     DOMAIN,
     NOTIFY_PATH,
 )
+from .storage import StoredScan
 from .wsd import (
     STATUS_EVENTS,
     DeviceInfo,
@@ -53,6 +54,9 @@ from .wsd.models import (
     ScannerStatusConditionEvent,
     ScannerStatusSummaryEvent,
 )
+
+if TYPE_CHECKING:
+    from .runner import ScanRunner
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -96,10 +100,11 @@ class JobProgress:
 
 @dataclass(frozen=True, slots=True)
 class ScannerData:
-    """What the entities show: the scanner's status and its latest job."""
+    """What the entities show: the scanner's status, its latest job, the last scan."""
 
     status: ScannerStatus
     job: JobProgress | None = None
+    last_scan: StoredScan | None = None
 
 
 def apply_event(data: ScannerData, event: WsdEvent) -> ScannerData:
@@ -135,12 +140,22 @@ def apply_event(data: ScannerData, event: WsdEvent) -> ScannerData:
             return replace(
                 data,
                 job=JobProgress(
-                    event.job_id, event.state, event.reasons, event.scans_completed
+                    event.job_id,
+                    event.state,
+                    event.reasons,
+                    _pages(data.job, event.job_id, event.scans_completed),
                 ),
             )
         case _:
             return data
     return replace(data, status=status)
+
+
+def _pages(known: JobProgress | None, job_id: str, pages: int | None) -> int | None:
+    """Return a job's page count: it only grows (events and received pages race)."""
+    if known is None or known.job_id != job_id or known.pages is None:
+        return pages
+    return known.pages if pages is None else max(known.pages, pages)
 
 
 def _same_status(first: ScannerStatus, second: ScannerStatus) -> bool:
@@ -156,6 +171,7 @@ class WsdScanRuntimeData:
     elements: ScannerElements
     scan_client: ScanClient
     coordinator: WsdScanCoordinator
+    runner: ScanRunner
 
 
 type WsdScanConfigEntry = ConfigEntry[WsdScanRuntimeData]
@@ -176,6 +192,7 @@ class WsdScanCoordinator(DataUpdateCoordinator[ScannerData]):
         status: ScannerStatus,
         handler: NotificationHandler,
         device_hosts: frozenset[str],
+        last_scan: StoredScan | None = None,
     ) -> None:
         """Start from the status read at setup; `handler` routes notifications."""
         self._poll_interval = timedelta(
@@ -188,7 +205,7 @@ class WsdScanCoordinator(DataUpdateCoordinator[ScannerData]):
             name=device.name,
             update_interval=self._poll_interval,
         )
-        self.data = ScannerData(status)
+        self.data = ScannerData(status, last_scan=last_scan)
         self.scan_client = scan_client
         self.device_hosts = device_hosts
         self._handler = handler
@@ -263,6 +280,37 @@ class WsdScanCoordinator(DataUpdateCoordinator[ScannerData]):
             # the callback URL (firewall, container network, wrong URL override).
             self._create_issue(PushIssue.CALLBACK_UNREACHABLE)
         return replace(self.data, status=status)
+
+    @callback
+    def async_job_progress(self, job_id: str, state: JobState, pages: int) -> None:
+        """Show how a job started here is going (pages as they arrive, its end)."""
+        known = self.data.job
+        reasons = (
+            known.reasons
+            if known is not None and (known.job_id, known.state) == (job_id, state)
+            else ()
+        )
+        self._async_show(
+            replace(
+                self.data,
+                job=JobProgress(job_id, state, reasons, _pages(known, job_id, pages)),
+            )
+        )
+
+    @callback
+    def async_scan_stored(self, scan: StoredScan) -> None:
+        """Show a newly stored scan as the last one."""
+        self._async_show(replace(self.data, last_scan=scan))
+
+    @callback
+    def _async_show(self, data: ScannerData) -> None:
+        """Update the entities with what Home Assistant did, not what the scanner said.
+
+        Unlike `async_set_updated_data`, this neither claims that the scanner answered
+        nor moves the next poll.
+        """
+        self.data = data
+        self.async_update_listeners()
 
     def _notify_url(self, identifier: str) -> str:
         return f"{self.notify_base_url}{NOTIFY_PATH}/{identifier}"

@@ -28,6 +28,8 @@ class WsdScanEntityDescription(EntityDescription):
     """What every scanner entity description may add: attributes from the data."""
 
     attributes_fn: Callable[[ScannerData], dict[str, Any]] | None = None
+    #: Shows what Home Assistant keeps (the last scan): available while the scanner is not.
+    local: bool = False
 
 
 class WsdScanEntity(CoordinatorEntity[WsdScanCoordinator]):
@@ -55,6 +57,12 @@ class WsdScanEntity(CoordinatorEntity[WsdScanCoordinator]):
             sw_version=device.firmware_version,
             configuration_url=device.presentation_url,
         )
+
+    @property
+    @override
+    def available(self) -> bool:
+        """Whether the scanner answers, or the entity shows what is kept here."""
+        return self.entity_description.local or super().available
 
     @property
     @override

@@ -1,9 +1,10 @@
-"""Sensors: the scanner's state and its latest scan job."""
+"""Sensors: the scanner's state, its latest scan job and the last scan stored."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, override
 
 from homeassistant.components.sensor import (
@@ -31,7 +32,7 @@ JOB_STATES = [
 class WsdScanSensorEntityDescription(SensorEntityDescription, WsdScanEntityDescription):
     """Describes a scanner sensor."""
 
-    value_fn: Callable[[ScannerData], str | None]
+    value_fn: Callable[[ScannerData], str | datetime | None]
 
 
 def _scanner_state(data: ScannerData) -> str | None:
@@ -56,6 +57,17 @@ def _job_attributes(data: ScannerData) -> dict[str, Any]:
     }
 
 
+def _last_scan_attributes(data: ScannerData) -> dict[str, Any]:
+    scan = data.last_scan
+    if scan is None:
+        return {}
+    return {
+        "pages": scan.pages,
+        "files": [str(file.path) for file in scan.files],
+        "complete": scan.complete,
+    }
+
+
 SENSORS: tuple[WsdScanSensorEntityDescription, ...] = (
     WsdScanSensorEntityDescription(
         key="scanner_state",
@@ -73,6 +85,14 @@ SENSORS: tuple[WsdScanSensorEntityDescription, ...] = (
         options=JOB_STATES,
         value_fn=_job_state,
         attributes_fn=_job_attributes,
+    ),
+    WsdScanSensorEntityDescription(
+        key="last_scan",
+        translation_key="last_scan",
+        device_class=SensorDeviceClass.TIMESTAMP,
+        value_fn=lambda data: data.last_scan.created if data.last_scan else None,
+        attributes_fn=_last_scan_attributes,
+        local=True,
     ),
 )
 
@@ -93,6 +113,6 @@ class WsdScanSensor(WsdScanEntity, SensorEntity):
 
     @property
     @override
-    def native_value(self) -> str | None:
+    def native_value(self) -> str | datetime | None:
         """Return the state."""
         return self.entity_description.value_fn(self.coordinator.data)

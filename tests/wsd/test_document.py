@@ -16,6 +16,7 @@ from custom_components.wsd_scan.wsd import ErrorKind, WsdError
 from custom_components.wsd_scan.wsd.document import (
     assemble,
     async_assemble,
+    preview_page,
     sniff_image_format,
 )
 from custom_components.wsd_scan.wsd.models import DocumentFormat, ImageFormat
@@ -340,3 +341,48 @@ async def test_async_assemble(tmp_path: Path) -> None:
     pages = [save(page_image(n), tmp_path / f"in{n}", "JPEG") for n in (1, 2)]
     (pdf,) = await async_assemble(pages, tmp_path, "scan", DocumentFormat.PDF)
     assert [image.raw for image in pdf_images(pdf)] == [p.read_bytes() for p in pages]
+
+
+@pytest.mark.parametrize(
+    ("write", "mode", "suffix", "preview_mode"),
+    [
+        (lambda image, path: save(image, path, "JPEG"), "RGB", ".jpg", "RGB"),
+        (lambda image, path: save(image, path, "PNG"), "L", ".jpg", "L"),
+        (
+            lambda image, path: save(image, path, "TIFF", compression="group4"),
+            "1",
+            ".png",
+            "1",
+        ),
+        (dib, "RGB", ".jpg", "RGB"),
+    ],
+)
+def test_preview_fits_the_size(
+    tmp_path: Path, write: object, mode: str, suffix: str, preview_mode: str
+) -> None:
+    """A preview keeps the aspect ratio within the size; JPEG, or PNG for bilevel pages."""
+    assert callable(write)
+    page = write(page_image(1, mode, size=(400, 600)), tmp_path / "page.bin")
+    preview = preview_page(page, tmp_path / "preview", max_side=120)
+    assert preview == tmp_path / f"preview{suffix}"
+    with Image.open(preview) as image:
+        assert image.mode == preview_mode
+        assert max(image.size) == 120
+        assert image.size[0] == round(401 * 120 / 600)
+
+
+def test_preview_of_a_pdf_page_is_none(tmp_path: Path) -> None:
+    """A PDF page has no preview (nothing renders PDF here); no file is written."""
+    page = tmp_path / "page.pdf"
+    page_image(1).save(page, "PDF")
+    assert preview_page(page, tmp_path / "preview") is None
+    assert not list(tmp_path.glob("preview*"))
+
+
+def test_preview_of_garbage_is_refused(tmp_path: Path) -> None:
+    """A page that is no image is PROTOCOL, as for documents."""
+    page = tmp_path / "page.bin"
+    page.write_bytes(b"not an image at all")
+    with pytest.raises(WsdError) as caught:
+        preview_page(page, tmp_path / "preview")
+    assert caught.value.kind is ErrorKind.PROTOCOL

@@ -15,7 +15,7 @@ from .discovery import (
     probe,
     resolve,
 )
-from .document import assemble, async_assemble, sniff_image_format
+from .document import assemble, async_assemble, preview_page, sniff_image_format
 from .dsp import PostScanClient, PostScanJobStatus, post_scan
 from .eventing import (
     SCAN_AVAILABLE_EVENT,
@@ -111,6 +111,7 @@ __all__ = [
     "is_scanner",
     "is_scanner_candidate",
     "post_scan",
+    "preview_page",
     "probe",
     "resolve",
     "sniff_image_format",

@@ -9,6 +9,7 @@ word (the Pantum M7100DN says PNG and sends JPEG, sa#281).
   CCITT Group 4, PDF pages (e.g. a Kyocera pdf-a "page") merged as they are.
 - JPEG / PNG / TIFF: one file per page; a page already in that format is copied unchanged,
   others are converted with Pillow (a BMP/DIB page becomes PNG when PNG is asked for).
+- Previews: a downscaled JPEG (PNG for bilevel pages) of a page that any browser shows.
 
 The work is CPU- and disk-bound: `assemble` is synchronous for an executor, and
 `async_assemble` runs it in the event loop's default executor.
@@ -46,6 +47,8 @@ _MAGIC: Final[tuple[tuple[bytes, ImageFormat], ...]] = (
 #: Sizes of the BITMAPINFOHEADER variants that start a headerless DIB (WS-Scan's "dib").
 _DIB_HEADER_SIZES: Final = frozenset({12, 40, 52, 56, 64, 108, 124})
 _SNIFF_SIZE: Final = 32
+#: Longest side of a page preview, in pixels: sharp on a screen, a few hundred kB.
+PREVIEW_SIZE: Final = 1600
 
 
 def sniff_image_format(head: bytes) -> ImageFormat:
@@ -243,13 +246,20 @@ def _lossless_bytes(image: Image.Image) -> bytes:
     return buffer.getvalue()
 
 
-def _open_image(path: Path, image_format: ImageFormat) -> Image.Image:
-    """Open a page with Pillow, including DIBs without a file header."""
+def _open_image(
+    path: Path, image_format: ImageFormat, draft: tuple[int, int] | None = None
+) -> Image.Image:
+    """Open a page with Pillow, including DIBs without a file header.
+
+    `draft` lets a JPEG decoder skip detail beyond that size (previews).
+    """
     try:
         if image_format is ImageFormat.BMP and not _read_head(path).startswith(b"BM"):
             image: Image.Image = BmpImagePlugin.DibImageFile(path)
         else:
             image = Image.open(path)
+        if draft is not None:
+            image.draft(None, draft)
         image.load()
     # What Pillow raises on bad data, and on images too large to decode safely.
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
@@ -298,3 +308,29 @@ def _write_image(
                 "TIFF",
                 compression="group4" if image.mode == "1" else "tiff_deflate",
             )
+
+
+def preview_page(page: Path, target: Path, max_side: int = PREVIEW_SIZE) -> Path | None:
+    """Write a browser-viewable preview of a page: `target` with .jpg, or .png if bilevel.
+
+    The page is shrunk to fit `max_side` (JPEG pages are decoded at a reduced scale, so
+    large pages cost little). Returns the file written, or None for a PDF page (nothing
+    here renders PDF). Raises `WsdError` (PROTOCOL) for a page that is no readable image.
+    Blocking: run it in an executor.
+    """
+    page_format = sniff_image_format(_read_head(page))
+    if page_format is ImageFormat.PDF:
+        return None
+    if page_format is ImageFormat.UNKNOWN:
+        raise WsdError(ErrorKind.PROTOCOL, f"page {page.name} is not an image")
+    with _open_image(page, page_format, (max_side, max_side)) as image:
+        image.thumbnail((max_side, max_side))
+        if image.mode == "1":
+            path = target.with_suffix(".png")
+            image.save(path, "PNG")
+        else:
+            path = target.with_suffix(".jpg")
+            image.convert("L" if image.mode in {"L", "I;16", "I"} else "RGB").save(
+                path, "JPEG", quality=80
+            )
+    return path

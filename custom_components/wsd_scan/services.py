@@ -1,0 +1,180 @@
+"""The `wsd_scan.scan` and `wsd_scan.cancel` actions.
+
+Both target a scanner by its device. Settings left out come from the scanner's options;
+the scan answers (when asked) with its pages, files and duration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from enum import StrEnum
+from typing import Any, Final
+
+from homeassistant.const import ATTR_DEVICE_ID
+from homeassistant.core import (
+    HomeAssistant,
+    ServiceCall,
+    ServiceResponse,
+    SupportsResponse,
+    callback,
+)
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import config_validation as cv, service
+import probatio
+
+from .const import (
+    CONF_COLOR,
+    CONF_FORMAT,
+    CONF_PAPER,
+    CONF_RESOLUTION,
+    CONF_SOURCE,
+    DOMAIN,
+)
+from .coordinator import WsdScanConfigEntry
+from .media_source import file_media_id
+from .runner import ScanRunner, default_settings
+from .storage import DEFAULT_FILE_NAME, FILE_NAME_PLACEHOLDERS, StoredScan
+from .wsd import ColorMode, DocumentFormat, PaperSize, ScanSettings, ScanSource, Size
+
+SERVICE_SCAN: Final = "scan"
+SERVICE_CANCEL: Final = "cancel"
+
+ATTR_WIDTH: Final = "width"
+ATTR_HEIGHT: Final = "height"
+ATTR_CONTENT_TYPE: Final = "content_type"
+ATTR_QUALITY: Final = "quality"
+ATTR_FILE_NAME: Final = "file_name"
+ATTR_DESTINATION: Final = "destination"
+
+
+class Destination(StrEnum):
+    """Where a scan goes (post-scan endpoints come with their own issue)."""
+
+    MEDIA = "media"
+
+
+#: WS-Scan ContentType keywords by the action's values.
+CONTENT_TYPES: Final = {
+    "auto": "Auto",
+    "text": "Text",
+    "photo": "Photo",
+    "mixed": "Mixed",
+    "halftone": "Halftone",
+}
+
+SCAN_SCHEMA: Final = probatio.Schema(
+    {
+        probatio.Required(ATTR_DEVICE_ID): cv.string,
+        probatio.Optional(CONF_SOURCE): probatio.Coerce(ScanSource),
+        probatio.Optional(CONF_FORMAT): probatio.Coerce(DocumentFormat),
+        probatio.Optional(CONF_RESOLUTION): probatio.All(
+            probatio.Coerce(int), probatio.Range(min=50, max=4800)
+        ),
+        probatio.Optional(CONF_COLOR): probatio.Coerce(ColorMode),
+        probatio.Optional(CONF_PAPER): probatio.Coerce(PaperSize),
+        probatio.Inclusive(ATTR_WIDTH, "custom size"): probatio.All(
+            probatio.Coerce(float), probatio.Range(min=10, max=1000)
+        ),
+        probatio.Inclusive(ATTR_HEIGHT, "custom size"): probatio.All(
+            probatio.Coerce(float), probatio.Range(min=10, max=2000)
+        ),
+        probatio.Optional(ATTR_CONTENT_TYPE): probatio.In(CONTENT_TYPES),
+        probatio.Optional(ATTR_QUALITY): probatio.All(
+            probatio.Coerce(int), probatio.Range(min=1, max=100)
+        ),
+        probatio.Optional(ATTR_FILE_NAME, default=DEFAULT_FILE_NAME): cv.string,
+        probatio.Optional(ATTR_DESTINATION, default=Destination.MEDIA): probatio.Coerce(
+            Destination
+        ),
+    }
+)
+CANCEL_SCHEMA: Final = probatio.Schema({probatio.Required(ATTR_DEVICE_ID): cv.string})
+
+
+@callback
+def async_setup_services(hass: HomeAssistant) -> None:
+    """Register the actions (once, for every scanner)."""
+    hass.services.async_register(
+        DOMAIN,
+        SERVICE_SCAN,
+        _async_scan,
+        schema=SCAN_SCHEMA,
+        supports_response=SupportsResponse.OPTIONAL,
+        description_placeholders={"placeholders": FILE_NAME_PLACEHOLDERS},
+    )
+    hass.services.async_register(
+        DOMAIN, SERVICE_CANCEL, _async_cancel, schema=CANCEL_SCHEMA
+    )
+
+
+def _runner(call: ServiceCall) -> ScanRunner:
+    """Return the runner of the scanner the call targets (loaded, of this domain)."""
+    entry: WsdScanConfigEntry
+    _device, entry = service.async_get_device_and_config_entry(
+        call.hass, DOMAIN, call.data[ATTR_DEVICE_ID]
+    )
+    return entry.runtime_data.runner
+
+
+def scan_settings(data: dict[str, Any], defaults: ScanSettings) -> ScanSettings:
+    """Return the defaults with what the action's data sets."""
+    settings = replace(
+        defaults,
+        **{
+            key: data[key]
+            for key in (CONF_SOURCE, CONF_FORMAT, CONF_RESOLUTION, CONF_COLOR)
+            if key in data
+        },
+    )
+    if ATTR_WIDTH in data:
+        settings = replace(
+            settings, paper=Size.from_mm(data[ATTR_WIDTH], data[ATTR_HEIGHT])
+        )
+    elif CONF_PAPER in data:
+        settings = replace(settings, paper=data[CONF_PAPER])
+    if ATTR_CONTENT_TYPE in data:
+        settings = replace(
+            settings, content_type=CONTENT_TYPES[data[ATTR_CONTENT_TYPE]]
+        )
+    if ATTR_QUALITY in data:
+        settings = replace(settings, quality=data[ATTR_QUALITY])
+    return settings
+
+
+async def _async_scan(call: ServiceCall) -> ServiceResponse:
+    """Scan on the targeted scanner and store the document in the media library."""
+    runner = _runner(call)
+    settings = scan_settings(
+        dict(call.data), default_settings(runner.coordinator.config_entry.options)
+    )
+    scan = await runner.async_scan(settings, call.data[ATTR_FILE_NAME])
+    return scan_response(scan) if call.return_response else None
+
+
+def scan_response(scan: StoredScan) -> dict[str, Any]:
+    """Return the action's response data for a stored scan."""
+    return {
+        "pages": scan.pages,
+        "files": [
+            {
+                "path": str(file.path),
+                "media_content_id": file_media_id(scan, file.path.name),
+                "size": file.size,
+                "mime_type": file.mime_type,
+            }
+            for file in scan.files
+        ],
+        "duration": scan.duration,
+    }
+
+
+async def _async_cancel(call: ServiceCall) -> None:
+    """Cancel the targeted scanner's running scan."""
+    runner = _runner(call)
+    if not runner.busy:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="not_scanning",
+            translation_placeholders={"name": runner.name},
+        )
+    runner.async_cancel()

@@ -1,0 +1,417 @@
+"""Where scans land: one folder per scanner in Home Assistant's media library.
+
+Under `<first media dir>/wsd_scan/` (the scan library):
+
+    <scanner>/                       the scanner's name, slugified
+        <name>.pdf                   the document, or <name>.jpg / <name>-001.jpg, … per page
+        .scans/<name>/scan.json      what the scan holds; written last: a scan without it
+                                     does not exist
+        .scans/<name>/page-001.jpg   a browser-viewable preview of each page
+        .incoming/<job>/             pages while they stream in; removed after the job
+
+Hidden folders stay out of Home Assistant's "My media"; the "WSD scans" media source
+(`media_source.py`) shows each scan with its pages. Files get their final names
+atomically (written under a temporary name in the same folder tree, then hard-linked)
+and never replace a file: a taken name gets -2, -3, …
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+import errno
+import json
+import logging
+import mimetypes
+import os
+from pathlib import Path
+import re
+import shutil
+from typing import Any, Final
+import uuid
+
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.util import slugify
+
+from .const import DOMAIN
+from .wsd import DocumentFormat, ScannedPage, WsdError, async_assemble, preview_page
+
+_LOGGER = logging.getLogger(__name__)
+
+#: File name of a scan unless the action names another.
+DEFAULT_FILE_NAME: Final = "scan_{date}_{time}"
+#: The placeholders of file names, as the translations show them.
+FILE_NAME_PLACEHOLDERS: Final = "{date}, {time}, {device}"
+SCANS_DIR: Final = ".scans"
+INCOMING_DIR: Final = ".incoming"
+MANIFEST: Final = "scan.json"
+MAX_FILE_NAME_LENGTH: Final = 100
+
+_FIELD: Final = re.compile(r"\{([^{}]*)\}")
+#: Letters, digits and a few separators; no path separators, no leading dot or dash,
+#: no trailing dot or space (Windows shares drop those).
+_FILE_NAME: Final = re.compile(r"\w(?:[\w .,+()-]*[\w)])?")
+#: How a job's files are named in its work folder before they get the scan's name.
+_WORK_STEM: Final = "document"
+#: Names tried for one scan: name, name-2, … name-999.
+_MAX_SUFFIX: Final = 1000
+#: link() errors of file systems without hard links (FAT, some network shares).
+_NO_HARD_LINKS: Final = frozenset(
+    {errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.ENOSYS}
+)
+_DISK_FULL: Final = frozenset({errno.ENOSPC, errno.EDQUOT})
+_NOT_PERMITTED: Final = frozenset({errno.EACCES, errno.EPERM, errno.EROFS})
+
+
+def render_file_name(template: str, *, device: str, when: datetime) -> str:
+    """Fill in `{date}`, `{time}` and `{device}`; the result must be a plain file name.
+
+    Raises `ServiceValidationError` for unknown placeholders and for anything that is
+    not a plain name (path separators, `..`, leading dots, characters outside the list).
+    """
+    values = {
+        "date": when.strftime("%Y-%m-%d"),
+        "time": when.strftime("%H-%M-%S"),
+        "device": device,
+    }
+    unknown = [field for field in _FIELD.findall(template) if field not in values]
+    name = _FIELD.sub(lambda match: values.get(match[1], match[0]), template).strip()
+    if (
+        unknown
+        or len(name) > MAX_FILE_NAME_LENGTH
+        or ".." in name
+        or not _FILE_NAME.fullmatch(name)
+    ):
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="invalid_file_name",
+            translation_placeholders={
+                "file_name": template,
+                "placeholders": FILE_NAME_PLACEHOLDERS,
+            },
+        )
+    return name
+
+
+def storage_error(err: OSError, path: Path) -> HomeAssistantError:
+    """Return the translated error for a file that cannot be written."""
+    if err.errno in _DISK_FULL:
+        key = "disk_full"
+    elif err.errno in _NOT_PERMITTED:
+        key = "storage_not_permitted"
+    else:
+        key = "storage_failed"
+    return HomeAssistantError(
+        translation_domain=DOMAIN,
+        translation_key=key,
+        translation_placeholders={
+            "path": str(path),
+            "error": err.strerror or str(err),
+        },
+    )
+
+
+def library_root(hass: HomeAssistant) -> Path | None:
+    """Return the scan library's folder: `wsd_scan` in the first media folder."""
+    media_dirs = list(hass.config.media_dirs.values())
+    return Path(media_dirs[0], DOMAIN) if media_dirs else None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFile:
+    """A file of a stored scan."""
+
+    path: Path
+    size: int
+    mime_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class StoredScan:
+    """A scan in the library: its documents, the previews of its pages, how it went."""
+
+    folder: Path
+    name: str
+    created: datetime
+    #: The endpoint UUID of the scanner that made it.
+    scanner: str
+    files: tuple[StoredFile, ...]
+    previews: tuple[Path, ...]
+    pages: int
+    #: False when the job failed and these are the pages received before.
+    complete: bool
+    duration: float
+
+    def to_manifest(self) -> dict[str, Any]:
+        """Return what `scan.json` holds (names relative to the scanner's folder)."""
+        return {
+            "created": self.created.isoformat(),
+            "scanner": self.scanner,
+            "files": [
+                {"name": file.path.name, "size": file.size, "mime_type": file.mime_type}
+                for file in self.files
+            ],
+            "previews": [preview.name for preview in self.previews],
+            "pages": self.pages,
+            "complete": self.complete,
+            "duration": self.duration,
+        }
+
+    @classmethod
+    def from_manifest(cls, folder: Path, name: str, data: dict[str, Any]) -> StoredScan:
+        """Read a `scan.json`; raises KeyError, TypeError or ValueError if malformed."""
+        return cls(
+            folder=folder,
+            name=name,
+            created=datetime.fromisoformat(data["created"]),
+            scanner=str(data["scanner"]),
+            files=tuple(
+                StoredFile(
+                    folder / plain_name(file["name"]),
+                    int(file["size"]),
+                    str(file["mime_type"]),
+                )
+                for file in data["files"]
+            ),
+            previews=tuple(
+                folder / SCANS_DIR / name / plain_name(preview)
+                for preview in data["previews"]
+            ),
+            pages=int(data["pages"]),
+            complete=bool(data["complete"]),
+            duration=float(data["duration"]),
+        )
+
+
+def plain_name(name: object) -> str:
+    """Return `name` if it is a plain file name (a manifest may have been edited)."""
+    if not isinstance(name, str) or not _FILE_NAME.fullmatch(name) or ".." in name:
+        raise ValueError(f"not a plain file name: {name!r}")
+    return name
+
+
+def load_scan(folder: Path, name: str) -> StoredScan | None:
+    """Return the scan `name` in a scanner's folder, None if there is none. Blocking."""
+    try:
+        data = json.loads(
+            (folder / SCANS_DIR / plain_name(name) / MANIFEST).read_bytes()
+        )
+        return StoredScan.from_manifest(folder, name, data)
+    except (OSError, KeyError, TypeError, ValueError) as err:
+        _LOGGER.debug("No scan %s in %s: %s", name, folder, err)
+        return None
+
+
+def list_scans(folder: Path) -> list[StoredScan]:
+    """Return the scans in a scanner's folder, newest first. Blocking."""
+    try:
+        names = [path.name for path in (folder / SCANS_DIR).iterdir()]
+    except OSError:
+        return []
+    scans = [scan for name in names if (scan := load_scan(folder, name)) is not None]
+    return sorted(scans, key=lambda scan: scan.created, reverse=True)
+
+
+def _link(source: Path, target: Path) -> bool:
+    """Give `source` the name `target` unless it is taken; never replaces a file."""
+    try:
+        os.link(source, target)
+    except FileExistsError:
+        return False
+    except OSError as err:
+        if err.errno not in _NO_HARD_LINKS:
+            raise
+        # No hard links here. Only this scanner's one job at a time writes to its
+        # folder, so checking first is safe enough.
+        if target.exists():
+            return False
+        partial = target.with_name(f".{target.name}.part")
+        shutil.copyfile(source, partial)
+        partial.replace(target)
+    return True
+
+
+class ScanStorage:
+    """One scanner's folder in the scan library."""
+
+    def __init__(self, hass: HomeAssistant, *, device_name: str, scanner: str) -> None:
+        """Store the scans of the scanner `scanner` (its UUID) named `device_name`."""
+        self.hass = hass
+        self.device = slugify(device_name) or "scanner"
+        self.scanner = scanner
+
+    @property
+    def folder(self) -> Path:
+        """The scanner's folder; `HomeAssistantError` without a media folder."""
+        root = library_root(self.hass)
+        if root is None:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN, translation_key="no_media_folder"
+            )
+        return root / self.device
+
+    def work_folder(self) -> Path:
+        """Return a new folder (not yet created) for the pages of one job."""
+        return self.folder / INCOMING_DIR / uuid.uuid4().hex
+
+    async def async_check(self) -> None:
+        """Create the scanner's folder, which must be an allowed path."""
+        folder = self.folder
+        if not await self.hass.async_add_executor_job(
+            self.hass.config.is_allowed_path, str(folder)
+        ):
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="path_not_allowed",
+                translation_placeholders={"path": str(folder)},
+            )
+        try:
+            await self.hass.async_add_executor_job(
+                lambda: folder.mkdir(parents=True, exist_ok=True)
+            )
+        except OSError as err:
+            raise storage_error(err, folder) from err
+
+    async def async_store(
+        self,
+        pages: Sequence[ScannedPage],
+        work: Path,
+        name: str,
+        document_format: DocumentFormat,
+        *,
+        resolution: int,
+        created: datetime,
+        complete: bool,
+        duration: float,
+    ) -> StoredScan:
+        """Assemble the pages into the document and store it with page previews.
+
+        Raises `WsdError` when the pages cannot become the document, and a translated
+        `HomeAssistantError` when the files cannot be written.
+        """
+        folder = self.folder
+        try:
+            outputs = await async_assemble(
+                [page.path for page in pages],
+                work,
+                _WORK_STEM,
+                document_format,
+                resolution=resolution,
+                title=name,
+            )
+            scan_dir, files, previews = await self.hass.async_add_executor_job(
+                _publish, folder, outputs, pages, work, name
+            )
+            scan = StoredScan(
+                folder=folder,
+                name=scan_dir.name,
+                created=created,
+                scanner=self.scanner,
+                files=files,
+                previews=previews,
+                pages=len(pages),
+                complete=complete,
+                duration=duration,
+            )
+            await self.hass.async_add_executor_job(_write_manifest, scan)
+        except OSError as err:
+            raise storage_error(err, folder) from err
+        return scan
+
+    async def async_discard(self, work: Path) -> None:
+        """Remove a job's work folder and what is left in it."""
+        await self.hass.async_add_executor_job(
+            lambda: shutil.rmtree(work, ignore_errors=True)
+        )
+
+    async def async_latest(self) -> StoredScan | None:
+        """Return this scanner's newest scan in the library, if any."""
+        root = library_root(self.hass)
+        if root is None:
+            return None
+        scans = await self.hass.async_add_executor_job(list_scans, root / self.device)
+        return next((scan for scan in scans if scan.scanner == self.scanner), None)
+
+
+def _publish(
+    folder: Path,
+    outputs: list[Path],
+    pages: Sequence[ScannedPage],
+    work: Path,
+    name: str,
+) -> tuple[Path, tuple[StoredFile, ...], tuple[Path, ...]]:
+    """Make the previews and give every file its name. Blocking.
+
+    Returns the scan's hidden folder (its name is the scan's), files and previews.
+    """
+    previews = _make_previews(pages, work / "previews")
+    scan_dir, targets = _claim(folder, outputs, name)
+    stored_previews = []
+    for preview in previews:
+        stored = scan_dir / preview.name
+        preview.rename(stored)
+        stored_previews.append(stored)
+    files = tuple(
+        StoredFile(
+            path,
+            path.stat().st_size,
+            mimetypes.guess_type(path.name)[0] or "application/octet-stream",
+        )
+        for path in targets
+    )
+    return scan_dir, files, tuple(stored_previews)
+
+
+def _write_manifest(scan: StoredScan) -> None:
+    """Write `scan.json` under a temporary name, then rename it: the scan now exists."""
+    manifest = scan.folder / SCANS_DIR / scan.name / MANIFEST
+    partial = manifest.with_suffix(".part")
+    partial.write_text(json.dumps(scan.to_manifest()), encoding="utf-8")
+    partial.replace(manifest)
+
+
+def _make_previews(pages: Sequence[ScannedPage], folder: Path) -> list[Path]:
+    """Write a preview of each page that has one (PDF pages have none)."""
+    folder.mkdir()
+    previews = []
+    for page in pages:
+        try:
+            preview = preview_page(page.path, folder / f"page-{page.index:03d}")
+        except WsdError as err:
+            # The document holds the page; only its preview is missing.
+            _LOGGER.warning("No preview of page %d: %s", page.index, err)
+            continue
+        if preview is not None:
+            previews.append(preview)
+    return previews
+
+
+def _claim(folder: Path, outputs: list[Path], name: str) -> tuple[Path, list[Path]]:
+    """Give the outputs the first free name (name, name-2, …); return its files.
+
+    The scan's hidden folder is created first (mkdir is atomic), then each file is
+    linked under its name; a name taken by any file is released and the next tried.
+    """
+    scans = folder / SCANS_DIR
+    scans.mkdir(parents=True, exist_ok=True)
+    for number in range(1, _MAX_SUFFIX):
+        stem = name if number == 1 else f"{name}-{number}"
+        scan_dir = scans / stem
+        try:
+            scan_dir.mkdir()
+        except FileExistsError:
+            continue
+        linked: list[Path] = []
+        for output in outputs:
+            target = folder / (stem + output.name.removeprefix(_WORK_STEM))
+            if not _link(output, target):
+                break
+            linked.append(target)
+        else:
+            return scan_dir, linked
+        for target in linked:
+            target.unlink()
+        scan_dir.rmdir()
+    raise OSError(errno.EEXIST, "no free file name", str(folder / name))

@@ -1,0 +1,523 @@
+"""The scan and cancel actions end to end: simulator → files in the media library."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers.event import async_track_state_change_event
+import pikepdf
+from PIL import Image
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.wsd_scan.const import DOMAIN
+from simulator import SimulatedScanner
+from simulator.jobs import Job
+from simulator.pages import encode
+
+from .ha_fixtures import device_id, entity_id, scan, until
+
+pytestmark = pytest.mark.usefixtures("socket_enabled")
+
+FOLDER = "wsd_scan/simulated_office_mfp"
+
+
+def sent_pages(job: Job) -> list[bytes]:
+    """Return the images the simulator sent for a job, in order."""
+    assert job.ticket.format is not None
+    return [
+        encode([page], job.ticket.format, job.ticket.quality or 85)
+        for page in job.planned[: job.delivered]
+    ]
+
+
+def only_job(sim: SimulatedScanner) -> Job:
+    """Return the one job the simulator ran."""
+    (job,) = sim.jobs.values()
+    return job
+
+
+def pdf_page_images(path: Path) -> list[bytes]:
+    """Return the raw (still encoded) image of each page of a PDF."""
+    with pikepdf.open(path) as pdf:
+        raws = []
+        for page in pdf.pages:
+            (image,) = page.get_images().values()
+            assert image.Filter == "/DCTDecode"
+            raws.append(image.read_raw_bytes())
+        return raws
+
+
+def page_counter(hass: HomeAssistant, job_state_id: str) -> list[Any]:
+    """Record the job state sensor's `pages` attribute each time it changes."""
+    seen: list[Any] = []
+
+    @callback
+    def remember(event: Event[EventStateChangedData]) -> None:
+        if (state := event.data["new_state"]) is not None:
+            pages = state.attributes.get("pages")
+            if not seen or seen[-1] != pages:
+                seen.append(pages)
+
+    async_track_state_change_event(hass, job_state_id, remember)
+    return seen
+
+
+async def test_platen_jpeg(
+    hass: HomeAssistant,
+    scanner: SimulatedScanner,
+    loaded_entry: MockConfigEntry,
+    media_dir: Path,
+) -> None:
+    """A platen scan as JPEG: one file holding the scanner's bytes unchanged."""
+    response = await scan(hass, scanner.uuid, source="platen", format="jpeg")
+
+    job = only_job(scanner)
+    assert (job.ticket.input_source, job.ticket.format) == ("Platen", "jfif")
+    assert job.ticket.front is not None
+    assert job.ticket.front.resolution == (75, 75)
+    (file,) = response["files"]
+    path = Path(file["path"])
+    assert path.parent == media_dir / FOLDER
+    assert path.suffix == ".jpg"
+    assert path.read_bytes() == sent_pages(job)[0]
+    assert response == {
+        "pages": 1,
+        "files": [
+            {
+                "path": str(path),
+                "media_content_id": (
+                    f"media-source://wsd_scan/simulated_office_mfp/{path.stem}"
+                    f"/file/{path.name}"
+                ),
+                "size": path.stat().st_size,
+                "mime_type": "image/jpeg",
+            }
+        ],
+        "duration": response["duration"],
+    }
+    assert 0 < response["duration"] < 60
+    # Nothing is left of the job's work folder.
+    assert not any((media_dir / FOLDER / ".incoming").iterdir())
+
+
+async def test_feeder_duplex_pdf(
+    hass: HomeAssistant,
+    entity_registry: er.EntityRegistry,
+    scanner: SimulatedScanner,
+    loaded_entry: MockConfigEntry,
+) -> None:
+    """Two sheets, both sides: a 4-page PDF, in order, the JPEG bytes unchanged.
+
+    The job state sensor counts the pages as they arrive.
+    """
+    pages = page_counter(
+        hass, entity_id(entity_registry, "sensor", scanner.uuid, "job_state")
+    )
+    scanner.load_feeder(2)
+    response = await scan(
+        hass, scanner.uuid, source="feeder_duplex", file_name="letter_{device}"
+    )
+
+    job = only_job(scanner)
+    assert job.ticket.input_source == "ADFDuplex"
+    assert [(page.number, page.side) for page in job.planned] == [
+        (1, "front"),
+        (1, "back"),
+        (2, "front"),
+        (2, "back"),
+    ]
+    (file,) = response["files"]
+    assert response["pages"] == 4
+    assert file["mime_type"] == "application/pdf"
+    assert Path(file["path"]).name == "letter_simulated_office_mfp.pdf"
+    assert pdf_page_images(Path(file["path"])) == sent_pages(job)
+    assert [p for p in pages if p is not None][-4:] == [1, 2, 3, 4]
+
+
+@pytest.mark.parametrize(
+    ("document_format", "suffix", "image_format"),
+    [("png", ".png", "PNG"), ("tiff", ".tiff", "TIFF")],
+)
+@pytest.mark.usefixtures("loaded_entry")
+async def test_one_file_per_page(
+    hass: HomeAssistant,
+    scanner: SimulatedScanner,
+    document_format: str,
+    suffix: str,
+    image_format: str,
+) -> None:
+    """PNG and TIFF give one numbered file per page."""
+    scanner.load_feeder(2)
+    response = await scan(
+        hass, scanner.uuid, source="feeder", format=document_format, color="gray"
+    )
+    names = [Path(file["path"]).name for file in response["files"]]
+    assert len(names) == 2
+    assert [name.rsplit("-", 1)[1] for name in names] == [
+        f"001{suffix}",
+        f"002{suffix}",
+    ]
+    for file in response["files"]:
+        with Image.open(file["path"]) as image:
+            assert image.format == image_format
+            assert image.mode == "L"
+
+
+async def test_defaults_and_settings_reach_the_ticket(
+    hass: HomeAssistant, scanner: SimulatedScanner, callback_url: str
+) -> None:
+    """Options give the defaults; the action's custom size and quality win."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=scanner.uuid,
+        title="Simulated Office MFP",
+        data={"host": "127.0.0.1", "xaddrs": [scanner.device_url]},
+        options={
+            "callback_url": callback_url,
+            "source": "platen",
+            "format": "jpeg",
+            "resolution": "100",
+            "color": "bw",
+            "paper": "a5",
+        },
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await scan(hass, scanner.uuid, resolution=150, width=100, height=50, quality=60)
+    await scan(hass, scanner.uuid, resolution=150, paper="letter", content_type="text")
+    sized, lettered = (job.ticket for job in scanner.jobs.values())
+    assert sized.front is not None and sized.front.region is not None
+    assert (sized.format, sized.input_source) == ("jfif", "Platen")
+    assert sized.front.color == "BlackAndWhite1"
+    assert sized.front.resolution == (150, 150)
+    assert (sized.front.region.width, sized.front.region.height) == (3937, 1969)
+    assert sized.quality == 60
+    # Letter, clamped to the A4 glass's width.
+    assert lettered.input_size == (8268, 11000)
+    assert lettered.content_type == "Text"
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_same_name_is_never_overwritten(
+    hass: HomeAssistant,
+    scanner: SimulatedScanner,
+    loaded_entry: MockConfigEntry,
+    media_dir: Path,
+) -> None:
+    """A taken name (by a scan or any other file) gets -2, -3; nothing is replaced."""
+    folder = media_dir / FOLDER
+    folder.mkdir(parents=True)
+    (folder / "report-2.jpg").write_bytes(b"someone else's file")
+    names = [
+        Path(
+            (
+                await scan(
+                    hass,
+                    scanner.uuid,
+                    source="platen",
+                    format="jpeg",
+                    file_name="report",
+                )
+            )["files"][0]["path"]
+        ).name
+        for _ in range(2)
+    ]
+    assert names == ["report.jpg", "report-3.jpg"]
+    assert (folder / "report-2.jpg").read_bytes() == b"someone else's file"
+
+
+async def test_cancel_mid_job_keeps_the_pages(
+    hass: HomeAssistant,
+    entity_registry: er.EntityRegistry,
+    scanner: SimulatedScanner,
+    loaded_entry: MockConfigEntry,
+) -> None:
+    """Cancel after the first page: CancelJob, the pages so far saved and reported."""
+    scanner.load_feeder(8)
+    target = {"device_id": device_id(hass, scanner.uuid)}
+    cancelled: list[asyncio.Task[Any]] = []
+
+    @callback
+    def cancel_at_first_page(event: Event[EventStateChangedData]) -> None:
+        state = event.data["new_state"]
+        if not cancelled and state is not None and state.attributes.get("pages"):
+            cancelled.append(
+                hass.async_create_task(
+                    hass.services.async_call(DOMAIN, "cancel", target, blocking=True)
+                )
+            )
+
+    async_track_state_change_event(
+        hass,
+        entity_id(entity_registry, "sensor", scanner.uuid, "job_state"),
+        cancel_at_first_page,
+    )
+    with pytest.raises(HomeAssistantError) as err:
+        await scan(hass, scanner.uuid, source="feeder")
+    await cancelled[0]
+
+    job = only_job(scanner)
+    assert job.state == "Canceled"
+    assert err.value.translation_key == "scan_cancelled"
+    placeholders = err.value.translation_placeholders
+    kept = int(placeholders["pages"])
+    assert 1 <= kept < 8
+    assert pdf_page_images(Path(placeholders["files"])) == sent_pages(job)[:kept]
+    assert f"Pages saved before the error: {kept}" in str(err.value)
+
+
+async def test_jam_mid_job_keeps_the_pages(
+    hass: HomeAssistant,
+    entity_registry: er.EntityRegistry,
+    scanner: SimulatedScanner,
+    loaded_entry: MockConfigEntry,
+) -> None:
+    """A jam after page 2: a translated jam error; pages 1 and 2 are in the PDF."""
+    scanner.load_feeder(5)
+
+    @callback
+    def jam_at_second_page(event: Event[EventStateChangedData]) -> None:
+        state = event.data["new_state"]
+        if state is not None and state.attributes.get("pages") == 2:
+            scanner.raise_condition("MediaJam")
+
+    job_state_id = entity_id(entity_registry, "sensor", scanner.uuid, "job_state")
+    async_track_state_change_event(hass, job_state_id, jam_at_second_page)
+    with pytest.raises(HomeAssistantError) as err:
+        await scan(hass, scanner.uuid, source="feeder")
+
+    assert err.value.translation_key == "scan_jam"
+    placeholders = err.value.translation_placeholders
+    assert placeholders["pages"] == "2"
+    job = only_job(scanner)
+    assert pdf_page_images(Path(placeholders["files"])) == sent_pages(job)[:2]
+    assert str(err.value).startswith("Paper is jammed in Simulated Office MFP")
+    await scanner.wait_for_notifications()
+    await hass.async_block_till_done()
+    assert hass.states.get(job_state_id).state == "aborted"
+    last_scan = hass.states.get(
+        entity_id(entity_registry, "sensor", scanner.uuid, "last_scan")
+    )
+    assert last_scan.attributes["complete"] is False
+    assert last_scan.attributes["pages"] == 2
+
+
+async def test_second_request_is_busy(
+    hass: HomeAssistant, scanner: SimulatedScanner, loaded_entry: MockConfigEntry
+) -> None:
+    """While a scan runs, another one is refused at once; afterwards scans work."""
+    scanner.load_feeder(3)
+    runner = loaded_entry.runtime_data.runner
+    first = hass.async_create_task(scan(hass, scanner.uuid, source="feeder"))
+    await until(lambda: runner.busy)
+    with pytest.raises(HomeAssistantError) as err:
+        await scan(hass, scanner.uuid, source="platen")
+    assert err.value.translation_key == "busy"
+    assert str(err.value).startswith("Simulated Office MFP is already scanning")
+
+    assert (await first)["pages"] == 3
+    assert len(scanner.jobs) == 1
+    assert (await scan(hass, scanner.uuid, source="platen"))["pages"] == 1
+
+
+async def test_cancel_without_a_scan(
+    hass: HomeAssistant, scanner: SimulatedScanner, loaded_entry: MockConfigEntry
+) -> None:
+    """Nothing to cancel is a validation error."""
+    with pytest.raises(ServiceValidationError) as err:
+        await hass.services.async_call(
+            DOMAIN,
+            "cancel",
+            {"device_id": device_id(hass, scanner.uuid)},
+            blocking=True,
+        )
+    assert err.value.translation_key == "not_scanning"
+
+
+@pytest.mark.parametrize(
+    ("condition", "source", "key"),
+    [
+        (None, "feeder", "scan_feeder_empty"),
+        ("CoverOpen", "platen", "scan_cover_open"),
+    ],
+)
+@pytest.mark.usefixtures("loaded_entry")
+async def test_scanner_problems_before_the_job(
+    hass: HomeAssistant,
+    scanner: SimulatedScanner,
+    condition: str | None,
+    source: str,
+    key: str,
+) -> None:
+    """A refused job is a translated error; nothing is stored."""
+    if condition is not None:
+        scanner.raise_condition(condition)
+    with pytest.raises(HomeAssistantError) as err:
+        await scan(hass, scanner.uuid, source=source)
+    assert err.value.translation_key == key
+    assert err.value.translation_placeholders["pages"] == "0"
+    assert not list(Path(hass.config.media_dirs["local"], FOLDER).glob("*.*"))
+
+
+async def test_unreachable_scanner(
+    hass: HomeAssistant, scanner: SimulatedScanner, loaded_entry: MockConfigEntry
+) -> None:
+    """A scanner that is gone: the translated unreachable error."""
+    await scanner.set_online(False)
+    with pytest.raises(HomeAssistantError) as err:
+        await scan(hass, scanner.uuid, source="platen")
+    assert err.value.translation_key == "scan_unreachable"
+
+
+async def test_unsupported_source(
+    hass: HomeAssistant, callback_url: str, socket_enabled: None
+) -> None:
+    """Asking a flatbed for its feeder is the request's fault: a validation error."""
+    async with SimulatedScanner("photo_flatbed", discovery=False) as flatbed:
+        entry = MockConfigEntry(
+            domain=DOMAIN,
+            unique_id=flatbed.uuid,
+            data={"host": "127.0.0.1", "xaddrs": [flatbed.device_url]},
+            options={"callback_url": callback_url},
+        )
+        entry.add_to_hass(hass)
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        with pytest.raises(ServiceValidationError) as err:
+            await scan(hass, flatbed.uuid, source="feeder_duplex")
+        assert err.value.translation_key == "scan_unsupported"
+        assert flatbed.jobs == {}
+        await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.parametrize(
+    "file_name",
+    [
+        "../../../config/secrets",
+        "/etc/passwd",
+        "a/b",
+        ".hidden",
+        "{date}/..",
+        "x{nope}",
+    ],
+)
+async def test_file_name_template_is_refused(
+    hass: HomeAssistant,
+    scanner: SimulatedScanner,
+    loaded_entry: MockConfigEntry,
+    file_name: str,
+) -> None:
+    """Traversal and unknown placeholders are refused before anything is scanned."""
+    with pytest.raises(ServiceValidationError) as err:
+        await scan(hass, scanner.uuid, source="platen", file_name=file_name)
+    assert err.value.translation_key == "invalid_file_name"
+    assert scanner.jobs == {}
+
+
+async def test_disk_error(
+    hass: HomeAssistant,
+    scanner: SimulatedScanner,
+    loaded_entry: MockConfigEntry,
+    media_dir: Path,
+) -> None:
+    """A scanner folder that cannot be made: a translated error, no job started."""
+    (media_dir / "wsd_scan").write_text("a file where the folder should be")
+    with pytest.raises(HomeAssistantError) as err:
+        await scan(hass, scanner.uuid, source="platen")
+    assert err.value.translation_key == "storage_failed"
+    assert err.value.translation_placeholders["path"] == str(media_dir / FOLDER)
+    assert scanner.jobs == {}
+
+
+async def test_folder_outside_the_allowlist(
+    hass: HomeAssistant, scanner: SimulatedScanner, loaded_entry: MockConfigEntry
+) -> None:
+    """A media folder Home Assistant may not write to is refused."""
+    hass.config.allowlist_external_dirs = set()
+    with pytest.raises(ServiceValidationError) as err:
+        await scan(hass, scanner.uuid, source="platen")
+    assert err.value.translation_key == "path_not_allowed"
+    assert scanner.jobs == {}
+
+
+async def test_no_media_folder(
+    hass: HomeAssistant, scanner: SimulatedScanner, loaded_entry: MockConfigEntry
+) -> None:
+    """Without a media folder there is nowhere to store scans."""
+    hass.config.media_dirs = {}
+    with pytest.raises(HomeAssistantError) as err:
+        await scan(hass, scanner.uuid, source="platen")
+    assert err.value.translation_key == "no_media_folder"
+
+
+async def test_unknown_device(
+    hass: HomeAssistant, scanner: SimulatedScanner, loaded_entry: MockConfigEntry
+) -> None:
+    """A device id that is no scanner is refused by Home Assistant's own check."""
+    with pytest.raises(ServiceValidationError):
+        await hass.services.async_call(
+            DOMAIN,
+            "scan",
+            {"device_id": "not-a-device"},
+            blocking=True,
+            return_response=True,
+        )
+
+
+async def test_response_is_optional(
+    hass: HomeAssistant, scanner: SimulatedScanner, loaded_entry: MockConfigEntry
+) -> None:
+    """Called without asking for a response, the scan still lands on disk."""
+    assert (
+        await hass.services.async_call(
+            DOMAIN,
+            "scan",
+            {
+                "device_id": device_id(hass, scanner.uuid),
+                "source": "platen",
+                "resolution": 75,
+            },
+            blocking=True,
+        )
+        is None
+    )
+    (job,) = scanner.jobs.values()
+    assert job.state == "Completed"
+
+
+async def test_unload_cancels_a_running_scan(
+    hass: HomeAssistant,
+    entity_registry: er.EntityRegistry,
+    scanner: SimulatedScanner,
+    loaded_entry: MockConfigEntry,
+) -> None:
+    """Unloading the entry mid-scan cancels the job; the pages are still saved."""
+    scanner.load_feeder(8)
+    unloading: list[asyncio.Task[Any]] = []
+
+    @callback
+    def unload_at_first_page(event: Event[EventStateChangedData]) -> None:
+        state = event.data["new_state"]
+        if not unloading and state is not None and state.attributes.get("pages"):
+            unloading.append(
+                hass.async_create_task(
+                    hass.config_entries.async_unload(loaded_entry.entry_id)
+                )
+            )
+
+    async_track_state_change_event(
+        hass,
+        entity_id(entity_registry, "sensor", scanner.uuid, "job_state"),
+        unload_at_first_page,
+    )
+    with pytest.raises(HomeAssistantError) as err:
+        await scan(hass, scanner.uuid, source="feeder")
+    assert await unloading[0]
+    assert err.value.translation_key == "scan_cancelled"
+    assert Path(err.value.translation_placeholders["files"]).is_file()
+    assert only_job(scanner).state == "Canceled"
