@@ -1,0 +1,183 @@
+"""Scan storage: file name templates, atomic never-overwriting names, disk errors."""
+
+from __future__ import annotations
+
+from datetime import datetime
+import errno
+from pathlib import Path
+from unittest.mock import patch
+
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.util import dt as dt_util
+from PIL import Image
+import pytest
+
+from custom_components.wsd_scan.storage import (
+    MAX_FILE_NAME_LENGTH,
+    SCANS_DIR,
+    ScanStorage,
+    StoredScan,
+    render_file_name,
+    storage_error,
+)
+from custom_components.wsd_scan.wsd import DocumentFormat, ImageFormat, ScannedPage
+
+WHEN = datetime(2026, 3, 4, 5, 6, 7)
+
+
+@pytest.mark.parametrize(
+    ("template", "name"),
+    [
+        ("scan_{date}_{time}", "scan_2026-03-04_05-06-07"),
+        ("{device} invoice (draft)", "office invoice (draft)"),
+        ("  Rechnung März  ", "Rechnung März"),
+        ("v1.2+final", "v1.2+final"),
+    ],
+)
+def test_file_names(template: str, name: str) -> None:
+    """Placeholders are filled in; letters of any script are fine."""
+    assert render_file_name(template, device="office", when=WHEN) == name
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "",
+        "   ",
+        "x" * (MAX_FILE_NAME_LENGTH + 1),
+        "name.",
+        "-name",
+        "a\\b",
+        "a:b",
+        "a..b",
+        "{date",
+        "{Date}",
+        "{device.__class__}",
+    ],
+)
+def test_refused_file_names(template: str) -> None:
+    """Anything but a plain, portable file name is refused, translated."""
+    with pytest.raises(ServiceValidationError) as err:
+        render_file_name(template, device="office", when=WHEN)
+    assert err.value.translation_key == "invalid_file_name"
+    assert err.value.translation_placeholders["file_name"] == template
+
+
+@pytest.mark.parametrize(
+    ("code", "key"),
+    [
+        (errno.ENOSPC, "disk_full"),
+        (errno.EDQUOT, "disk_full"),
+        (errno.EACCES, "storage_not_permitted"),
+        (errno.EROFS, "storage_not_permitted"),
+        (errno.EIO, "storage_failed"),
+    ],
+)
+def test_storage_errors(code: int, key: str) -> None:
+    """Disk full and permission problems have their own messages."""
+    err = storage_error(OSError(code, "whatever"), Path("/media/wsd_scan"))
+    assert err.translation_key == key
+    assert err.translation_placeholders == {
+        "path": "/media/wsd_scan",
+        "error": "whatever",
+    }
+
+
+@pytest.fixture
+def storage(hass: HomeAssistant) -> ScanStorage:
+    """Return the storage of a scanner named "Office Scanner"."""
+    return ScanStorage(hass, device_name="Office Scanner", scanner="uuid-1")
+
+
+async def store(storage: ScanStorage, *pages: bytes) -> StoredScan:
+    """Store page files with these bytes as JPEG files named "doc"."""
+    await storage.async_check()
+    work = storage.work_folder()
+    work.mkdir(parents=True)
+    scanned = []
+    for index, data in enumerate(pages, start=1):
+        path = work / f"page-{index:03d}.jpg"
+        path.write_bytes(data)
+        scanned.append(ScannedPage(index, path, ImageFormat.JPEG, len(data)))
+    try:
+        return await storage.async_store(
+            scanned,
+            work,
+            "doc",
+            DocumentFormat.JPEG,
+            resolution=75,
+            created=dt_util.utcnow(),
+            complete=True,
+            duration=1.0,
+        )
+    finally:
+        await storage.async_discard(work)
+
+
+def jpeg(tmp_path: Path) -> bytes:
+    """Return a small JPEG."""
+    path = tmp_path / "page.jpg"
+    Image.new("RGB", (40, 60), "white").save(path, "JPEG")
+    return path.read_bytes()
+
+
+async def test_without_hard_links(
+    storage: ScanStorage, media_dir: Path, tmp_path: Path
+) -> None:
+    """On file systems without hard links, files are copied; still no overwriting."""
+    folder = media_dir / "wsd_scan" / "office_scanner"
+    folder.mkdir(parents=True)
+    (folder / "doc.jpg").write_bytes(b"taken")
+    with patch("os.link", side_effect=OSError(errno.EPERM, "no links here")):
+        scan = await store(storage, jpeg(tmp_path))
+    assert [file.path.name for file in scan.files] == ["doc-2.jpg"]
+    assert (folder / "doc-2.jpg").read_bytes() == jpeg(tmp_path)
+    assert (folder / "doc.jpg").read_bytes() == b"taken"
+    assert not list(folder.glob(".*.part"))
+
+
+async def test_a_multi_file_scan_takes_one_free_name(
+    storage: ScanStorage, media_dir: Path, tmp_path: Path
+) -> None:
+    """A scan's files share one name: taken by any of them, the next is tried."""
+    folder = media_dir / "wsd_scan" / "office_scanner"
+    folder.mkdir(parents=True)
+    (folder / "doc-002.jpg").write_bytes(b"taken")
+    scan = await store(storage, jpeg(tmp_path), jpeg(tmp_path))
+    assert scan.name == "doc-2"
+    assert [file.path.name for file in scan.files] == ["doc-2-001.jpg", "doc-2-002.jpg"]
+    assert not (folder / "doc-001.jpg").exists()
+    assert not (folder / SCANS_DIR / "doc").exists()
+
+
+async def test_disk_full_while_storing(storage: ScanStorage, tmp_path: Path) -> None:
+    """A full disk when the files are written is the translated disk-full error."""
+    with (
+        patch("os.link", side_effect=OSError(errno.ENOSPC, "No space left on device")),
+        pytest.raises(HomeAssistantError) as err,
+    ):
+        await store(storage, jpeg(tmp_path))
+    assert err.value.translation_key == "disk_full"
+
+
+async def test_page_without_preview_is_still_stored(
+    storage: ScanStorage, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A page the preview cannot read (truncated) is kept; it just has no preview."""
+    scan = await store(storage, b"\xff\xd8\xff\xe0 truncated")
+    assert scan.previews == ()
+    assert scan.files[0].path.read_bytes() == b"\xff\xd8\xff\xe0 truncated"
+    assert "No preview of page 1" in caplog.text
+
+
+async def test_latest_is_this_scanners(
+    hass: HomeAssistant, storage: ScanStorage, tmp_path: Path
+) -> None:
+    """Two scanners with the same name share a folder; each finds its own last scan."""
+    mine = await store(storage, jpeg(tmp_path))
+    twin = ScanStorage(hass, device_name="Office Scanner", scanner="uuid-2")
+    await store(twin, jpeg(tmp_path))
+    assert (await storage.async_latest()) == mine
+    hass.config.media_dirs = {}
+    assert await storage.async_latest() is None
