@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +17,11 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.wsd_scan.const import DOMAIN
-from simulator import SimulatedScanner
+from simulator import PROFILES, SimulatedScanner
 from simulator.jobs import Job
 from simulator.pages import encode
 
-from .ha_fixtures import device_id, entity_id, scan, until
+from .ha_fixtures import device_id, entity_id, scan, scanner_entry, until
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
@@ -521,3 +522,34 @@ async def test_unload_cancels_a_running_scan(
     assert err.value.translation_key == "scan_cancelled"
     assert Path(err.value.translation_placeholders["files"]).is_file()
     assert only_job(scanner).state == "Canceled"
+
+
+async def test_pdf_only_scanner(
+    hass: HomeAssistant, callback_url: str, socket_enabled: None
+) -> None:
+    """A scanner that sends PDF pages: PDF works (without previews); JPEG cannot."""
+    profile = replace(PROFILES["office_mfp"], formats=("pdf-a",))
+    async with SimulatedScanner(profile, discovery=False) as pdf_only:
+        entry = scanner_entry(pdf_only, callback_url=callback_url)
+        entry.add_to_hass(hass)
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        response = await scan(hass, pdf_only.uuid, source="platen", format="pdf")
+        with pikepdf.open(response["files"][0]["path"]) as pdf:
+            assert len(pdf.pages) == 1
+        assert entry.runtime_data.coordinator.data.last_scan.previews == ()
+
+        with pytest.raises(ServiceValidationError) as err:
+            await scan(hass, pdf_only.uuid, source="platen", format="jpeg")
+        assert err.value.translation_key == "scan_unsupported"
+        await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_scanner_that_did_not_describe_itself(
+    hass: HomeAssistant, scanner: SimulatedScanner, loaded_entry: MockConfigEntry
+) -> None:
+    """Without the scanner's capabilities no ticket can be built: a clear error."""
+    loaded_entry.runtime_data.runner.capabilities = None
+    with pytest.raises(ServiceValidationError) as err:
+        await scan(hass, scanner.uuid, source="platen")
+    assert err.value.translation_key == "scan_unsupported"
+    assert scanner.jobs == {}

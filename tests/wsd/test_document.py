@@ -368,7 +368,8 @@ def test_preview_fits_the_size(
     with Image.open(preview) as image:
         assert image.mode == preview_mode
         assert max(image.size) == 120
-        assert image.size[0] == round(401 * 120 / 600)
+        # The aspect ratio is kept (to a pixel: JPEG pages are decoded downscaled).
+        assert abs(image.size[0] - 401 * 120 / 600) <= 1
 
 
 def test_preview_of_a_pdf_page_is_none(tmp_path: Path) -> None:

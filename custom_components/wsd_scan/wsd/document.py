@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from functools import partial
 import io
 from itertools import groupby
+import math
 from pathlib import Path
 import shutil
 import tempfile
@@ -247,19 +248,21 @@ def _lossless_bytes(image: Image.Image) -> bytes:
 
 
 def _open_image(
-    path: Path, image_format: ImageFormat, draft: tuple[int, int] | None = None
+    path: Path, image_format: ImageFormat, *, fit: int | None = None
 ) -> Image.Image:
     """Open a page with Pillow, including DIBs without a file header.
 
-    `draft` lets a JPEG decoder skip detail beyond that size (previews).
+    With `fit` (pixels), a JPEG decoder may skip detail the image shrunk to fit that
+    square would not show (previews): it decodes at 1/2, 1/4 or 1/8 scale.
     """
     try:
         if image_format is ImageFormat.BMP and not _read_head(path).startswith(b"BM"):
             image: Image.Image = BmpImagePlugin.DibImageFile(path)
         else:
             image = Image.open(path)
-        if draft is not None:
-            image.draft(None, draft)
+        if fit is not None and (scale := fit / max(image.size)) < 1:
+            width, height = image.size
+            image.draft(None, (math.ceil(width * scale), math.ceil(height * scale)))
         image.load()
     # What Pillow raises on bad data, and on images too large to decode safely.
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
@@ -323,7 +326,7 @@ def preview_page(page: Path, target: Path, max_side: int = PREVIEW_SIZE) -> Path
         return None
     if page_format is ImageFormat.UNKNOWN:
         raise WsdError(ErrorKind.PROTOCOL, f"page {page.name} is not an image")
-    with _open_image(page, page_format, (max_side, max_side)) as image:
+    with _open_image(page, page_format, fit=max_side) as image:
         image.thumbnail((max_side, max_side))
         if image.mode == "1":
             path = target.with_suffix(".png")
