@@ -91,9 +91,15 @@ async def test_reboot_leads_to_resubscription(
     assert scanner.subscriptions == {}
 
     advance(hass, RENEWAL)
-    await until(lambda: len(scanner.subscriptions) == 1)
+    # The library's subscription task is not one of Home Assistant's: wait for the
+    # coordinator to learn of the new subscription, not only for the scanner to have it.
+    await until(
+        lambda: (
+            len(scanner.subscriptions) == 1
+            and coordinator.push_state is PushState.PENDING
+        )
+    )
     await hass.async_block_till_done(wait_background_tasks=True)
-    assert coordinator.push_state is PushState.PENDING
 
     scanner.raise_condition("MediaJam")
     await scanner.wait_for_notifications()

@@ -199,3 +199,23 @@ async def test_without_media_folder(hass: HomeAssistant) -> None:
         )
     with pytest.raises(BrowseError):
         await media_source.async_browse_media(hass, SCANNER)
+
+
+async def test_names_with_spaces(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    scanner: SimulatedScanner,
+    loaded_entry: MockConfigEntry,
+) -> None:
+    """A file name with spaces and accents resolves, signs and serves."""
+    response = await scan(
+        hass, scanner.uuid, source="platen", format="jpeg", file_name="Brief März 1"
+    )
+    (file,) = response["files"]
+    media = await media_source.async_resolve_media(hass, file["media_content_id"], None)
+    client = await hass_client_no_auth()
+    served = await client.get(
+        async_process_play_media_url(hass, media.url, allow_relative_url=True)
+    )
+    assert served.status == HTTPStatus.OK
+    assert await served.read() == Path(file["path"]).read_bytes()

@@ -17,7 +17,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.wsd_scan.const import DOMAIN
-from simulator import PROFILES, SimulatedScanner
+from simulator import PROFILES, Quirk, SimulatedScanner
 from simulator.jobs import Job
 from simulator.pages import encode
 
@@ -553,3 +553,14 @@ async def test_scanner_that_did_not_describe_itself(
         await scan(hass, scanner.uuid, source="platen")
     assert err.value.translation_key == "scan_unsupported"
     assert scanner.jobs == {}
+
+
+async def test_scanner_wants_its_panel(
+    hass: HomeAssistant, scanner: SimulatedScanner, loaded_entry: MockConfigEntry
+) -> None:
+    """A Kyocera-like scanner refusing jobs until its panel says so: what to do."""
+    scanner.quirks.add(Quirk.PANEL_START_ONLY)
+    with pytest.raises(HomeAssistantError) as err:
+        await scan(hass, scanner.uuid, source="platen")
+    assert err.value.translation_key == "scan_action_needed"
+    assert "Send → WSD Scan → From Computer" in str(err.value)
