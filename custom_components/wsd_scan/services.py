@@ -116,42 +116,34 @@ def _runner(call: ServiceCall) -> ScanRunner:
     return entry.runtime_data.runner
 
 
-def scan_settings(data: dict[str, Any], defaults: ScanSettings) -> ScanSettings:
+def _scan_settings(data: dict[str, Any], defaults: ScanSettings) -> ScanSettings:
     """Return the defaults with what the action's data sets."""
-    settings = replace(
-        defaults,
-        **{
-            key: data[key]
-            for key in (CONF_SOURCE, CONF_FORMAT, CONF_RESOLUTION, CONF_COLOR)
-            if key in data
-        },
-    )
+    changes: dict[str, Any] = {
+        key: data[key]
+        for key in (CONF_SOURCE, CONF_FORMAT, CONF_RESOLUTION, CONF_COLOR, ATTR_QUALITY)
+        if key in data
+    }
     if ATTR_WIDTH in data:
-        settings = replace(
-            settings, paper=Size.from_mm(data[ATTR_WIDTH], data[ATTR_HEIGHT])
-        )
+        changes["paper"] = Size.from_mm(data[ATTR_WIDTH], data[ATTR_HEIGHT])
     elif CONF_PAPER in data:
-        settings = replace(settings, paper=data[CONF_PAPER])
+        changes["paper"] = data[CONF_PAPER]
     if ATTR_CONTENT_TYPE in data:
-        settings = replace(
-            settings, content_type=CONTENT_TYPES[data[ATTR_CONTENT_TYPE]]
-        )
-    if ATTR_QUALITY in data:
-        settings = replace(settings, quality=data[ATTR_QUALITY])
-    return settings
+        changes["content_type"] = CONTENT_TYPES[data[ATTR_CONTENT_TYPE]]
+    return replace(defaults, **changes)
 
 
 async def _async_scan(call: ServiceCall) -> ServiceResponse:
     """Scan on the targeted scanner and store the document in the media library."""
     runner = _runner(call)
-    settings = scan_settings(
+    settings = _scan_settings(
         dict(call.data), default_settings(runner.coordinator.config_entry.options)
     )
+    # The media library is the only destination so far (ATTR_DESTINATION).
     scan = await runner.async_scan(settings, call.data[ATTR_FILE_NAME])
-    return scan_response(scan) if call.return_response else None
+    return _scan_response(scan) if call.return_response else None
 
 
-def scan_response(scan: StoredScan) -> dict[str, Any]:
+def _scan_response(scan: StoredScan) -> dict[str, Any]:
     """Return the action's response data for a stored scan."""
     return {
         "pages": scan.pages,
