@@ -22,6 +22,7 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from custom_components.wsd_scan.const import CONF_CALLBACK_URL, CONF_XADDRS, DOMAIN
 from custom_components.wsd_scan.wsd import Multicast
 from simulator import Settings, SimulatedScanner
+from simulator.eventing import Subscription
 
 DISCOVERY = "custom_components.wsd_scan.discovery"
 
@@ -122,6 +123,16 @@ async def loaded_entry(
     await hass.async_block_till_done()
     yield entry
     await hass.config_entries.async_unload(entry.entry_id)
+
+
+def status_subscriptions(sim: SimulatedScanner) -> dict[str, Subscription]:
+    """Return the scanner's live status subscriptions (not the panel's)."""
+    return {key: sub for key, sub in sim.subscriptions.items() if not sub.destinations}
+
+
+def panel_subscriptions(sim: SimulatedScanner) -> dict[str, Subscription]:
+    """Return the scanner's live subscriptions that register panel entries."""
+    return {key: sub for key, sub in sim.subscriptions.items() if sub.destinations}
 
 
 async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:

@@ -30,7 +30,7 @@ from homeassistant.config_entries import (
     ConfigEntryState,
     OptionsFlowManager,
 )
-from homeassistant.const import CONF_DEVICE, CONF_HOST
+from homeassistant.const import CONF_DEVICE, CONF_HOST, CONF_NAME
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowManager, FlowResultType, section
 from homeassistant.exceptions import ConfigEntryNotReady
@@ -53,10 +53,13 @@ from custom_components.wsd_scan.const import (
     CONF_FORMAT,
     CONF_PAPER,
     CONF_POLL_INTERVAL,
+    CONF_PROFILE_ID,
+    CONF_PROFILES,
     CONF_RESOLUTION,
     CONF_SOURCE,
     CONF_XADDRS,
     DEFAULT_POLL_INTERVAL,
+    DEFAULT_PROFILE_ID,
     DOMAIN,
 )
 from custom_components.wsd_scan.wsd import DeviceInfo, DiscoveredDevice, PaperSize
@@ -119,6 +122,10 @@ def _missing_translations(category: str, result: dict[str, Any]) -> list[str]:
     if result["type"] is FlowResultType.ABORT:
         if result.get("translation_domain") is None:
             needed.append(f"{category}.abort.{result['reason']}")
+    elif result["type"] is FlowResultType.MENU:
+        step = f"{category}.step.{result['step_id']}"
+        needed.append(f"{step}.title")
+        needed.extend(f"{step}.menu_options.{o}" for o in result["menu_options"])
     elif result["type"] is FlowResultType.FORM:
         step = f"{category}.step.{result['step_id']}"
         needed.append(f"{step}.title")
@@ -215,7 +222,11 @@ def test_every_reason_is_translated() -> None:
     assert either <= set(strings["config"]["error"])
     # A discovery flow aborts with what a form would show (an mDNS host is always valid).
     assert (either - {"invalid_host"}) | aborts <= set(strings["config"]["abort"])
-    assert set(strings["options"]["error"]) == {"invalid_callback_url"}
+    assert set(strings["options"]["error"]) == {
+        "invalid_callback_url",
+        "invalid_profile_name",
+        "duplicate_profile_name",
+    }
 
 
 def test_option_values_are_the_librarys() -> None:
@@ -1020,6 +1031,19 @@ async def test_reconfigure_to_another_scanner_aborts(
 # --- options ----------------------------------------------------------------------------------
 
 
+async def open_options(
+    hass: HomeAssistant, entry: MockConfigEntry, step: str
+) -> dict[str, Any]:
+    """Open the options flow and choose `step` in its menu."""
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert result["type"] is FlowResultType.MENU
+    return dict(
+        await hass.config_entries.options.async_configure(
+            result["flow_id"], {"next_step_id": step}
+        )
+    )
+
+
 async def test_options_saved_flat_and_entry_reloaded(
     hass: HomeAssistant, mock_setup_entry: AsyncMock
 ) -> None:
@@ -1028,9 +1052,9 @@ async def test_options_saved_flat_and_entry_reloaded(
     entry.add_to_hass(hass)
     await hass.config_entries.async_setup(entry.entry_id)
 
-    result = dict(await hass.config_entries.options.async_init(entry.entry_id))
+    result = await open_options(hass, entry, "settings")
     assert result["type"] is FlowResultType.FORM
-    assert result["step_id"] == "init"
+    assert result["step_id"] == "settings"
     schema = result["data_schema"].schema
     assert schema[config_flow.SECTION_ADVANCED].options == {"collapsed": True}
 
@@ -1063,7 +1087,7 @@ async def test_options_saved_flat_and_entry_reloaded(
     assert len(mock_setup_entry.mock_calls) == 2
 
     # Opened again, the form shows what is stored.
-    result = dict(await hass.config_entries.options.async_init(entry.entry_id))
+    result = await open_options(hass, entry, "settings")
     assert suggested(result) == {
         CONF_SOURCE: "feeder_duplex",
         CONF_FORMAT: "jpeg",
@@ -1095,7 +1119,7 @@ async def test_options_reject_bad_callback_url(
     """The callback URL must be an http(s) base URL; the form keeps what was typed."""
     entry = entry_for(str(uuid.uuid4()), "192.0.2.40", ["http://192.0.2.40/wsd"])
     entry.add_to_hass(hass)
-    result = dict(await hass.config_entries.options.async_init(entry.entry_id))
+    result = await open_options(hass, entry, "settings")
     assert suggested(result)[config_flow.SECTION_ADVANCED] == {
         CONF_POLL_INTERVAL: None,
         CONF_CALLBACK_URL: None,
@@ -1126,7 +1150,7 @@ async def test_options_poll_interval_is_bounded(
     """A polling interval out of bounds is refused by the form itself."""
     entry = entry_for(str(uuid.uuid4()), "192.0.2.40", ["http://192.0.2.40/wsd"])
     entry.add_to_hass(hass)
-    result = dict(await hass.config_entries.options.async_init(entry.entry_id))
+    result = await open_options(hass, entry, "settings")
     with pytest.raises(probatio.Invalid):
         await hass.config_entries.options.async_configure(
             result["flow_id"],
@@ -1139,3 +1163,155 @@ async def test_options_poll_interval_is_bounded(
                 config_flow.SECTION_ADVANCED: {CONF_POLL_INTERVAL: 1},
             },
         )
+
+
+PHOTO_SETTINGS = {
+    CONF_SOURCE: "platen",
+    CONF_FORMAT: "jpeg",
+    CONF_RESOLUTION: "600",
+    CONF_COLOR: "color",
+    CONF_PAPER: "max",
+}
+
+
+async def test_profiles_added_changed_and_removed(
+    hass: HomeAssistant, mock_setup_entry: AsyncMock
+) -> None:
+    """Profiles start as the default one; each change is stored and reloads the entry."""
+    entry = entry_for(str(uuid.uuid4()), "192.0.2.40", ["http://192.0.2.40/wsd"])
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+    entry_options = {CONF_FORMAT: "png", CONF_POLL_INTERVAL: 60}
+    hass.config_entries.async_update_entry(entry, options=entry_options)
+
+    # A new profile: a name trimmed, the settings stored like the options.
+    result = await open_options(hass, entry, "add_profile")
+    assert result["step_id"] == "profile"
+    assert set(suggested(result).values()) == {None}
+    result = dict(
+        await hass.config_entries.options.async_configure(
+            result["flow_id"], {CONF_NAME: " Photos ", **PHOTO_SETTINGS}
+        )
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    default, photos = entry.options[CONF_PROFILES]
+    # The default profile keeps the entry's settings at the time it became explicit.
+    assert default == {
+        CONF_PROFILE_ID: DEFAULT_PROFILE_ID,
+        CONF_NAME: "Home Assistant",
+        CONF_FORMAT: "png",
+    }
+    assert photos == {
+        CONF_PROFILE_ID: photos[CONF_PROFILE_ID],
+        CONF_NAME: "Photos",
+        **PHOTO_SETTINGS,
+        CONF_RESOLUTION: 600,
+    }
+    assert entry.options[CONF_POLL_INTERVAL] == 60
+    assert len(mock_setup_entry.mock_calls) == 2
+
+    # Changing a profile shows what is stored and keeps its id (its panel context).
+    result = await open_options(hass, entry, "edit_profile")
+    labels = result["data_schema"].schema[CONF_PROFILE_ID].config["options"]
+    assert [option["label"] for option in labels] == ["Home Assistant", "Photos"]
+    result = dict(
+        await hass.config_entries.options.async_configure(
+            result["flow_id"], {CONF_PROFILE_ID: photos[CONF_PROFILE_ID]}
+        )
+    )
+    assert suggested(result) == {CONF_NAME: "Photos", **PHOTO_SETTINGS}
+    result = dict(
+        await hass.config_entries.options.async_configure(
+            result["flow_id"],
+            {CONF_NAME: "Photo", **PHOTO_SETTINGS, CONF_COLOR: "gray"},
+        )
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert entry.options[CONF_PROFILES][1] == {
+        **photos,
+        CONF_NAME: "Photo",
+        CONF_COLOR: "gray",
+    }
+
+    # The defaults form keeps the profiles.
+    result = await open_options(hass, entry, "settings")
+    await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {
+            **PHOTO_SETTINGS,
+            config_flow.SECTION_ADVANCED: {CONF_POLL_INTERVAL: 30},
+        },
+    )
+    await hass.async_block_till_done()
+    assert len(entry.options[CONF_PROFILES]) == 2
+
+    # Removing the default profile leaves the other one.
+    result = await open_options(hass, entry, "remove_profile")
+    result = dict(
+        await hass.config_entries.options.async_configure(
+            result["flow_id"], {CONF_PROFILES: [DEFAULT_PROFILE_ID]}
+        )
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert [p[CONF_NAME] for p in entry.options[CONF_PROFILES]] == ["Photo"]
+
+    # With every profile removed, the menu only offers settings and a new profile.
+    result = await open_options(hass, entry, "remove_profile")
+    await hass.config_entries.options.async_configure(
+        result["flow_id"], {CONF_PROFILES: [photos[CONF_PROFILE_ID]]}
+    )
+    await hass.async_block_till_done()
+    assert entry.options[CONF_PROFILES] == []
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert result["menu_options"] == ["settings", "add_profile"]
+
+
+@pytest.mark.parametrize(
+    ("name", "error"),
+    [
+        ("  ", "invalid_profile_name"),
+        ("x" * 128, "invalid_profile_name"),
+        ("home assistant", "duplicate_profile_name"),
+    ],
+)
+async def test_profile_names_are_checked(
+    hass: HomeAssistant, mock_setup_entry: AsyncMock, name: str, error: str
+) -> None:
+    """Names are 1 to 127 characters and unique (case aside); the form keeps the input."""
+    entry = entry_for(str(uuid.uuid4()), "192.0.2.40", ["http://192.0.2.40/wsd"])
+    entry.add_to_hass(hass)
+    result = await open_options(hass, entry, "add_profile")
+    result = dict(
+        await hass.config_entries.options.async_configure(
+            result["flow_id"], {CONF_NAME: name, **PHOTO_SETTINGS}
+        )
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {CONF_NAME: error}
+    assert suggested(result)[CONF_NAME] == name
+    assert entry.options == {}
+
+
+async def test_a_profile_keeps_its_own_name(
+    hass: HomeAssistant, mock_setup_entry: AsyncMock
+) -> None:
+    """Saving a profile under its own name (in other case) is no duplicate."""
+    entry = entry_for(str(uuid.uuid4()), "192.0.2.40", ["http://192.0.2.40/wsd"])
+    entry.add_to_hass(hass)
+    result = await open_options(hass, entry, "edit_profile")
+    result = dict(
+        await hass.config_entries.options.async_configure(
+            result["flow_id"], {CONF_PROFILE_ID: DEFAULT_PROFILE_ID}
+        )
+    )
+    assert suggested(result)[CONF_NAME] == "Home Assistant"
+    result = dict(
+        await hass.config_entries.options.async_configure(
+            result["flow_id"], {CONF_NAME: "HOME ASSISTANT", **PHOTO_SETTINGS}
+        )
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options[CONF_PROFILES][0][CONF_NAME] == "HOME ASSISTANT"

@@ -32,7 +32,13 @@ from custom_components.wsd_scan.coordinator import (
 from simulator import SimulatedScanner
 from simulator.soap import WSE, SoapFault
 
-from .ha_fixtures import StartScanner, entity_id, scanner_entry, until
+from .ha_fixtures import (
+    StartScanner,
+    entity_id,
+    scanner_entry,
+    status_subscriptions,
+    until,
+)
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
@@ -95,7 +101,7 @@ async def test_reboot_leads_to_resubscription(
     # coordinator to learn of the new subscription, not only for the scanner to have it.
     await until(
         lambda: (
-            len(scanner.subscriptions) == 1
+            len(status_subscriptions(scanner)) == 1
             and coordinator.push_state is PushState.PENDING
         )
     )
@@ -125,12 +131,12 @@ async def test_hello_of_a_rebooted_scanner_resubscribes_at_once(
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
-    (before,) = scanner.subscriptions
+    (before,) = status_subscriptions(scanner)
 
     await scanner.reboot()
 
-    await until(lambda: len(scanner.subscriptions) == 1)
-    assert set(scanner.subscriptions) != {before}
+    await until(lambda: len(status_subscriptions(scanner)) == 1)
+    assert set(status_subscriptions(scanner)) != {before}
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 
@@ -139,7 +145,7 @@ async def test_subscription_end_leads_to_resubscription(
 ) -> None:
     """A scanner shutting down ends the subscription; it is renewed once it is back."""
     coordinator = loaded_entry.runtime_data.coordinator
-    (before,) = scanner.subscriptions
+    (before,) = status_subscriptions(scanner)
     await scanner.stop()
     # Told while shutting down, the coordinator tried at once, in vain.
     await until(lambda: coordinator.push_state is PushState.OFF)
@@ -147,8 +153,8 @@ async def test_subscription_end_leads_to_resubscription(
     await hass.async_block_till_done(wait_background_tasks=True)
 
     advance(hass, SUBSCRIBE_RETRY)
-    await until(lambda: len(scanner.subscriptions) == 1)
-    assert before not in scanner.subscriptions
+    await until(lambda: len(status_subscriptions(scanner)) == 1)
+    assert before not in status_subscriptions(scanner)
 
 
 async def test_unreachable_scanner_is_unavailable_until_it_returns(
@@ -224,7 +230,7 @@ async def test_refused_subscription_polls_and_raises_an_issue(  # noqa: PLR0917 
     await until(
         lambda: (
             coordinator.push_state is PushState.PENDING
-            and len(scanner.subscriptions) == 1
+            and len(status_subscriptions(scanner)) == 1
         )
     )
     assert issue_ids(issue_registry, entry) == set()
@@ -247,7 +253,7 @@ async def test_undelivered_notifications_raise_an_issue_until_they_arrive(  # no
     monkeypatch.setattr(scanner.events, "_post", unreachable)
     scanner.raise_condition("MediaJam")
     await scanner.wait_for_notifications()
-    assert scanner.subscriptions == {}  # the scanner gave up on it
+    assert status_subscriptions(scanner) == {}  # the scanner gave up on it
 
     advance(hass, POLL)
     await hass.async_block_till_done(wait_background_tasks=True)
@@ -257,7 +263,7 @@ async def test_undelivered_notifications_raise_an_issue_until_they_arrive(  # no
 
     monkeypatch.undo()
     advance(hass, RENEWAL)
-    await until(lambda: len(scanner.subscriptions) == 1)
+    await until(lambda: len(status_subscriptions(scanner)) == 1)
     scanner.clear_condition("MediaJam")
     await scanner.wait_for_notifications()
     await hass.async_block_till_done(wait_background_tasks=True)
@@ -304,7 +310,7 @@ async def test_home_assistant_url_is_the_default_callback(
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done(wait_background_tasks=True)
 
-    (subscription,) = scanner.subscriptions.values()
+    (subscription,) = status_subscriptions(scanner).values()
     assert subscription.notify_to.startswith(f"http://192.0.2.10:8123{NOTIFY_PATH}/")
     assert await hass.config_entries.async_unload(entry.entry_id)
 

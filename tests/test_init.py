@@ -17,7 +17,7 @@ from custom_components.wsd_scan.coordinator import PushState
 from simulator import SimulatedScanner
 from simulator.soap import WSDP
 
-from .ha_fixtures import scanner_entry
+from .ha_fixtures import scanner_entry, status_subscriptions
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
@@ -25,14 +25,14 @@ pytestmark = pytest.mark.usefixtures("socket_enabled")
 async def test_setup_subscribes_and_unload_unsubscribes(
     hass: HomeAssistant, scanner: SimulatedScanner, loaded_entry: MockConfigEntry
 ) -> None:
-    """A loaded entry holds one subscription on the scanner; unloading ends it."""
+    """A loaded entry holds a status subscription on the scanner; unloading ends all."""
     assert loaded_entry.state is ConfigEntryState.LOADED
     runtime = loaded_entry.runtime_data
     assert runtime.device.uuid == scanner.uuid
     assert runtime.scan_client.url == scanner.scan_url
     assert runtime.elements.capabilities is not None
     assert runtime.coordinator.push_state is PushState.PENDING
-    assert len(scanner.subscriptions) == 1
+    assert len(status_subscriptions(scanner)) == 1
 
     assert await hass.config_entries.async_unload(loaded_entry.entry_id)
     assert loaded_entry.state is ConfigEntryState.NOT_LOADED
@@ -43,13 +43,13 @@ async def test_reload_replaces_the_subscription(
     hass: HomeAssistant, scanner: SimulatedScanner, loaded_entry: MockConfigEntry
 ) -> None:
     """A reload ends the old subscription and makes one new one."""
-    (before,) = scanner.subscriptions
+    (before,) = status_subscriptions(scanner)
 
     assert await hass.config_entries.async_reload(loaded_entry.entry_id)
     await hass.async_block_till_done()
 
     assert loaded_entry.state is ConfigEntryState.LOADED
-    (after,) = scanner.subscriptions
+    (after,) = status_subscriptions(scanner)
     assert after != before
 
 

@@ -20,6 +20,8 @@ from .coordinator import (
 from .discovery import SIGNAL_DISCOVERY_EVENT, async_setup_discovery
 from .media_source import ScanFileView
 from .notification_view import NOTIFICATION_HANDLER, async_setup_notify_view
+from .panel import PanelScans
+from .profiles import entry_profiles
 from .runner import ScanRunner
 from .services import async_setup_services
 from .storage import ScanStorage
@@ -28,6 +30,7 @@ from .wsd import DiscoveryEvent, ScanClient, WsdError, get_device_info
 PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR,
     Platform.BUTTON,
+    Platform.EVENT,
     Platform.IMAGE,
     Platform.SENSOR,
 ]
@@ -79,18 +82,22 @@ async def async_setup_entry(hass: HomeAssistant, entry: WsdScanConfigEntry) -> b
         last_scan=await storage.async_latest(),
     )
     runner = ScanRunner(hass, coordinator, scan_client, storage, elements.capabilities)
+    panel = PanelScans(hass, entry, coordinator, runner, entry_profiles(entry.options))
     entry.runtime_data = WsdScanRuntimeData(
-        device, elements, scan_client, coordinator, runner
+        device, elements, scan_client, coordinator, runner, panel
     )
     # A scan still running stops (its pages are kept) when the entry goes.
     entry.async_on_unload(runner.async_cancel)
     await coordinator.async_start_push()
+    await panel.async_start(hass.data[NOTIFICATION_HANDLER])
+    entry.async_on_unload(panel.async_stop)
 
     @callback
     def _resubscribe_after_reboot(event: DiscoveryEvent) -> None:
         # A Hello with a new AppSequence InstanceId: the scanner lost its subscriptions.
         if event.rebooted and event.device.uuid == entry.unique_id:
             coordinator.async_resubscribe()
+            panel.async_resubscribe()
 
     entry.async_on_unload(
         async_dispatcher_connect(
@@ -99,6 +106,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: WsdScanConfigEntry) -> b
     )
 
     async def _unsubscribe_on_stop(_event: Event) -> None:
+        await panel.async_stop()
         await coordinator.async_shutdown()
 
     entry.async_on_unload(

@@ -11,7 +11,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .coordinator import WsdScanConfigEntry
 from .entity import WsdScanEntity, WsdScanEntityDescription
-from .runner import default_settings
+from .profiles import scan_settings
 
 # Presses are not queued here: the scanner's runner refuses a second scan as busy.
 PARALLEL_UPDATES = 0
@@ -43,4 +43,4 @@ class WsdScanButton(WsdScanEntity, ButtonEntity):
     async def async_press(self) -> None:
         """Scan; errors (busy, feeder empty, …) are shown as translated messages."""
         entry = self.coordinator.config_entry
-        await entry.runtime_data.runner.async_scan(default_settings(entry.options))
+        await entry.runtime_data.runner.async_scan(scan_settings(entry.options))

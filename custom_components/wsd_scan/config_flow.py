@@ -20,6 +20,7 @@ import contextlib
 from dataclasses import dataclass
 import logging
 from typing import Any, Final, cast, override
+from uuid import uuid4
 
 import aiohttp
 from homeassistant.config_entries import (
@@ -30,7 +31,7 @@ from homeassistant.config_entries import (
     ConfigFlowResult,
     OptionsFlowWithReload,
 )
-from homeassistant.const import CONF_DEVICE, CONF_HOST
+from homeassistant.const import CONF_DEVICE, CONF_HOST, CONF_NAME
 from homeassistant.core import callback
 from homeassistant.data_entry_flow import AbortFlow, section
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
@@ -58,6 +59,8 @@ from .const import (
     CONF_FORMAT,
     CONF_PAPER,
     CONF_POLL_INTERVAL,
+    CONF_PROFILE_ID,
+    CONF_PROFILES,
     CONF_RESOLUTION,
     CONF_SOURCE,
     CONF_XADDRS,
@@ -69,6 +72,7 @@ from .const import (
     DEFAULT_SOURCE,
     DOMAIN,
 )
+from .profiles import MAX_PROFILE_NAME, stored_profiles
 from .wsd.discovery import DIRECTED_PROBE_PATH, directed_probe_url, same_host, url_host
 from .wsd.models import normalize_uuid
 
@@ -107,23 +111,28 @@ def _select(options: list[str], key: str) -> SelectSelector:
     )
 
 
+#: The scan settings, as the options and each profile offer them.
+SETTINGS_FIELDS: Final = {
+    probatio.Required(CONF_SOURCE, default=DEFAULT_SOURCE): _select(
+        SOURCES, CONF_SOURCE
+    ),
+    probatio.Required(CONF_FORMAT, default=DEFAULT_FORMAT): _select(
+        FORMATS, CONF_FORMAT
+    ),
+    probatio.Required(CONF_RESOLUTION, default=str(DEFAULT_RESOLUTION)): _select(
+        RESOLUTIONS, CONF_RESOLUTION
+    ),
+    probatio.Required(CONF_COLOR, default=DEFAULT_COLOR): _select(COLORS, CONF_COLOR),
+    probatio.Required(CONF_PAPER, default=DEFAULT_PAPER): _select(PAPERS, CONF_PAPER),
+}
+
+PROFILE_SCHEMA: Final = probatio.Schema(
+    {probatio.Required(CONF_NAME): TextSelector(), **SETTINGS_FIELDS}
+)
+
 OPTIONS_SCHEMA: Final = probatio.Schema(
     {
-        probatio.Required(CONF_SOURCE, default=DEFAULT_SOURCE): _select(
-            SOURCES, CONF_SOURCE
-        ),
-        probatio.Required(CONF_FORMAT, default=DEFAULT_FORMAT): _select(
-            FORMATS, CONF_FORMAT
-        ),
-        probatio.Required(CONF_RESOLUTION, default=str(DEFAULT_RESOLUTION)): _select(
-            RESOLUTIONS, CONF_RESOLUTION
-        ),
-        probatio.Required(CONF_COLOR, default=DEFAULT_COLOR): _select(
-            COLORS, CONF_COLOR
-        ),
-        probatio.Required(CONF_PAPER, default=DEFAULT_PAPER): _select(
-            PAPERS, CONF_PAPER
-        ),
+        **SETTINGS_FIELDS,
         probatio.Required(SECTION_ADVANCED): section(
             probatio.Schema(
                 {
@@ -618,23 +627,32 @@ class WsdScanConfigFlow(ConfigFlow, domain=DOMAIN):
 
 
 class WsdScanOptionsFlow(OptionsFlowWithReload):
-    """Default scan settings, the polling fallback and the callback URL."""
+    """Default scan settings, the polling fallback, the callback URL and panel profiles."""
+
+    _profile_id: str | None = None
 
     async def async_step_init(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Show and save the options (a change reloads the entry)."""
+        """Offer what can be changed."""
+        menu = ["settings", "add_profile"]
+        if stored_profiles(self.config_entry.options):
+            menu += ["edit_profile", "remove_profile"]
+        return self.async_show_menu(step_id="init", menu_options=menu)
+
+    async def async_step_settings(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Show and save the default settings (a change reloads the entry)."""
         errors: dict[str, str] = {}
         if user_input is not None:
             advanced = user_input[SECTION_ADVANCED]
             options: dict[str, Any] = {
-                CONF_SOURCE: user_input[CONF_SOURCE],
-                CONF_FORMAT: user_input[CONF_FORMAT],
-                CONF_RESOLUTION: int(user_input[CONF_RESOLUTION]),
-                CONF_COLOR: user_input[CONF_COLOR],
-                CONF_PAPER: user_input[CONF_PAPER],
+                **_settings(user_input),
                 CONF_POLL_INTERVAL: int(advanced[CONF_POLL_INTERVAL]),
             }
+            if CONF_PROFILES in self.config_entry.options:
+                options[CONF_PROFILES] = self.config_entry.options[CONF_PROFILES]
             if raw_url := (advanced.get(CONF_CALLBACK_URL) or "").strip():
                 if (url := _callback_url(raw_url)) is None:
                     errors["base"] = "invalid_callback_url"
@@ -643,12 +661,123 @@ class WsdScanOptionsFlow(OptionsFlowWithReload):
             if not errors:
                 return self.async_create_entry(data=options)
         return self.async_show_form(
-            step_id="init",
+            step_id="settings",
             data_schema=self.add_suggested_values_to_schema(
                 OPTIONS_SCHEMA, user_input or _sectioned(self.config_entry.options)
             ),
             errors=errors,
         )
+
+    async def async_step_add_profile(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Add a profile."""
+        self._profile_id = None
+        return await self.async_step_profile()
+
+    async def async_step_edit_profile(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Choose the profile to change."""
+        if user_input is not None:
+            self._profile_id = user_input[CONF_PROFILE_ID]
+            return await self.async_step_profile()
+        return self.async_show_form(
+            step_id="edit_profile",
+            data_schema=probatio.Schema(
+                {probatio.Required(CONF_PROFILE_ID): self._profile_selector()}
+            ),
+        )
+
+    async def async_step_profile(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Show and save one profile: its name on the panel and its scan settings."""
+        profiles = stored_profiles(self.config_entry.options)
+        current = next(
+            (p for p in profiles if p[CONF_PROFILE_ID] == self._profile_id), None
+        )
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            name = user_input[CONF_NAME].strip()
+            others = [p for p in profiles if p is not current]
+            if not name or len(name) > MAX_PROFILE_NAME:
+                errors[CONF_NAME] = "invalid_profile_name"
+            elif any(p[CONF_NAME].casefold() == name.casefold() for p in others):
+                errors[CONF_NAME] = "duplicate_profile_name"
+            else:
+                profile = {
+                    CONF_PROFILE_ID: self._profile_id or uuid4().hex,
+                    CONF_NAME: name,
+                    **_settings(user_input),
+                }
+                if current is None:
+                    profiles.append(profile)
+                else:
+                    profiles[profiles.index(current)] = profile
+                return self._save_profiles(profiles)
+        shown = user_input or (
+            {**current, CONF_RESOLUTION: str(current.get(CONF_RESOLUTION))}
+            if current is not None and CONF_RESOLUTION in current
+            else current
+        )
+        return self.async_show_form(
+            step_id="profile",
+            data_schema=self.add_suggested_values_to_schema(PROFILE_SCHEMA, shown),
+            errors=errors,
+        )
+
+    async def async_step_remove_profile(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Remove profiles (their entries leave the scanner's panel)."""
+        if user_input is not None:
+            removed = set(user_input[CONF_PROFILES])
+            return self._save_profiles(
+                [
+                    profile
+                    for profile in stored_profiles(self.config_entry.options)
+                    if profile[CONF_PROFILE_ID] not in removed
+                ]
+            )
+        return self.async_show_form(
+            step_id="remove_profile",
+            data_schema=probatio.Schema(
+                {
+                    probatio.Required(CONF_PROFILES): self._profile_selector(
+                        multiple=True
+                    )
+                }
+            ),
+        )
+
+    def _profile_selector(self, *, multiple: bool = False) -> SelectSelector:
+        return SelectSelector(
+            SelectSelectorConfig(
+                options=[
+                    SelectOptionDict(value=p[CONF_PROFILE_ID], label=p[CONF_NAME])
+                    for p in stored_profiles(self.config_entry.options)
+                ],
+                multiple=multiple,
+                mode=SelectSelectorMode.LIST,
+            )
+        )
+
+    def _save_profiles(self, profiles: list[dict[str, Any]]) -> ConfigFlowResult:
+        return self.async_create_entry(
+            data={**self.config_entry.options, CONF_PROFILES: profiles}
+        )
+
+
+def _settings(user_input: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the scan settings of a submitted form, as stored."""
+    return {
+        CONF_SOURCE: user_input[CONF_SOURCE],
+        CONF_FORMAT: user_input[CONF_FORMAT],
+        CONF_RESOLUTION: int(user_input[CONF_RESOLUTION]),
+        CONF_COLOR: user_input[CONF_COLOR],
+        CONF_PAPER: user_input[CONF_PAPER],
+    }
 
 
 def _sectioned(options: Mapping[str, Any]) -> dict[str, Any]:

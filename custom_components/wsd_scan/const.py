@@ -24,12 +24,21 @@ CONF_RESOLUTION: Final = "resolution"
 CONF_COLOR: Final = "color"
 CONF_PAPER: Final = "paper"
 
+#: Panel profiles ("Scan to Home Assistant" entries): a list of dicts with CONF_PROFILE_ID,
+#: CONF_NAME (the ClientDisplayName) and the scan settings keys above. Absent: one default
+#: profile with the entry's default settings.
+CONF_PROFILES: Final = "profiles"
+#: A profile's stable id: the ClientContext the scanner echoes when it is chosen.
+CONF_PROFILE_ID: Final = "id"
+
 DEFAULT_POLL_INTERVAL: Final = 30
 DEFAULT_SOURCE: Final = "auto"
 DEFAULT_FORMAT: Final = "pdf"
 DEFAULT_RESOLUTION: Final = 300
 DEFAULT_COLOR: Final = "color"
 DEFAULT_PAPER: Final = "a4"
+DEFAULT_PROFILE_ID: Final = "home_assistant"
+DEFAULT_PROFILE_NAME: Final = "Home Assistant"
 
 #: Path of the HTTP view that receives WS-Eventing notifications; the last segment is the
 #: (unguessable) subscription identifier.

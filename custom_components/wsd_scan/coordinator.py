@@ -56,6 +56,7 @@ from .wsd.models import (
 )
 
 if TYPE_CHECKING:
+    from .panel import PanelScans
     from .runner import ScanRunner
 
 _LOGGER = logging.getLogger(__name__)
@@ -172,6 +173,7 @@ class WsdScanRuntimeData:
     scan_client: ScanClient
     coordinator: WsdScanCoordinator
     runner: ScanRunner
+    panel: PanelScans
 
 
 type WsdScanConfigEntry = ConfigEntry[WsdScanRuntimeData]
@@ -235,7 +237,7 @@ class WsdScanCoordinator(DataUpdateCoordinator[ScannerData]):
         self.manager = SubscriptionManager(
             EventingClient(self.scan_client.session, self.scan_client.url),
             self._handler,
-            notify_url=self._notify_url,
+            notify_url=self.notify_url,
             device_hosts=self.device_hosts,
             actions=STATUS_EVENTS,
             listener=self._handle_event,
@@ -312,7 +314,8 @@ class WsdScanCoordinator(DataUpdateCoordinator[ScannerData]):
         self.data = data
         self.async_update_listeners()
 
-    def _notify_url(self, identifier: str) -> str:
+    def notify_url(self, identifier: str) -> str:
+        """Return the URL the scanner posts notifications for `identifier` to."""
         return f"{self.notify_base_url}{NOTIFY_PATH}/{identifier}"
 
     @callback

@@ -11,45 +11,29 @@ received before are stored all the same and the error says how many and where.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import datetime
 import logging
 from pathlib import Path
 import time
-from typing import Any, Final
+from typing import Final
 
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.util import dt as dt_util
 
-from .const import (
-    CONF_COLOR,
-    CONF_FORMAT,
-    CONF_PAPER,
-    CONF_RESOLUTION,
-    CONF_SOURCE,
-    DEFAULT_COLOR,
-    DEFAULT_FORMAT,
-    DEFAULT_PAPER,
-    DEFAULT_RESOLUTION,
-    DEFAULT_SOURCE,
-    DOMAIN,
-)
+from .const import DOMAIN
 from .coordinator import WsdScanCoordinator
 from .storage import DEFAULT_FILE_NAME, ScanStorage, StoredScan, render_file_name
 from .wsd import (
-    ColorMode,
     DocumentFormat,
     ErrorKind,
     JobState,
-    PaperSize,
     ScanClient,
     ScanJob,
     ScanJobError,
     ScannedPage,
     ScannerCapabilities,
     ScanSettings,
-    ScanSource,
     ScanTicket,
     WsdError,
     build_ticket,
@@ -59,17 +43,6 @@ _LOGGER = logging.getLogger(__name__)
 
 #: Errors that are the request's fault, not the scanner's.
 _INVALID_REQUEST: Final = frozenset({ErrorKind.UNSUPPORTED, ErrorKind.INVALID_ARGUMENT})
-
-
-def default_settings(options: Mapping[str, Any]) -> ScanSettings:
-    """Return the scan settings of a config entry's options."""
-    return ScanSettings(
-        source=ScanSource(options.get(CONF_SOURCE, DEFAULT_SOURCE)),
-        format=DocumentFormat(options.get(CONF_FORMAT, DEFAULT_FORMAT)),
-        resolution=int(options.get(CONF_RESOLUTION, DEFAULT_RESOLUTION)),
-        color=ColorMode(options.get(CONF_COLOR, DEFAULT_COLOR)),
-        paper=PaperSize(options.get(CONF_PAPER, DEFAULT_PAPER)),
-    )
 
 
 class ScanRunner:
@@ -108,9 +81,17 @@ class ScanRunner:
             self._job.cancel()
 
     async def async_scan(
-        self, settings: ScanSettings, file_name: str = DEFAULT_FILE_NAME
+        self,
+        settings: ScanSettings,
+        file_name: str = DEFAULT_FILE_NAME,
+        *,
+        scan_identifier: str | None = None,
+        destination_token: str | None = None,
     ) -> StoredScan:
         """Scan, store the document, and return it.
+
+        A scan started on the scanner's panel passes the event's `scan_identifier` and
+        the `destination_token` of the chosen panel entry.
 
         Raises a translated `HomeAssistantError` (`ServiceValidationError` for requests
         the scanner cannot fulfil) naming the cause and the pages kept.
@@ -127,7 +108,13 @@ class ScanRunner:
         ticket = self._ticket(settings)
         work = self.storage.work_folder()
         # Set before the first await: from here on, this is the scanner's one job.
-        job = self._job = self.client.job(ticket, work, on_page=self._page_received)
+        job = self._job = self.client.job(
+            ticket,
+            work,
+            on_page=self._page_received,
+            scan_identifier=scan_identifier,
+            destination_token=destination_token,
+        )
         created = dt_util.utcnow()
         started = time.monotonic()
         failure: ScanJobError | None = None

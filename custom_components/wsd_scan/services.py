@@ -32,7 +32,8 @@ from .const import (
 )
 from .coordinator import WsdScanConfigEntry
 from .media_source import file_media_id
-from .runner import ScanRunner, default_settings
+from .profiles import scan_settings
+from .runner import ScanRunner
 from .storage import DEFAULT_FILE_NAME, FILE_NAME_PLACEHOLDERS, StoredScan
 from .wsd import ColorMode, DocumentFormat, PaperSize, ScanSettings, ScanSource, Size
 
@@ -136,7 +137,7 @@ async def _async_scan(call: ServiceCall) -> ServiceResponse:
     """Scan on the targeted scanner and store the document in the media library."""
     runner = _runner(call)
     settings = _scan_settings(
-        dict(call.data), default_settings(runner.coordinator.config_entry.options)
+        dict(call.data), scan_settings(runner.coordinator.config_entry.options)
     )
     # The media library is the only destination so far (ATTR_DESTINATION).
     scan = await runner.async_scan(settings, call.data[ATTR_FILE_NAME])

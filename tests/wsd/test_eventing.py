@@ -211,7 +211,7 @@ async def test_push_scan(
 async def test_stale_destination_token(
     session: aiohttp.ClientSession, sim: SimulatedScanner, sink: Sink, tmp_path: Path
 ) -> None:
-    """An unknown token is an INVALID_ARGUMENT whose subcode tells to re-subscribe."""
+    """An unknown token is STALE_DESTINATION: re-subscribe and wait for the next press."""
     scanner = ScanClient(session, sim.scan_url)
     elements = await scanner.get_elements()
     assert elements.capabilities is not None
@@ -220,7 +220,7 @@ async def test_stale_destination_token(
         await scanner.scan(
             ticket, tmp_path, scan_identifier="nope", destination_token="stale"
         )
-    assert err.value.kind is ErrorKind.INVALID_ARGUMENT
+    assert err.value.kind is ErrorKind.STALE_DESTINATION
     assert getattr(err.value, "subcode", "") in {
         "ClientErrorInvalidDestinationToken",
         "ClientErrorInvalidScanIdentifier",

@@ -16,6 +16,8 @@ class ErrorKind(StrEnum):
     TIMEOUT = "timeout"
     PROTOCOL = "protocol"
     INVALID_ARGUMENT = "invalid_argument"
+    #: A panel-started scan's ScanIdentifier or DestinationToken is no longer valid.
+    STALE_DESTINATION = "stale_destination"
     UNSUPPORTED = "unsupported"
     FEEDER_EMPTY = "feeder_empty"
     JAM = "jam"

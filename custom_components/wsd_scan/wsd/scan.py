@@ -142,8 +142,8 @@ _FAULT_KINDS: Final = {
     "ActionNotSupported": ErrorKind.UNSUPPORTED,
     "InvalidArgs": ErrorKind.INVALID_ARGUMENT,
     "ClientErrorConflictingRequiredParameters": ErrorKind.INVALID_ARGUMENT,
-    "ClientErrorInvalidScanIdentifier": ErrorKind.INVALID_ARGUMENT,
-    "ClientErrorInvalidDestinationToken": ErrorKind.INVALID_ARGUMENT,
+    "ClientErrorInvalidScanIdentifier": ErrorKind.STALE_DESTINATION,
+    "ClientErrorInvalidDestinationToken": ErrorKind.STALE_DESTINATION,
     "ClientErrorJobCancelled": ErrorKind.CANCELLED,
     # Canon MF244dw/MF260, Ricoh MP C3003, Xerox B215 answer this while WSD scanning is
     # switched off in their web UI (sane-airscan #32, #54, #294).

@@ -1,0 +1,79 @@
+"""The scan-button event: a profile was chosen on the scanner's panel and Scan pressed."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import override
+
+from homeassistant.components.event import (
+    EventDeviceClass,
+    EventEntity,
+    EventEntityDescription,
+)
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .coordinator import WsdScanConfigEntry
+from .entity import WsdScanEntity, WsdScanEntityDescription
+from .panel import PanelPress
+
+# Events are pushed by the scanner; nothing is polled or sent.
+PARALLEL_UPDATES = 0
+
+
+@dataclass(frozen=True, kw_only=True)
+class WsdScanEventEntityDescription(EventEntityDescription, WsdScanEntityDescription):
+    """Describes a scanner event entity."""
+
+
+SCAN_BUTTON_EVENT = WsdScanEventEntityDescription(
+    key="scan_button",
+    translation_key="scan_button",
+    device_class=EventDeviceClass.BUTTON,
+    # Presses come from the scanner's panel: they are shown while the scanner is away.
+    local=True,
+)
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: WsdScanConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add the scan-button event when the scanner has panel profiles."""
+    if entry.runtime_data.panel.profiles:
+        async_add_entities([WsdScanButtonEvent(entry, SCAN_BUTTON_EVENT)])
+
+
+class WsdScanButtonEvent(WsdScanEntity, EventEntity):
+    """Fires with the profile's name as event type when it is started on the panel."""
+
+    entity_description: WsdScanEventEntityDescription
+
+    def __init__(
+        self, entry: WsdScanConfigEntry, description: WsdScanEventEntityDescription
+    ) -> None:
+        """Offer one event type per profile: its name on the panel."""
+        super().__init__(entry, description)
+        self._panel = entry.runtime_data.panel
+        self._attr_event_types = [
+            profile.name for profile in self._panel.profiles.values()
+        ]
+
+    @override
+    async def async_added_to_hass(self) -> None:
+        """Listen to the panel's presses."""
+        await super().async_added_to_hass()
+        self.async_on_remove(self._panel.async_add_listener(self._pressed))
+
+    @callback
+    def _pressed(self, press: PanelPress) -> None:
+        self._trigger_event(
+            press.profile.name,
+            {
+                "profile": press.profile.name,
+                "input_source": press.source,
+                "scan_identifier": press.scan_identifier,
+            },
+        )
+        self.async_write_ha_state()

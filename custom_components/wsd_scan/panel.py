@@ -1,0 +1,209 @@
+"""Scans started on the scanner's own panel ("Scan to Home Assistant").
+
+One WS-Eventing subscription per scanner registers every profile as a ScanDestination
+(its name on the panel, its id as ClientContext), separate from the status subscription
+(ws-scan.md §10.5: no device is known to accept both in one Subscribe). When the user
+picks a profile on the panel and presses Scan, the scanner sends ScanAvailableEvent; the
+listeners (the event entity) hear of it at once and the profile's scan starts with the
+event's ScanIdentifier and the profile's DestinationToken.
+
+The subscription is renewed before the granted expiry and re-created only when it is lost
+(scanner reboot, SubscriptionEnd, failed renewal): Samsung M288x adds a panel entry for
+every Subscribe and invalidates the earlier DestinationTokens.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+import logging
+from typing import Final
+
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
+from homeassistant.exceptions import HomeAssistantError
+
+from .const import DOMAIN
+from .coordinator import WsdScanConfigEntry, WsdScanCoordinator
+from .profiles import Profile
+from .runner import ScanRunner
+from .wsd import (
+    SCAN_AVAILABLE_EVENT,
+    ErrorKind,
+    EventingClient,
+    NotificationHandler,
+    ScanAvailableEvent,
+    ScanDestination,
+    ScanSource,
+    Subscription,
+    SubscriptionManager,
+    WsdEvent,
+)
+
+_LOGGER = logging.getLogger(__name__)
+
+#: Requested lifetime of the panel subscription. Long, because every renewal is a chance
+#: for a device to get it wrong; devices may grant less (Epson: 15 minutes), and renewal
+#: follows the granted lifetime.
+PANEL_SUBSCRIPTION_LIFETIME: Final = 3600.0
+#: ScanIdentifiers remembered to ignore repeated ScanAvailableEvents of one press.
+_REMEMBERED_PRESSES: Final = 32
+
+
+@dataclass(frozen=True, slots=True)
+class PanelPress:
+    """A profile chosen on the scanner's panel, and Scan pressed."""
+
+    profile: Profile
+    scan_identifier: str
+    #: Where the user put the originals, when the scanner says (its InputSource).
+    source: ScanSource | None
+
+
+type PressListener = Callable[[PanelPress], None]
+
+
+class PanelScans:
+    """Keeps a scanner's panel entries registered and runs the scans pressed there."""
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        entry: WsdScanConfigEntry,
+        coordinator: WsdScanCoordinator,
+        runner: ScanRunner,
+        profiles: Sequence[Profile],
+    ) -> None:
+        """Offer `profiles` on the scanner's panel; scans run on `runner`."""
+        self.hass = hass
+        self.entry = entry
+        self.coordinator = coordinator
+        self.runner = runner
+        self.profiles = {profile.profile_id: profile for profile in profiles}
+        self.manager: SubscriptionManager | None = None
+        self._listeners: list[PressListener] = []
+        self._presses: OrderedDict[str, None] = OrderedDict()
+
+    @property
+    def destination_tokens(self) -> dict[str, str]:
+        """DestinationToken per profile id, while the panel entries are registered."""
+        return self.manager.destination_tokens if self.manager else {}
+
+    async def async_start(self, handler: NotificationHandler) -> None:
+        """Register the profiles on the panel (needs the coordinator's notify URL)."""
+        if not self.profiles or self.coordinator.notify_base_url is None:
+            return
+        scan_client = self.coordinator.scan_client
+        self.manager = SubscriptionManager(
+            EventingClient(scan_client.session, scan_client.url),
+            handler,
+            notify_url=self.coordinator.notify_url,
+            device_hosts=self.coordinator.device_hosts,
+            actions=[SCAN_AVAILABLE_EVENT],
+            destinations=[
+                ScanDestination(profile.name, client_context=profile.profile_id)
+                for profile in self.profiles.values()
+            ],
+            listener=self._handle_event,
+            on_change=self._subscription_changed,
+            expires=PANEL_SUBSCRIPTION_LIFETIME,
+        )
+        await self.manager.start()
+
+    async def async_stop(self) -> None:
+        """Unsubscribe: the entries disappear from the panel."""
+        if self.manager is not None:
+            await self.manager.stop()
+            self.manager = None
+
+    @callback
+    def async_resubscribe(self) -> None:
+        """Register the entries again now (the scanner restarted)."""
+        if self.manager is not None:
+            self.manager.resubscribe()
+
+    @callback
+    def async_add_listener(self, listener: PressListener) -> CALLBACK_TYPE:
+        """Call `listener` on every press; return the function that stops it."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    @callback
+    def _subscription_changed(self, subscription: Subscription | None) -> None:
+        if subscription is None:
+            assert self.manager is not None
+            _LOGGER.debug(
+                "The panel entries of %s are not registered: %s",
+                self.coordinator.name,
+                self.manager.last_error,
+            )
+            return
+        missing = set(self.profiles) - set(subscription.destination_tokens)
+        if missing:
+            # Samsung M288x sends no token in the event either; without one, the scan is
+            # tried with the ScanIdentifier alone.
+            _LOGGER.debug(
+                "%s gave no DestinationToken for %s", self.coordinator.name, missing
+            )
+
+    @callback
+    def _handle_event(self, event: WsdEvent) -> None:
+        if not isinstance(event, ScanAvailableEvent):
+            return
+        profile = self.profiles.get(event.client_context)
+        if profile is None:
+            _LOGGER.debug(
+                "%s sent a scan for an unknown panel entry %r",
+                self.coordinator.name,
+                event.client_context,
+            )
+            return
+        if event.scan_identifier in self._presses:
+            return
+        self._presses[event.scan_identifier] = None
+        if len(self._presses) > _REMEMBERED_PRESSES:
+            self._presses.popitem(last=False)
+        press = PanelPress(
+            profile,
+            event.scan_identifier,
+            ScanSource.for_input_source(event.input_source)
+            if event.input_source is not None
+            else None,
+        )
+        for listener in list(self._listeners):
+            listener(press)
+        self.entry.async_create_background_task(
+            self.hass,
+            self._scan(press),
+            f"{DOMAIN} panel scan {self.coordinator.name}",
+        )
+
+    async def _scan(self, press: PanelPress) -> None:
+        settings = press.profile.settings
+        if press.source is not None:
+            # The scanner knows where the paper is (Samsung M288x sends Platen even for a
+            # feeder profile when the feeder is empty): its word wins.
+            settings = replace(settings, source=press.source)
+        try:
+            scan = await self.runner.async_scan(
+                settings,
+                scan_identifier=press.scan_identifier,
+                destination_token=self.destination_tokens.get(press.profile.profile_id),
+            )
+        except HomeAssistantError as err:
+            _LOGGER.warning(
+                "Scan from the panel of %s (%s) failed: %s",
+                self.coordinator.name,
+                press.profile.name,
+                err,
+            )
+            if err.translation_key == f"scan_{ErrorKind.STALE_DESTINATION}":
+                self.async_resubscribe()
+            return
+        _LOGGER.info(
+            "Scanned %d pages from the panel of %s (%s) into %s",
+            scan.pages,
+            self.coordinator.name,
+            press.profile.name,
+            scan.name,
+        )
