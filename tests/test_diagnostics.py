@@ -64,3 +64,10 @@ async def test_diagnostics_describe_the_scanner_without_secrets(
     assert scanner.uuid not in text
     assert "SIM4200-000123" not in text
     assert "127.0.0.1" not in text
+    panel = diagnostics["panel"]
+    assert panel["profiles"] == [{"id": "home_assistant", "name": "Home Assistant"}]
+    assert panel["last_error"] is None
+    for secret in ("identifier", "notify_url", "destination_tokens"):
+        assert panel["subscription"][secret] == REDACTED
+    for token in loaded_entry.runtime_data.panel.destination_tokens.values():
+        assert token not in text

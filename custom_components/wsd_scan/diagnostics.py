@@ -11,6 +11,7 @@ from homeassistant.core import HomeAssistant
 
 from .const import CONF_CALLBACK_URL, CONF_XADDRS
 from .coordinator import WsdScanConfigEntry
+from .wsd import SubscriptionManager
 
 #: Addresses, identities and the subscription's secrets (the identifier in the notify URL
 #: is what makes a notification acceptable).
@@ -40,7 +41,6 @@ async def async_get_config_entry_diagnostics(
     """Return diagnostics for a config entry."""
     runtime = entry.runtime_data
     coordinator = runtime.coordinator
-    manager = coordinator.manager
     device = asdict(runtime.device)
     device["services"] = [
         {
@@ -62,17 +62,31 @@ async def async_get_config_entry_diagnostics(
             "push": {
                 "state": coordinator.push_state,
                 "notify_base_url": coordinator.notify_base_url,
-                "subscription": (
-                    asdict(manager.subscription)
-                    if manager is not None and manager.subscription is not None
-                    else None
-                ),
-                "last_error": (
-                    manager.last_error.kind
-                    if manager is not None and manager.last_error is not None
-                    else None
-                ),
+                **_subscription(coordinator.manager),
+            },
+            "panel": {
+                "profiles": [
+                    {"id": profile.profile_id, "name": profile.name}
+                    for profile in runtime.panel.profiles.values()
+                ],
+                **_subscription(runtime.panel.manager),
             },
         },
         TO_REDACT,
     )
+
+
+def _subscription(manager: SubscriptionManager | None) -> dict[str, Any]:
+    """Describe a subscription manager's current subscription and last error."""
+    return {
+        "subscription": (
+            asdict(manager.subscription)
+            if manager is not None and manager.subscription is not None
+            else None
+        ),
+        "last_error": (
+            manager.last_error.kind
+            if manager is not None and manager.last_error is not None
+            else None
+        ),
+    }
