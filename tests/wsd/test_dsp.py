@@ -259,6 +259,19 @@ async def test_failures_cancel_the_job_and_keep_the_files(
     assert _snapshot(files) == before
 
 
+async def test_a_failing_cancel_does_not_hide_the_error(
+    session: aiohttp.ClientSession, tmp_path: Path
+) -> None:
+    """When CancelPostScanJob faults too, the caller still learns why the upload failed."""
+    async with ScanServer() as server:
+        server.inject_fault("SendImage", "ServerErrorInternalError")
+        server.inject_fault("CancelPostScanJob", "ServerErrorInternalError")
+        with pytest.raises(WsdFault) as raised:
+            await post_scan(session, server.url, _pages(tmp_path), retry=NO_PAUSE)
+    assert "SendImage" in str(raised.value)
+    assert _operations(server)[-1] == "CancelPostScanJob"
+
+
 async def test_cancelling_the_task_cancels_the_job(
     session: aiohttp.ClientSession, tmp_path: Path
 ) -> None:
@@ -464,6 +477,18 @@ def _elements(status: str, *, valid: str = "true") -> bytes:
         f"<dsp:JobStatus>{status}</dsp:JobStatus></dsp:ElementData>"
         "</dsp:JobElements></dsp:GetPostScanJobElementsResponse>"
     )
+
+
+async def test_a_status_without_optional_parts(
+    session: aiohttp.ClientSession, http_device: DeviceFactory
+) -> None:
+    """Only JobState is required: no count, reasons or description are None and empty."""
+
+    async def answer(request: web.Request) -> web.Response:
+        return web.Response(body=_elements("<dsp:JobState>Pending</dsp:JobState>"))
+
+    status = await PostScanClient(session, await http_device(answer)).job_status("t")
+    assert status == PostScanJobStatus(job_token="t", state="Pending")
 
 
 @pytest.mark.parametrize(
