@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import hashlib
+import ssl
+
 import aiohttp
 from lxml import etree
 import pytest
 
 from simulator import ScanServer
+from simulator.scan_server import PROBE_PATH
+from tests.wsd.conftest import Tls, create_tls
 
 from .conftest import envelope, fault_subcode
 
@@ -14,6 +20,16 @@ pytestmark = pytest.mark.usefixtures("socket_enabled")
 
 DSP = "http://schemas.microsoft.com/windows/2008/12/wdp/distributedscan/processing"
 NS = {"dsp": DSP}
+WSA = "http://schemas.xmlsoap.org/ws/2004/08/addressing"
+WSD = "http://schemas.xmlsoap.org/ws/2005/04/discovery"
+WSDP = "http://schemas.xmlsoap.org/ws/2006/02/devprof"
+WXF = "http://schemas.xmlsoap.org/ws/2004/09/transfer"
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory: pytest.TempPathFactory) -> Tls:
+    """Provide a CA and a server certificate for 127.0.0.1."""
+    return create_tls(tmp_path_factory.mktemp("tls"))
 
 
 def dsp_envelope(server: ScanServer, operation: str, body: str) -> bytes:
@@ -159,3 +175,117 @@ async def test_cancel_and_faults(session: aiohttp.ClientSession) -> None:
         assert (
             server.jobs[live].documents[0].data == b"x"
         )  # falls back to the first non-root part
+
+
+def status_request(token: str) -> str:
+    """Return a GetPostScanJobElements body asking for JobStatus."""
+    return (
+        f"<dsp:GetPostScanJobElementsRequest><dsp:JobToken>{token}</dsp:JobToken>"
+        "<dsp:RequestedElements><dsp:Name>dsp:JobStatus</dsp:Name></dsp:RequestedElements>"
+        "</dsp:GetPostScanJobElementsRequest>"
+    )
+
+
+async def test_faults_repeat_as_often_as_injected(
+    session: aiohttp.ClientSession,
+) -> None:
+    """`times=2`: the third identical request succeeds."""
+    async with ScanServer() as server:
+        server.inject_fault("CreatePostScanJob", "ServerErrorTemporaryError", times=2)
+        body = "<dsp:CreatePostScanJobRequest/>"
+        replies = [await call(session, server, "CreatePostScanJob", body) for _ in "12"]
+        assert [fault_subcode(reply) for _status, reply in replies] == [
+            "ServerErrorTemporaryError"
+        ] * 2
+        assert await create(session, server)
+
+
+@pytest.mark.parametrize("prefixed", [True, False])
+async def test_element_data_attribute_forms(
+    session: aiohttp.ClientSession, prefixed: bool
+) -> None:
+    """`prefixed_attributes` switches between `dsp:Name`/`dsp:Valid` and `Name`/`Valid`."""
+    async with ScanServer(prefixed_attributes=prefixed) as server:
+        token = await create(session, server)
+        _status, reply = await call(
+            session, server, "GetPostScanJobElements", status_request(token)
+        )
+    (data,) = reply.findall(".//dsp:ElementData", NS)
+    namespace = f"{{{DSP}}}" if prefixed else ""
+    assert dict(data.attrib) == {
+        f"{namespace}Name": "dsp:JobStatus",
+        f"{namespace}Valid": "true",
+    }
+
+
+async def test_documents_by_digest_only(session: aiohttp.ClientSession) -> None:
+    """Without `keep_data` a document is recorded by size and SHA-256, not its bytes."""
+    async with ScanServer(keep_data=False) as server:
+        token = await create(session, server)
+        assert await send_image(session, server, token, b"%PDF-1.4 test") == 200
+    (document,) = server.jobs[token].documents
+    assert (document.data, document.size) == (b"", 13)
+    assert document.sha256 == hashlib.sha256(b"%PDF-1.4 test").hexdigest()
+
+
+async def test_a_hanging_operation_ends_with_the_server(
+    session: aiohttp.ClientSession,
+) -> None:
+    """`hang` holds the request until the server stops; then it faults."""
+    async with ScanServer() as server:
+        token = await create(session, server)
+        arrived = server.hang("GetPostScanJobElements")
+        request = asyncio.create_task(
+            call(session, server, "GetPostScanJobElements", status_request(token))
+        )
+        await arrived.wait()
+        assert not request.done()
+    _status, reply = await request
+    assert fault_subcode(reply) == "ServerErrorInternalError"
+
+
+async def test_discovery_and_metadata_name_the_service(
+    session: aiohttp.ClientSession,
+) -> None:
+    """A directed probe finds the server; its metadata hosts a service of a dsp type."""
+    async with ScanServer() as server:
+        probe_url = f"{server.base_url}{PROBE_PATH}"
+        async with session.post(
+            probe_url,
+            data=envelope(
+                f"{WSD}/Probe", "<wsd:Probe xmlns:wsd='" + WSD + "'/>", to="urn:x"
+            ),
+        ) as response:
+            matches = etree.fromstring(await response.read())
+        async with session.post(
+            probe_url,
+            data=envelope(
+                f"{WSD}/Probe",
+                f"<wsd:Probe xmlns:wsd='{WSD}'><wsd:Types>sca:ScanDeviceType</wsd:Types></wsd:Probe>",
+                to="urn:x",
+            ),
+        ) as response:
+            assert response.status == 202
+        async with session.post(
+            server.metadata_url,
+            data=envelope(f"{WXF}/Get", "", to=f"urn:uuid:{server.uuid}"),
+        ) as response:
+            metadata = etree.fromstring(await response.read())
+    assert matches.findtext(f".//{{{WSD}}}XAddrs") == server.metadata_url
+    hosted = metadata.find(f".//{{{WSDP}}}Hosted")
+    assert hosted is not None
+    assert hosted.findtext(f".//{{{WSA}}}Address") == server.url
+    assert hosted.findtext(f"{{{WSDP}}}Types") == "dsp:ScanProcessingServiceType"
+
+
+async def test_https(session: aiohttp.ClientSession, tls: Tls) -> None:
+    """With an SSL context the server speaks HTTPS only."""
+    context = ssl.create_default_context(cafile=tls.ca_file)
+    async with ScanServer(ssl_context=tls.server_context) as server:
+        assert server.url.startswith("https://127.0.0.1:")
+        async with session.post(
+            server.url,
+            data=dsp_envelope(server, "CreatePostScanJob", "<dsp:X/>"),
+            ssl=context,
+        ) as response:
+            assert response.status == 400

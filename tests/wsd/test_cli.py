@@ -18,7 +18,7 @@ from custom_components.wsd_scan.wsd.cli import local_addresses, run
 from simulator import ScanServer, SimulatedScanner
 from tests.loopback import DeviceFactory
 
-from .conftest import CAPTURES
+from .conftest import CAPTURES, Tls
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
@@ -233,6 +233,67 @@ async def test_post_scan_uploads_files(
     assert result["state"] == "Completed"
     assert result["images_received"] == 1
     assert server.jobs[result["job_token"]].document_root_name == "Letters"
+
+
+async def test_post_scan_to_a_host_with_settings(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """ENDPOINT may be host:port; user, process id and filters reach the server."""
+    document = tmp_path / "scan.pdf"
+    document.write_bytes(b"%PDF-1.4\n%%EOF\n")
+    dialect = (
+        "http://schemas.microsoft.com/windows/2007/10/imaging/postscan/filter/email"
+    )
+    async with ScanServer() as server:
+        status = await run(
+            [
+                "post-scan",
+                f"127.0.0.1:{server.port}",
+                str(document),
+                "--user",
+                "S-1-5-21-7",
+                "--process-id",
+                "PSP-7",
+                "--filter",
+                dialect,
+            ]
+        )
+    assert status == 0
+    result = _output(capsys)
+    assert isinstance(result, dict)
+    assert result["endpoint"] == server.url
+    job = server.jobs[result["job_token"]]
+    assert (job.user, job.psp_identifier, job.filters) == (
+        "S-1-5-21-7",
+        "PSP-7",
+        [dialect],
+    )
+
+
+async def test_post_scan_over_https(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, tls: Tls
+) -> None:
+    """--ca-file trusts a CA, --insecure skips verification; both together are refused."""
+    document = tmp_path / "scan.pdf"
+    document.write_bytes(b"%PDF-1.4\n%%EOF\n")
+    async with ScanServer(ssl_context=tls.server_context) as server:
+        trusted = await run(
+            ["post-scan", server.url, str(document), "--ca-file", str(tls.ca_file)]
+        )
+        insecure = await run(["post-scan", server.url, str(document), "--insecure"])
+        both = await run(
+            [
+                "post-scan",
+                server.url,
+                str(document),
+                "--insecure",
+                "--ca-file",
+                str(tls.ca_file),
+            ]
+        )
+    assert (trusted, insecure, both) == (0, 0, 2)
+    assert "CA file" in capsys.readouterr().err
+    assert [job.state for job in server.jobs.values()] == ["Completed"] * 2
 
 
 def test_the_tool_runs_without_home_assistant() -> None:

@@ -16,7 +16,15 @@ from .discovery import (
     resolve,
 )
 from .document import assemble, async_assemble, preview_page, sniff_image_format
-from .dsp import PostScanClient, PostScanJobStatus, post_scan
+from .dsp import (
+    NULL_SID,
+    PostScanClient,
+    PostScanJobStatus,
+    PostScanSettings,
+    find_post_scan_endpoint,
+    post_scan,
+    post_scan_ssl,
+)
 from .eventing import (
     SCAN_AVAILABLE_EVENT,
     STATUS_EVENTS,
@@ -58,6 +66,7 @@ from .models import (
 from .scan import RetryPolicy, ScanClient, ScanJob, ScanJobError, build_ticket
 
 __all__ = [
+    "NULL_SID",
     "SCAN_AVAILABLE_EVENT",
     "STATUS_EVENTS",
     "AppSequence",
@@ -81,6 +90,7 @@ __all__ = [
     "PaperSize",
     "PostScanClient",
     "PostScanJobStatus",
+    "PostScanSettings",
     "RetryPolicy",
     "ScanAvailableEvent",
     "ScanClient",
@@ -107,10 +117,12 @@ __all__ = [
     "build_ticket",
     "decode_event",
     "directed_probe",
+    "find_post_scan_endpoint",
     "get_device_info",
     "is_scanner",
     "is_scanner_candidate",
     "post_scan",
+    "post_scan_ssl",
     "preview_page",
     "probe",
     "resolve",

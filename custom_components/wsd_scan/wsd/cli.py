@@ -6,9 +6,11 @@
                      [--resolution DPI] [--color color|gray|bw]
                      [--paper a4|letter|legal|a5|max] [--out PATH]
     scripts/wsd push DEVICE --destination NAME --out DIR [--count N] [--notify-host IP]
-    scripts/wsd post-scan ENDPOINT FILE... [--document-root NAME]
+    scripts/wsd post-scan ENDPOINT FILE... [--document-root NAME] [--user SID]
+                     [--process-id GUID] [--filter XML|URI]... [--ca-file PEM] [--insecure]
 
-DEVICE is a device URL (an XAddr) or host[:port] (found by a directed probe). Results are
+DEVICE is a device URL (an XAddr) or host[:port] (found by a directed probe); so is
+ENDPOINT, a WS-DSP scan server's service URL or host[:port]. Results are
 JSON on stdout; a failure is one line on stderr naming the cause, and a non-zero exit.
 """
 
@@ -34,7 +36,13 @@ import yarl
 
 from .discovery import directed_probe, is_scanner, probe
 from .document import async_assemble
-from .dsp import post_scan
+from .dsp import (
+    NULL_SID,
+    PostScanSettings,
+    find_post_scan_endpoint,
+    post_scan,
+    post_scan_ssl,
+)
 from .eventing import SCAN_AVAILABLE_EVENT, EventingClient, NotificationHandler
 from .exceptions import ErrorKind, WsdError
 from .metadata import get_device_info
@@ -292,15 +300,21 @@ async def _push(options: argparse.Namespace) -> None:
 
 
 async def _post_scan(options: argparse.Namespace) -> None:
+    settings = PostScanSettings(
+        user_identifier=options.user,
+        scan_process_id=options.process_id,
+        document_root_name=options.document_root,
+        filters=tuple(options.filter),
+    )
+    ssl = await asyncio.to_thread(
+        post_scan_ssl, ca_file=options.ca_file, verify=not options.insecure
+    )
     async with aiohttp.ClientSession() as session:
-        status = await post_scan(
-            session,
-            options.endpoint,
-            options.files,
-            document_root_name=options.document_root,
-        )
+        endpoint = await find_post_scan_endpoint(session, options.endpoint, ssl=ssl)
+        status = await post_scan(session, endpoint, options.files, settings, ssl=ssl)
     _print_json(
         {
+            "endpoint": endpoint,
             "job_token": status.job_token,
             "state": status.state,
             "images_received": status.images_received,
@@ -353,6 +367,19 @@ def build_parser() -> argparse.ArgumentParser:
     post.add_argument("endpoint", metavar="ENDPOINT")
     post.add_argument("files", type=Path, nargs="+", metavar="FILE")
     post.add_argument("--document-root", default="scan", metavar="NAME")
+    post.add_argument("--user", default=NULL_SID, metavar="SID")
+    post.add_argument("--process-id", metavar="GUID", help="default: a fresh GUID")
+    post.add_argument(
+        "--filter",
+        action="append",
+        default=[],
+        metavar="XML|URI",
+        help="a FiltersToProcess entry (repeatable)",
+    )
+    post.add_argument("--ca-file", type=Path, metavar="PEM", help="a CA to trust")
+    post.add_argument(
+        "--insecure", action="store_true", help="do not verify the TLS certificate"
+    )
     post.set_defaults(run=_post_scan)
     return parser
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 import logging
+from ssl import SSLContext
 from typing import Final
 from urllib.parse import urljoin, urlsplit
 
@@ -60,6 +61,7 @@ async def get_device_info(
     xaddrs: Iterable[str],
     *,
     timeout: float = METADATA_TIMEOUT,
+    ssl: SSLContext | bool = True,
 ) -> DeviceInfo:
     """Fetch and decode a device's metadata, trying its XAddrs in order until one answers.
 
@@ -68,7 +70,8 @@ async def get_device_info(
     metadata's `wsdp:Host`); `xaddrs` are its transport addresses, best first (`DiscoveredDevice.xaddrs` already
     puts the responder's address first). Non-http(s) addresses are skipped. When every
     address fails, the most telling error is raised: an answer that made no sense (fault,
-    protocol) before a silent or unreachable address.
+    protocol) before a silent or unreachable address. `ssl` is the TLS setting for https
+    addresses (`soap.post`).
     """
     urls = order_addresses(xaddrs)
     if not urls:
@@ -76,7 +79,7 @@ async def get_device_info(
     errors: list[WsdError] = []
     for url in urls:
         try:
-            return await _get(session, url, endpoint, timeout)
+            return await _get(session, url, endpoint, timeout, ssl)
         except WsdError as err:
             _LOGGER.debug("No metadata from %s: %s", url, err)
             errors.append(err)
@@ -89,9 +92,15 @@ async def get_device_info(
 
 
 async def _get(
-    session: aiohttp.ClientSession, url: str, endpoint: str, timeout: float
+    session: aiohttp.ClientSession,
+    url: str,
+    endpoint: str,
+    timeout: float,
+    ssl: SSLContext | bool,
 ) -> DeviceInfo:
-    envelope = await soap.post(session, url, get_request(endpoint), timeout=timeout)
+    envelope = await soap.post(
+        session, url, get_request(endpoint), timeout=timeout, ssl=ssl
+    )
     if envelope is None:
         raise WsdError(ErrorKind.PROTOCOL, f"{url} answered Get without metadata")
     return parse_device_info(envelope, endpoint, source_url=url)

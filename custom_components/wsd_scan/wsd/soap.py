@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from ssl import SSLContext
 from typing import Final
 
 import aiohttp
@@ -47,6 +48,12 @@ def connection_error(url: str, err: BaseException) -> WsdError:
     """Turn a transport failure into a `WsdError` that names the URL."""
     if isinstance(err, TimeoutError):
         return WsdError(ErrorKind.TIMEOUT, f"no answer from {url} in time")
+    if isinstance(err, aiohttp.ClientConnectorCertificateError):
+        return WsdError(
+            ErrorKind.UNREACHABLE,
+            f"the TLS certificate of {url} is not trusted ({err.certificate_error}): "
+            "trust its CA file, or turn certificate verification off",
+        )
     return WsdError(ErrorKind.UNREACHABLE, f"cannot reach {url}: {err}")
 
 
@@ -58,10 +65,12 @@ async def post(
     timeout: float = REQUEST_TIMEOUT,
     max_size: int = MAX_MESSAGE_SIZE,
     content_type: str = CONTENT_TYPE,
+    ssl: SSLContext | bool = True,
 ) -> Envelope | None:
     """POST a SOAP message; return the response envelope, or None for an empty 2xx answer.
 
-    `payload` is an envelope, or an MTOM package (then pass its `content_type`). A fault
+    `payload` is an envelope, or an MTOM package (then pass its `content_type`). `ssl` is
+    aiohttp's per-request TLS setting: True verifies against the system's roots. A fault
     raises `WsdFault` whatever the HTTP status: Lexmark MB2236adw and Xerox WorkCentre 3225
     send faults with HTTP 200.
     """
@@ -69,7 +78,7 @@ async def post(
     try:
         async with (
             asyncio.timeout(timeout),
-            session.post(url, data=payload, headers=headers) as response,
+            session.post(url, data=payload, headers=headers, ssl=ssl) as response,
         ):
             body = await read_bounded(response, max_size)
             status = response.status
