@@ -564,3 +564,40 @@ async def test_scanner_wants_its_panel(
         await scan(hass, scanner.uuid, source="platen")
     assert err.value.translation_key == "scan_action_needed"
     assert "Send → WSD Scan → From Computer" in str(err.value)
+
+
+async def test_stall_mid_job_times_out_and_keeps_the_pages(
+    hass: HomeAssistant,
+    entity_registry: er.EntityRegistry,
+    scanner: SimulatedScanner,
+    loaded_entry: MockConfigEntry,
+) -> None:
+    """The scanner goes silent in page 2: the timeout error, page 1 kept in the PDF."""
+    scanner.load_feeder(5)
+    loaded_entry.runtime_data.runner.client.image_idle_timeout = 0.3
+
+    @callback
+    def stall_after_first_page(event: Event[EventStateChangedData]) -> None:
+        state = event.data["new_state"]
+        if state is not None and state.attributes.get("pages") == 1:
+            # Xerox B225/B235-like hung firmware: the next image stops mid-body.
+            scanner.quirks.add(Quirk.HOSTILE_STALL_MID_BODY)
+
+    async_track_state_change_event(
+        hass,
+        entity_id(entity_registry, "sensor", scanner.uuid, "job_state"),
+        stall_after_first_page,
+    )
+    with pytest.raises(HomeAssistantError) as err:
+        async with asyncio.timeout(15):
+            await scan(hass, scanner.uuid, source="feeder")
+
+    assert err.value.translation_key == "scan_timeout"
+    placeholders = err.value.translation_placeholders
+    assert placeholders["pages"] == "1"
+    assert (
+        pdf_page_images(Path(placeholders["files"]))
+        == sent_pages(only_job(scanner))[:1]
+    )
+    assert str(err.value).startswith("Simulated Office MFP stopped answering")
+    assert not loaded_entry.runtime_data.runner.busy
