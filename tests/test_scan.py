@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+import errno
+import os
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
@@ -433,6 +436,53 @@ async def test_disk_error(
     assert err.value.translation_key == "storage_failed"
     assert err.value.translation_placeholders["path"] == str(media_dir / FOLDER)
     assert scanner.jobs == {}
+
+
+async def test_disk_full_mid_job(
+    hass: HomeAssistant,
+    entity_registry: er.EntityRegistry,
+    scanner: SimulatedScanner,
+    loaded_entry: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The disk fills while page 2 streams in: the disk-full error; page 1 is kept."""
+    scanner.load_feeder(3)
+    disk_full: list[bool] = []
+
+    @callback
+    def fill_disk_at_first_page(event: Event[EventStateChangedData]) -> None:
+        state = event.data["new_state"]
+        if state is not None and state.attributes.get("pages") == 1:
+            disk_full.append(True)
+
+    def writev(fd: int, buffers: list[memoryview | bytes]) -> int:
+        if disk_full:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return system_writev(fd, buffers)
+
+    system_writev = os.writev
+    async_track_state_change_event(
+        hass,
+        entity_id(entity_registry, "sensor", scanner.uuid, "job_state"),
+        fill_disk_at_first_page,
+    )
+    with (
+        # The library writes the pages it receives with os.writev.
+        patch("os.writev", writev),
+        pytest.raises(HomeAssistantError) as err,
+    ):
+        await scan(hass, scanner.uuid, source="feeder")
+
+    folder = Path(hass.config.media_dirs["local"], FOLDER)
+    assert err.value.translation_key == "disk_full"
+    assert err.value.translation_placeholders == {
+        "path": str(folder),
+        "error": "No space left on device",
+    }
+    (kept,) = folder.glob("*.pdf")
+    assert pdf_page_images(kept) == sent_pages(only_job(scanner))[:1]
+    assert f"1 pages kept: {kept}" in caplog.text
+    assert only_job(scanner).state == "Canceled"
 
 
 async def test_folder_outside_the_allowlist(

@@ -36,7 +36,13 @@ from .const import (
     DOMAIN,
 )
 from .coordinator import WsdScanCoordinator
-from .storage import DEFAULT_FILE_NAME, ScanStorage, StoredScan, render_file_name
+from .storage import (
+    DEFAULT_FILE_NAME,
+    ScanStorage,
+    StoredScan,
+    render_file_name,
+    storage_error,
+)
 from .wsd import (
     ColorMode,
     DocumentFormat,
@@ -229,7 +235,9 @@ class ScanRunner:
     ) -> HomeAssistantError:
         """Return the translated error for a failed scan (key `scan_<kind>`).
 
-        `scan` holds the pages received before the failure, stored.
+        `scan` holds the pages received before the failure, stored. A page the library
+        could not write (its `OSError` is the cause) gives the same errors as storing
+        does: disk full, not permitted.
         """
         pages = scan.pages if scan else 0
         files = ", ".join(str(file.path) for file in scan.files) if scan else "–"
@@ -241,6 +249,8 @@ class ScanRunner:
                 pages,
                 files,
             )
+        if err.kind is ErrorKind.STORAGE and isinstance(err.__cause__, OSError):
+            return storage_error(err.__cause__, self.storage.folder)
         error_class = (
             ServiceValidationError
             if err.kind in _INVALID_REQUEST
