@@ -181,3 +181,15 @@ async def test_latest_is_this_scanners(
     assert (await storage.async_latest()) == mine
     hass.config.media_dirs = {}
     assert await storage.async_latest() is None
+
+
+async def test_latest_skips_scans_whose_files_are_deleted(
+    storage: ScanStorage, tmp_path: Path
+) -> None:
+    """The newest scan's file deleted on disk: the scan before is the latest."""
+    older = await store(storage, jpeg(tmp_path))
+    newer = await store(storage, jpeg(tmp_path))
+    newer.files[0].path.unlink()
+    assert await storage.async_latest() == older
+    older.files[0].path.unlink()
+    assert await storage.async_latest() is None

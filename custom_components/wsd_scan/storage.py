@@ -18,7 +18,7 @@ and never replace a file: a taken name gets -2, -3, …
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 import errno
 import json
@@ -193,15 +193,23 @@ def plain_name(name: object) -> str:
 
 
 def load_scan(folder: Path, name: str) -> StoredScan | None:
-    """Return the scan `name` in a scanner's folder, None if there is none. Blocking."""
+    """Return the scan `name` in a scanner's folder, None if there is none. Blocking.
+
+    Files deleted since the scan are left out; a scan whose files are all gone is none.
+    """
     try:
         data = json.loads(
             (folder / SCANS_DIR / plain_name(name) / MANIFEST).read_bytes()
         )
-        return StoredScan.from_manifest(folder, name, data)
+        scan = StoredScan.from_manifest(folder, name, data)
     except (OSError, KeyError, TypeError, ValueError) as err:
         _LOGGER.debug("No scan %s in %s: %s", name, folder, err)
         return None
+    files = tuple(file for file in scan.files if file.path.is_file())
+    if not files:
+        _LOGGER.debug("The files of scan %s in %s are deleted", name, folder)
+        return None
+    return replace(scan, files=files)
 
 
 def list_scans(folder: Path) -> list[StoredScan]:
