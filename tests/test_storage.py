@@ -9,11 +9,14 @@ from unittest.mock import patch
 
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 from PIL import Image
 import pytest
 
+from custom_components.wsd_scan.const import DOMAIN
 from custom_components.wsd_scan.storage import (
+    INCOMING_DIR,
     MAX_FILE_NAME_LENGTH,
     SCANS_DIR,
     ScanStorage,
@@ -193,3 +196,23 @@ async def test_latest_skips_scans_whose_files_are_deleted(
     assert await storage.async_latest() == older
     older.files[0].path.unlink()
     assert await storage.async_latest() is None
+
+
+async def test_leftover_work_folders_are_removed_at_setup(
+    hass: HomeAssistant, media_dir: Path
+) -> None:
+    """Pages of a job cut off by a crash go when the integration starts; nothing else."""
+    scanners = media_dir / "wsd_scan"
+    leftovers = [
+        scanners / name / INCOMING_DIR / "0123abcd" for name in ("office", "home")
+    ]
+    for work in leftovers:
+        work.mkdir(parents=True)
+        (work / "page-001.jpg").write_bytes(b"half a page")
+    (scanners / "office" / "letter.pdf").write_bytes(b"%PDF-")
+    (scanners / "notes.txt").write_text("not a scanner")
+
+    assert await async_setup_component(hass, DOMAIN, {})
+    assert not any(work.exists() for work in leftovers)
+    assert (scanners / "office" / "letter.pdf").read_bytes() == b"%PDF-"
+    assert (scanners / "notes.txt").is_file()

@@ -22,7 +22,7 @@ from .media_source import ScanFileView
 from .notification_view import NOTIFICATION_HANDLER, async_setup_notify_view
 from .runner import ScanRunner
 from .services import async_setup_services
-from .storage import ScanStorage
+from .storage import ScanStorage, async_remove_leftover_work
 from .wsd import DiscoveryEvent, ScanClient, WsdError, get_device_info
 
 PLATFORMS: list[Platform] = [
@@ -40,6 +40,7 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     async_setup_notify_view(hass)
     hass.http.register_view(ScanFileView())
     async_setup_services(hass)
+    await async_remove_leftover_work(hass)
     await async_setup_discovery(hass)
     return True
 

@@ -7,7 +7,9 @@ Under `<first media dir>/wsd_scan/` (the scan library):
         .scans/<name>/scan.json      what the scan holds; written last: a scan without it
                                      does not exist
         .scans/<name>/page-001.jpg   a browser-viewable preview of each page
-        .incoming/<job>/             pages while they stream in; removed after the job
+        .incoming/<job>/             pages while they stream in; removed after the job,
+                                     or at the next start when Home Assistant stopped
+                                     in the middle of it
 
 Hidden folders stay out of Home Assistant's "My media"; the "WSD scans" media source
 (`media_source.py`) shows each scan with its pages. Files get their final names
@@ -220,6 +222,25 @@ def list_scans(folder: Path) -> list[StoredScan]:
         return []
     scans = [scan for name in names if (scan := load_scan(folder, name)) is not None]
     return sorted(scans, key=lambda scan: scan.created, reverse=True)
+
+
+async def async_remove_leftover_work(hass: HomeAssistant) -> None:
+    """Remove every scanner's work folders: what jobs cut off by a crash left behind.
+
+    Runs when the integration is set up, before any scanner is: no job can be using one.
+    Not when a scanner's entry is set up: on a reload, the job its unload cancelled may
+    still be storing its pages.
+    """
+    root = library_root(hass)
+    if root is not None:
+        await hass.async_add_executor_job(_remove_work_folders, root)
+
+
+def _remove_work_folders(root: Path) -> None:
+    """Remove the job folders in `root/<scanner>/.incoming`. Blocking."""
+    for work in root.glob(f"*/{INCOMING_DIR}/*"):
+        _LOGGER.info("Removing the work folder of an interrupted scan: %s", work)
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def _link(source: Path, target: Path) -> bool:
