@@ -577,7 +577,10 @@ async def test_unload_cancels_a_running_scan(
 async def test_pdf_only_scanner(
     hass: HomeAssistant, callback_url: str, socket_enabled: None
 ) -> None:
-    """A scanner that sends PDF pages: PDF works (without previews); JPEG cannot."""
+    """A scanner that sends PDF pages: PDF works (without previews).
+
+    Asked for JPEG, it still sends a PDF: kept as it is, named in the error, the last scan.
+    """
     profile = replace(PROFILES["office_mfp"], formats=("pdf-a",))
     async with SimulatedScanner(profile, discovery=False) as pdf_only:
         entry = scanner_entry(pdf_only, callback_url=callback_url)
@@ -590,7 +593,17 @@ async def test_pdf_only_scanner(
 
         with pytest.raises(ServiceValidationError) as err:
             await scan(hass, pdf_only.uuid, source="platen", format="jpeg")
-        assert err.value.translation_key == "scan_unsupported"
+        assert err.value.translation_key == "scan_not_converted"
+        kept = Path(err.value.translation_placeholders["files"])
+        assert kept.suffix == ".pdf"
+        assert kept.read_bytes() == sent_pages(list(pdf_only.jobs.values())[-1])[0]
+        assert str(err.value).startswith(
+            "Simulated Office MFP delivered pages that cannot become JPEG (page 1 is a "
+            "PDF and cannot become JPEG). They are saved as the scanner sent them: 1 ("
+        )
+        last_scan = entry.runtime_data.coordinator.data.last_scan
+        assert [file.path for file in last_scan.files] == [kept]
+        assert last_scan.files[0].mime_type == "application/pdf"
         await hass.config_entries.async_unload(entry.entry_id)
 
 

@@ -93,8 +93,12 @@ def storage(hass: HomeAssistant) -> ScanStorage:
     return ScanStorage(hass, device_name="Office Scanner", scanner="uuid-1")
 
 
-async def store(storage: ScanStorage, *pages: bytes) -> StoredScan:
-    """Store page files with these bytes as JPEG files named "doc"."""
+async def store(
+    storage: ScanStorage,
+    *pages: bytes,
+    document_format: DocumentFormat = DocumentFormat.JPEG,
+) -> StoredScan:
+    """Store JPEG page files with these bytes as a document named "doc"."""
     await storage.async_check()
     work = storage.work_folder()
     work.mkdir(parents=True)
@@ -108,7 +112,7 @@ async def store(storage: ScanStorage, *pages: bytes) -> StoredScan:
             scanned,
             work,
             "doc",
-            DocumentFormat.JPEG,
+            document_format,
             resolution=75,
             created=dt_util.utcnow(),
             complete=True,
@@ -172,6 +176,31 @@ async def test_page_without_preview_is_still_stored(
     assert scan.previews == ()
     assert scan.files[0].path.read_bytes() == b"\xff\xd8\xff\xe0 truncated"
     assert "No preview of page 1" in caplog.text
+
+
+async def test_pages_that_cannot_be_converted_are_kept_as_delivered(
+    storage: ScanStorage, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A page no decoder reads cannot become PNG: every page is stored as it came."""
+    scan = await store(
+        storage,
+        jpeg(tmp_path),
+        b"\xff\xd8\xff\xe0 truncated",
+        document_format=DocumentFormat.PNG,
+    )
+    assert [(file.path.name, file.mime_type) for file in scan.files] == [
+        ("doc-001.jpg", "image/jpeg"),
+        ("doc-002.jpg", "image/jpeg"),
+    ]
+    assert [file.path.read_bytes() for file in scan.files] == [
+        jpeg(tmp_path),
+        b"\xff\xd8\xff\xe0 truncated",
+    ]
+    assert scan.not_converted is not None
+    assert "page-002.jpg is not a readable image" in str(scan.not_converted)
+    assert "cannot become PNG" in caplog.text
+    assert "stored as the scanner delivered them (JPEG)" in caplog.text
+    assert not list(scan.folder.glob("*.png"))
 
 
 async def test_latest_is_this_scanners(

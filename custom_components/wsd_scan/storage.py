@@ -20,7 +20,7 @@ and never replace a file: a taken name gets -2, -3, …
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 import errno
 import json
@@ -145,6 +145,9 @@ class StoredScan:
     #: False when the job failed and these are the pages received before.
     complete: bool
     duration: float
+    #: Why the pages are stored as the scanner delivered them, not in the format asked
+    #: for (None: they are). Known to the run that stored them, not kept in `scan.json`.
+    not_converted: WsdError | None = field(default=None, compare=False)
 
     def to_manifest(self) -> dict[str, Any]:
         """Return what `scan.json` holds (names relative to the scanner's folder)."""
@@ -317,19 +320,36 @@ class ScanStorage:
     ) -> StoredScan:
         """Assemble the pages into the document and store it with page previews.
 
-        Raises `WsdError` when the pages cannot become the document, and a translated
-        `HomeAssistantError` when the files cannot be written.
+        Pages that cannot become the document (a PDF page asked to be a JPEG, an image
+        that cannot be read) are stored as the scanner delivered them, one file each;
+        the scan's `not_converted` says why. Raises a translated `HomeAssistantError`
+        when the files cannot be written.
         """
         folder = self.folder
+        not_converted: WsdError | None = None
         try:
-            outputs = await async_assemble(
-                [page.path for page in pages],
-                work,
-                _WORK_STEM,
-                document_format,
-                resolution=resolution,
-                title=name,
-            )
+            try:
+                outputs = await async_assemble(
+                    [page.path for page in pages],
+                    work,
+                    _WORK_STEM,
+                    document_format,
+                    resolution=resolution,
+                    title=name,
+                )
+            except WsdError as err:
+                _LOGGER.warning(
+                    "The pages of %s cannot become %s (%s); they are stored as the "
+                    "scanner delivered them (%s)",
+                    name,
+                    document_format.value.upper(),
+                    err,
+                    ", ".join(sorted({page.format.value.upper() for page in pages})),
+                )
+                not_converted = err
+                outputs = await self.hass.async_add_executor_job(
+                    _as_delivered, pages, work
+                )
             scan_dir, files, previews = await self.hass.async_add_executor_job(
                 _publish, folder, outputs, pages, work, name
             )
@@ -343,6 +363,7 @@ class ScanStorage:
                 pages=len(pages),
                 complete=complete,
                 duration=duration,
+                not_converted=not_converted,
             )
             await self.hass.async_add_executor_job(_write_manifest, scan)
         except OSError as err:
@@ -391,6 +412,22 @@ def _publish(
         for path in targets
     )
     return scan_dir, files, tuple(stored_previews)
+
+
+def _as_delivered(pages: Sequence[ScannedPage], work: Path) -> list[Path]:
+    """Name the page files as a document's: one file per page, in its own format.
+
+    In a folder of their own: a failed assembly may have left some of its files.
+    """
+    folder = work / "delivered"
+    folder.mkdir()
+    outputs = []
+    for page in pages:
+        number = "" if len(pages) == 1 else f"-{page.index:03d}"
+        output = folder / f"{_WORK_STEM}{number}{page.path.suffix}"
+        _link(page.path, output)
+        outputs.append(output)
+    return outputs
 
 
 def _write_manifest(scan: StoredScan) -> None:
