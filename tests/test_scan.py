@@ -330,6 +330,32 @@ async def test_second_request_is_busy(
     assert (await scan(hass, scanner.uuid, source="platen"))["pages"] == 1
 
 
+async def test_two_scanners_scan_at_the_same_time(
+    hass: HomeAssistant,
+    scanner: SimulatedScanner,
+    loaded_entry: MockConfigEntry,
+    callback_url: str,
+) -> None:
+    """Two scanners of one model scan at once into their shared folder; no name clash."""
+    async with SimulatedScanner("office_mfp", discovery=False) as twin:
+        entry = scanner_entry(twin, callback_url=callback_url)
+        entry.add_to_hass(hass)
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        scanner.load_feeder(3)
+        twin.load_feeder(2)
+        first, second = await asyncio.gather(
+            scan(hass, scanner.uuid, source="feeder", file_name="same"),
+            scan(hass, twin.uuid, source="feeder", file_name="same"),
+        )
+        await hass.config_entries.async_unload(entry.entry_id)
+    assert (first["pages"], second["pages"]) == (3, 2)
+    paths = [Path(response["files"][0]["path"]) for response in (first, second)]
+    assert paths[0].parent == paths[1].parent
+    assert sorted(path.name for path in paths) == ["same-2.pdf", "same.pdf"]
+    assert pdf_page_images(paths[0]) == sent_pages(only_job(scanner))
+    assert pdf_page_images(paths[1]) == sent_pages(only_job(twin))
+
+
 async def test_cancel_without_a_scan(
     hass: HomeAssistant, scanner: SimulatedScanner, loaded_entry: MockConfigEntry
 ) -> None:
