@@ -197,7 +197,7 @@ async def test_pages_that_cannot_be_converted_are_kept_as_delivered(
         b"\xff\xd8\xff\xe0 truncated",
     ]
     assert scan.not_converted is not None
-    assert "page-002.jpg is not a readable image" in str(scan.not_converted)
+    assert "page-002.jpg is not a readable image" in scan.not_converted
     assert "cannot become PNG" in caplog.text
     assert "stored as the scanner delivered them (JPEG)" in caplog.text
     assert not list(scan.folder.glob("*.png"))

@@ -172,7 +172,7 @@ class ScanRunner:
         assert scan is not None  # a finished job has pages
         if scan.not_converted is not None:
             raise self._error(
-                scan.not_converted,
+                WsdError(ErrorKind.UNSUPPORTED, scan.not_converted),
                 scan,
                 key="scan_not_converted",
                 format=settings.format.value.upper(),

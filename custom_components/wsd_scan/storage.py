@@ -147,7 +147,7 @@ class StoredScan:
     duration: float
     #: Why the pages are stored as the scanner delivered them, not in the format asked
     #: for (None: they are). Known to the run that stored them, not kept in `scan.json`.
-    not_converted: WsdError | None = field(default=None, compare=False)
+    not_converted: str | None = field(default=None, compare=False)
 
     def to_manifest(self) -> dict[str, Any]:
         """Return what `scan.json` holds (names relative to the scanner's folder)."""
@@ -326,7 +326,7 @@ class ScanStorage:
         when the files cannot be written.
         """
         folder = self.folder
-        not_converted: WsdError | None = None
+        not_converted: str | None = None
         try:
             try:
                 outputs = await async_assemble(
@@ -346,7 +346,7 @@ class ScanStorage:
                     err,
                     ", ".join(sorted({page.format.value.upper() for page in pages})),
                 )
-                not_converted = err
+                not_converted = str(err)
                 outputs = await self.hass.async_add_executor_job(
                     _as_delivered, pages, work
                 )
