@@ -187,6 +187,38 @@ async def test_broken_and_foreign_entries_are_skipped(
     ).children == []
 
 
+async def test_deleted_files_are_gone(
+    hass: HomeAssistant, scanner: SimulatedScanner, duplex_pdf: Path
+) -> None:
+    """Files deleted on disk are neither listed nor resolved; without files, no scan."""
+    scanner.load_feeder(2)
+    pages = await scan(
+        hass, scanner.uuid, source="feeder", format="jpeg", file_name="pages"
+    )
+    first, second = (Path(file["path"]) for file in pages["files"])
+    first.unlink()
+    node = await media_source.async_browse_media(hass, f"{SCANNER}/pages")
+    assert [child.title for child in node.children] == [
+        second.name,
+        "Page 1",
+        "Page 2",
+    ]
+    with pytest.raises(media_source.Unresolvable):
+        await media_source.async_resolve_media(
+            hass, f"{SCANNER}/pages/file/{first.name}", None
+        )
+
+    duplex_pdf.unlink()
+    scans = await media_source.async_browse_media(hass, SCANNER)
+    assert [child.title for child in scans.children] == ["pages"]
+    with pytest.raises(BrowseError):
+        await media_source.async_browse_media(hass, f"{SCANNER}/letter")
+    with pytest.raises(media_source.Unresolvable):
+        await media_source.async_resolve_media(
+            hass, f"{SCANNER}/letter/page/page-001.jpg", None
+        )
+
+
 async def test_without_media_folder(hass: HomeAssistant) -> None:
     """No media folder: an empty source that resolves nothing."""
     hass.config.media_dirs = {}

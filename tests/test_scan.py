@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import replace
+import errno
+import os
 from pathlib import Path
 from typing import Any
+from unittest.mock import patch
 
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
@@ -327,6 +330,32 @@ async def test_second_request_is_busy(
     assert (await scan(hass, scanner.uuid, source="platen"))["pages"] == 1
 
 
+async def test_two_scanners_scan_at_the_same_time(
+    hass: HomeAssistant,
+    scanner: SimulatedScanner,
+    loaded_entry: MockConfigEntry,
+    callback_url: str,
+) -> None:
+    """Two scanners of one model scan at once into their shared folder; no name clash."""
+    async with SimulatedScanner("office_mfp", discovery=False) as twin:
+        entry = scanner_entry(twin, callback_url=callback_url)
+        entry.add_to_hass(hass)
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        scanner.load_feeder(3)
+        twin.load_feeder(2)
+        first, second = await asyncio.gather(
+            scan(hass, scanner.uuid, source="feeder", file_name="same"),
+            scan(hass, twin.uuid, source="feeder", file_name="same"),
+        )
+        await hass.config_entries.async_unload(entry.entry_id)
+    assert (first["pages"], second["pages"]) == (3, 2)
+    paths = [Path(response["files"][0]["path"]) for response in (first, second)]
+    assert paths[0].parent == paths[1].parent
+    assert sorted(path.name for path in paths) == ["same-2.pdf", "same.pdf"]
+    assert pdf_page_images(paths[0]) == sent_pages(only_job(scanner))
+    assert pdf_page_images(paths[1]) == sent_pages(only_job(twin))
+
+
 async def test_cancel_without_a_scan(
     hass: HomeAssistant, scanner: SimulatedScanner, loaded_entry: MockConfigEntry
 ) -> None:
@@ -435,6 +464,53 @@ async def test_disk_error(
     assert scanner.jobs == {}
 
 
+async def test_disk_full_mid_job(
+    hass: HomeAssistant,
+    entity_registry: er.EntityRegistry,
+    scanner: SimulatedScanner,
+    loaded_entry: MockConfigEntry,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The disk fills while page 2 streams in: the disk-full error; page 1 is kept."""
+    scanner.load_feeder(3)
+    disk_full: list[bool] = []
+
+    @callback
+    def fill_disk_at_first_page(event: Event[EventStateChangedData]) -> None:
+        state = event.data["new_state"]
+        if state is not None and state.attributes.get("pages") == 1:
+            disk_full.append(True)
+
+    def writev(fd: int, buffers: list[memoryview | bytes]) -> int:
+        if disk_full:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return system_writev(fd, buffers)
+
+    system_writev = os.writev
+    async_track_state_change_event(
+        hass,
+        entity_id(entity_registry, "sensor", scanner.uuid, "job_state"),
+        fill_disk_at_first_page,
+    )
+    with (
+        # The library writes the pages it receives with os.writev.
+        patch("os.writev", writev),
+        pytest.raises(HomeAssistantError) as err,
+    ):
+        await scan(hass, scanner.uuid, source="feeder")
+
+    folder = Path(hass.config.media_dirs["local"], FOLDER)
+    assert err.value.translation_key == "disk_full"
+    assert err.value.translation_placeholders == {
+        "path": str(folder),
+        "error": "No space left on device",
+    }
+    (kept,) = folder.glob("*.pdf")
+    assert pdf_page_images(kept) == sent_pages(only_job(scanner))[:1]
+    assert f"1 pages kept: {kept}" in caplog.text
+    assert only_job(scanner).state == "Canceled"
+
+
 async def test_folder_outside_the_allowlist(
     hass: HomeAssistant, scanner: SimulatedScanner, loaded_entry: MockConfigEntry
 ) -> None:
@@ -527,7 +603,10 @@ async def test_unload_cancels_a_running_scan(
 async def test_pdf_only_scanner(
     hass: HomeAssistant, callback_url: str, socket_enabled: None
 ) -> None:
-    """A scanner that sends PDF pages: PDF works (without previews); JPEG cannot."""
+    """A scanner that sends PDF pages: PDF works (without previews).
+
+    Asked for JPEG, it still sends a PDF: kept as it is, named in the error, the last scan.
+    """
     profile = replace(PROFILES["office_mfp"], formats=("pdf-a",))
     async with SimulatedScanner(profile, discovery=False) as pdf_only:
         entry = scanner_entry(pdf_only, callback_url=callback_url)
@@ -540,7 +619,17 @@ async def test_pdf_only_scanner(
 
         with pytest.raises(ServiceValidationError) as err:
             await scan(hass, pdf_only.uuid, source="platen", format="jpeg")
-        assert err.value.translation_key == "scan_unsupported"
+        assert err.value.translation_key == "scan_not_converted"
+        kept = Path(err.value.translation_placeholders["files"])
+        assert kept.suffix == ".pdf"
+        assert kept.read_bytes() == sent_pages(list(pdf_only.jobs.values())[-1])[0]
+        assert str(err.value).startswith(
+            "Simulated Office MFP delivered pages that cannot become JPEG (page 1 is a "
+            "PDF and cannot become JPEG). They are saved as the scanner sent them: 1 ("
+        )
+        last_scan = entry.runtime_data.coordinator.data.last_scan
+        assert [file.path for file in last_scan.files] == [kept]
+        assert last_scan.files[0].mime_type == "application/pdf"
         await hass.config_entries.async_unload(entry.entry_id)
 
 
@@ -564,3 +653,40 @@ async def test_scanner_wants_its_panel(
         await scan(hass, scanner.uuid, source="platen")
     assert err.value.translation_key == "scan_action_needed"
     assert "Send → WSD Scan → From Computer" in str(err.value)
+
+
+async def test_stall_mid_job_times_out_and_keeps_the_pages(
+    hass: HomeAssistant,
+    entity_registry: er.EntityRegistry,
+    scanner: SimulatedScanner,
+    loaded_entry: MockConfigEntry,
+) -> None:
+    """The scanner goes silent in page 2: the timeout error, page 1 kept in the PDF."""
+    scanner.load_feeder(5)
+    loaded_entry.runtime_data.runner.client.image_idle_timeout = 0.3
+
+    @callback
+    def stall_after_first_page(event: Event[EventStateChangedData]) -> None:
+        state = event.data["new_state"]
+        if state is not None and state.attributes.get("pages") == 1:
+            # Xerox B225/B235-like hung firmware: the next image stops mid-body.
+            scanner.quirks.add(Quirk.HOSTILE_STALL_MID_BODY)
+
+    async_track_state_change_event(
+        hass,
+        entity_id(entity_registry, "sensor", scanner.uuid, "job_state"),
+        stall_after_first_page,
+    )
+    with pytest.raises(HomeAssistantError) as err:
+        async with asyncio.timeout(15):
+            await scan(hass, scanner.uuid, source="feeder")
+
+    assert err.value.translation_key == "scan_timeout"
+    placeholders = err.value.translation_placeholders
+    assert placeholders["pages"] == "1"
+    assert (
+        pdf_page_images(Path(placeholders["files"]))
+        == sent_pages(only_job(scanner))[:1]
+    )
+    assert str(err.value).startswith("Simulated Office MFP stopped answering")
+    assert not loaded_entry.runtime_data.runner.busy

@@ -9,11 +9,14 @@ from unittest.mock import patch
 
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
+from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 from PIL import Image
 import pytest
 
+from custom_components.wsd_scan.const import DOMAIN
 from custom_components.wsd_scan.storage import (
+    INCOMING_DIR,
     MAX_FILE_NAME_LENGTH,
     SCANS_DIR,
     ScanStorage,
@@ -90,8 +93,12 @@ def storage(hass: HomeAssistant) -> ScanStorage:
     return ScanStorage(hass, device_name="Office Scanner", scanner="uuid-1")
 
 
-async def store(storage: ScanStorage, *pages: bytes) -> StoredScan:
-    """Store page files with these bytes as JPEG files named "doc"."""
+async def store(
+    storage: ScanStorage,
+    *pages: bytes,
+    document_format: DocumentFormat = DocumentFormat.JPEG,
+) -> StoredScan:
+    """Store JPEG page files with these bytes as a document named "doc"."""
     await storage.async_check()
     work = storage.work_folder()
     work.mkdir(parents=True)
@@ -105,7 +112,7 @@ async def store(storage: ScanStorage, *pages: bytes) -> StoredScan:
             scanned,
             work,
             "doc",
-            DocumentFormat.JPEG,
+            document_format,
             resolution=75,
             created=dt_util.utcnow(),
             complete=True,
@@ -171,6 +178,31 @@ async def test_page_without_preview_is_still_stored(
     assert "No preview of page 1" in caplog.text
 
 
+async def test_pages_that_cannot_be_converted_are_kept_as_delivered(
+    storage: ScanStorage, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A page no decoder reads cannot become PNG: every page is stored as it came."""
+    scan = await store(
+        storage,
+        jpeg(tmp_path),
+        b"\xff\xd8\xff\xe0 truncated",
+        document_format=DocumentFormat.PNG,
+    )
+    assert [(file.path.name, file.mime_type) for file in scan.files] == [
+        ("doc-001.jpg", "image/jpeg"),
+        ("doc-002.jpg", "image/jpeg"),
+    ]
+    assert [file.path.read_bytes() for file in scan.files] == [
+        jpeg(tmp_path),
+        b"\xff\xd8\xff\xe0 truncated",
+    ]
+    assert scan.not_converted is not None
+    assert "page-002.jpg is not a readable image" in scan.not_converted
+    assert "cannot become PNG" in caplog.text
+    assert "stored as the scanner delivered them (JPEG)" in caplog.text
+    assert not list(scan.folder.glob("*.png"))
+
+
 async def test_latest_is_this_scanners(
     hass: HomeAssistant, storage: ScanStorage, tmp_path: Path
 ) -> None:
@@ -181,3 +213,35 @@ async def test_latest_is_this_scanners(
     assert (await storage.async_latest()) == mine
     hass.config.media_dirs = {}
     assert await storage.async_latest() is None
+
+
+async def test_latest_skips_scans_whose_files_are_deleted(
+    storage: ScanStorage, tmp_path: Path
+) -> None:
+    """The newest scan's file deleted on disk: the scan before is the latest."""
+    older = await store(storage, jpeg(tmp_path))
+    newer = await store(storage, jpeg(tmp_path))
+    newer.files[0].path.unlink()
+    assert await storage.async_latest() == older
+    older.files[0].path.unlink()
+    assert await storage.async_latest() is None
+
+
+async def test_leftover_work_folders_are_removed_at_setup(
+    hass: HomeAssistant, media_dir: Path
+) -> None:
+    """Pages of a job cut off by a crash go when the integration starts; nothing else."""
+    scanners = media_dir / "wsd_scan"
+    leftovers = [
+        scanners / name / INCOMING_DIR / "0123abcd" for name in ("office", "home")
+    ]
+    for work in leftovers:
+        work.mkdir(parents=True)
+        (work / "page-001.jpg").write_bytes(b"half a page")
+    (scanners / "office" / "letter.pdf").write_bytes(b"%PDF-")
+    (scanners / "notes.txt").write_text("not a scanner")
+
+    assert await async_setup_component(hass, DOMAIN, {})
+    assert not any(work.exists() for work in leftovers)
+    assert (scanners / "office" / "letter.pdf").read_bytes() == b"%PDF-"
+    assert (scanners / "notes.txt").is_file()

@@ -24,7 +24,7 @@ from .panel import PanelScans
 from .profiles import entry_profiles
 from .runner import ScanRunner
 from .services import async_setup_services
-from .storage import ScanStorage
+from .storage import ScanStorage, async_remove_leftover_work
 from .wsd import DiscoveryEvent, ScanClient, WsdError, get_device_info
 
 PLATFORMS: list[Platform] = [
@@ -43,6 +43,7 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     async_setup_notify_view(hass)
     hass.http.register_view(ScanFileView())
     async_setup_services(hass)
+    await async_remove_leftover_work(hass)
     await async_setup_discovery(hass)
     return True
 

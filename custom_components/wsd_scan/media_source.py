@@ -9,7 +9,8 @@ hide PDFs. This source shows the scan library (`storage.py`) by scanner and scan
     <scanner>/<scan>/page/<name>     the preview of a page
 
 Files are served by `ScanFileView` (authenticated; the Media panel gets signed URLs).
-Only files a scan's manifest lists can be reached; PDFs and TIFFs are downloads.
+Only files a scan's manifest lists can be reached; PDFs and TIFFs are downloads. Files
+deleted on disk are not shown, and a scan whose files are all deleted is gone.
 """
 
 from __future__ import annotations

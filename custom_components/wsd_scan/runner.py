@@ -7,6 +7,12 @@ that the scanner is taken, and `wsd_scan.cancel` always means the one running jo
 Pages stream from the socket into a work folder (the library writes them there), are
 assembled off the event loop and stored by `ScanStorage`. When a job fails, the pages
 received before are stored all the same and the error says how many and where.
+
+Pages that cannot become the format asked for (a scanner that only sends PDF, asked for
+JPEG) are stored as the scanner delivered them, and the scan ends in the translated
+`scan_not_converted` error naming the files: they are in the library and shown as the
+last scan, but not what the action asked for, so an automation does not go on with a
+file of another type unawares. A job that failed reports its own error instead.
 """
 
 from __future__ import annotations
@@ -23,7 +29,13 @@ from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN
 from .coordinator import WsdScanCoordinator
-from .storage import DEFAULT_FILE_NAME, ScanStorage, StoredScan, render_file_name
+from .storage import (
+    DEFAULT_FILE_NAME,
+    ScanStorage,
+    StoredScan,
+    render_file_name,
+    storage_error,
+)
 from .wsd import (
     DocumentFormat,
     ErrorKind,
@@ -145,6 +157,13 @@ class ScanRunner:
         if failure is not None:
             raise self._error(failure, scan)
         assert scan is not None  # a finished job has pages
+        if scan.not_converted is not None:
+            raise self._error(
+                WsdError(ErrorKind.UNSUPPORTED, scan.not_converted),
+                scan,
+                key="scan_not_converted",
+                format=settings.format.value.upper(),
+            )
         _LOGGER.debug("%s scanned %d pages into %s", self.name, scan.pages, scan.name)
         return scan
 
@@ -174,20 +193,16 @@ class ScanRunner:
         duration: float,
     ) -> StoredScan:
         """Store the pages received; show the scan as the last one."""
-        try:
-            scan = await self.storage.async_store(
-                pages,
-                work,
-                name,
-                document_format,
-                resolution=resolution,
-                created=created,
-                complete=complete,
-                duration=duration,
-            )
-        except WsdError as err:
-            # The scanner's pages make no document (not an image, a PDF page as JPEG).
-            raise self._error(err) from err
+        scan = await self.storage.async_store(
+            pages,
+            work,
+            name,
+            document_format,
+            resolution=resolution,
+            created=created,
+            complete=complete,
+            duration=duration,
+        )
         self.coordinator.async_scan_stored(scan)
         return scan
 
@@ -212,11 +227,18 @@ class ScanRunner:
         self.coordinator.async_job_progress(job.job_id, state, pages)
 
     def _error(
-        self, err: WsdError, scan: StoredScan | None = None
+        self,
+        err: WsdError,
+        scan: StoredScan | None = None,
+        *,
+        key: str | None = None,
+        **placeholders: str,
     ) -> HomeAssistantError:
-        """Return the translated error for a failed scan (key `scan_<kind>`).
+        """Return the translated error for a failed scan (key `scan_<kind>` by default).
 
-        `scan` holds the pages received before the failure, stored.
+        `scan` holds the pages received before the failure, stored. A page the library
+        could not write (its `OSError` is the cause) gives the same errors as storing
+        does: disk full, not permitted.
         """
         pages = scan.pages if scan else 0
         files = ", ".join(str(file.path) for file in scan.files) if scan else "–"
@@ -228,6 +250,8 @@ class ScanRunner:
                 pages,
                 files,
             )
+        if err.kind is ErrorKind.STORAGE and isinstance(err.__cause__, OSError):
+            return storage_error(err.__cause__, self.storage.folder)
         error_class = (
             ServiceValidationError
             if err.kind in _INVALID_REQUEST
@@ -235,11 +259,12 @@ class ScanRunner:
         )
         return error_class(
             translation_domain=DOMAIN,
-            translation_key=f"scan_{err.kind}",
+            translation_key=key or f"scan_{err.kind}",
             translation_placeholders={
                 "name": self.name,
                 "error": str(err),
                 "pages": str(pages),
                 "files": files,
+                **placeholders,
             },
         )

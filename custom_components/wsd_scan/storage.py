@@ -7,7 +7,9 @@ Under `<first media dir>/wsd_scan/` (the scan library):
         .scans/<name>/scan.json      what the scan holds; written last: a scan without it
                                      does not exist
         .scans/<name>/page-001.jpg   a browser-viewable preview of each page
-        .incoming/<job>/             pages while they stream in; removed after the job
+        .incoming/<job>/             pages while they stream in; removed after the job,
+                                     or at the next start when Home Assistant stopped
+                                     in the middle of it
 
 Hidden folders stay out of Home Assistant's "My media"; the "WSD scans" media source
 (`media_source.py`) shows each scan with its pages. Files get their final names
@@ -18,7 +20,7 @@ and never replace a file: a taken name gets -2, -3, …
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 import errno
 import json
@@ -143,6 +145,9 @@ class StoredScan:
     #: False when the job failed and these are the pages received before.
     complete: bool
     duration: float
+    #: Why the pages are stored as the scanner delivered them, not in the format asked
+    #: for (None: they are). Known to the run that stored them, not kept in `scan.json`.
+    not_converted: str | None = field(default=None, compare=False)
 
     def to_manifest(self) -> dict[str, Any]:
         """Return what `scan.json` holds (names relative to the scanner's folder)."""
@@ -193,15 +198,23 @@ def plain_name(name: object) -> str:
 
 
 def load_scan(folder: Path, name: str) -> StoredScan | None:
-    """Return the scan `name` in a scanner's folder, None if there is none. Blocking."""
+    """Return the scan `name` in a scanner's folder, None if there is none. Blocking.
+
+    Files deleted since the scan are left out; a scan whose files are all gone is none.
+    """
     try:
         data = json.loads(
             (folder / SCANS_DIR / plain_name(name) / MANIFEST).read_bytes()
         )
-        return StoredScan.from_manifest(folder, name, data)
+        scan = StoredScan.from_manifest(folder, name, data)
     except (OSError, KeyError, TypeError, ValueError) as err:
         _LOGGER.debug("No scan %s in %s: %s", name, folder, err)
         return None
+    files = tuple(file for file in scan.files if file.path.is_file())
+    if not files:
+        _LOGGER.debug("The files of scan %s in %s are deleted", name, folder)
+        return None
+    return replace(scan, files=files)
 
 
 def list_scans(folder: Path) -> list[StoredScan]:
@@ -212,6 +225,25 @@ def list_scans(folder: Path) -> list[StoredScan]:
         return []
     scans = [scan for name in names if (scan := load_scan(folder, name)) is not None]
     return sorted(scans, key=lambda scan: scan.created, reverse=True)
+
+
+async def async_remove_leftover_work(hass: HomeAssistant) -> None:
+    """Remove every scanner's work folders: what jobs cut off by a crash left behind.
+
+    Runs when the integration is set up, before any scanner is: no job can be using one.
+    Not when a scanner's entry is set up: on a reload, the job its unload cancelled may
+    still be storing its pages.
+    """
+    root = library_root(hass)
+    if root is not None:
+        await hass.async_add_executor_job(_remove_work_folders, root)
+
+
+def _remove_work_folders(root: Path) -> None:
+    """Remove the job folders in `root/<scanner>/.incoming`. Blocking."""
+    for work in root.glob(f"*/{INCOMING_DIR}/*"):
+        _LOGGER.info("Removing the work folder of an interrupted scan: %s", work)
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def _link(source: Path, target: Path) -> bool:
@@ -288,19 +320,36 @@ class ScanStorage:
     ) -> StoredScan:
         """Assemble the pages into the document and store it with page previews.
 
-        Raises `WsdError` when the pages cannot become the document, and a translated
-        `HomeAssistantError` when the files cannot be written.
+        Pages that cannot become the document (a PDF page asked to be a JPEG, an image
+        that cannot be read) are stored as the scanner delivered them, one file each;
+        the scan's `not_converted` says why. Raises a translated `HomeAssistantError`
+        when the files cannot be written.
         """
         folder = self.folder
+        not_converted: str | None = None
         try:
-            outputs = await async_assemble(
-                [page.path for page in pages],
-                work,
-                _WORK_STEM,
-                document_format,
-                resolution=resolution,
-                title=name,
-            )
+            try:
+                outputs = await async_assemble(
+                    [page.path for page in pages],
+                    work,
+                    _WORK_STEM,
+                    document_format,
+                    resolution=resolution,
+                    title=name,
+                )
+            except WsdError as err:
+                _LOGGER.warning(
+                    "The pages of %s cannot become %s (%s); they are stored as the "
+                    "scanner delivered them (%s)",
+                    name,
+                    document_format.value.upper(),
+                    err,
+                    ", ".join(sorted({page.format.value.upper() for page in pages})),
+                )
+                not_converted = str(err)
+                outputs = await self.hass.async_add_executor_job(
+                    _as_delivered, pages, work
+                )
             scan_dir, files, previews = await self.hass.async_add_executor_job(
                 _publish, folder, outputs, pages, work, name
             )
@@ -314,6 +363,7 @@ class ScanStorage:
                 pages=len(pages),
                 complete=complete,
                 duration=duration,
+                not_converted=not_converted,
             )
             await self.hass.async_add_executor_job(_write_manifest, scan)
         except OSError as err:
@@ -362,6 +412,22 @@ def _publish(
         for path in targets
     )
     return scan_dir, files, tuple(stored_previews)
+
+
+def _as_delivered(pages: Sequence[ScannedPage], work: Path) -> list[Path]:
+    """Name the page files as a document's: one file per page, in its own format.
+
+    In a folder of their own: a failed assembly may have left some of its files.
+    """
+    folder = work / "delivered"
+    folder.mkdir()
+    outputs = []
+    for page in pages:
+        number = "" if len(pages) == 1 else f"-{page.index:03d}"
+        output = folder / f"{_WORK_STEM}{number}{page.path.suffix}"
+        _link(page.path, output)
+        outputs.append(output)
+    return outputs
 
 
 def _write_manifest(scan: StoredScan) -> None:

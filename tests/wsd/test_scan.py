@@ -225,6 +225,8 @@ async def test_disk_error_mid_job_is_storage_and_cancels(
         assert actions(sim)[-1] == "CancelJob"
     assert err.value.kind is ErrorKind.STORAGE
     assert [p.index for p in err.value.pages] == [1]
+    # The system's error stays reachable (disk full or not).
+    assert isinstance(err.value.__cause__, NotADirectoryError)
     assert (scans.with_name("moved") / err.value.pages[0].path.name).exists()
 
 
