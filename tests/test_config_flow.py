@@ -50,6 +50,7 @@ from custom_components.wsd_scan.config_flow import (
 from custom_components.wsd_scan.const import (
     CONF_CALLBACK_URL,
     CONF_COLOR,
+    CONF_DESTINATION,
     CONF_FORMAT,
     CONF_PAPER,
     CONF_POLL_INTERVAL,
@@ -226,6 +227,9 @@ def test_every_reason_is_translated() -> None:
         "invalid_callback_url",
         "invalid_profile_name",
         "duplicate_profile_name",
+        "invalid_endpoint",
+        "invalid_filter",
+        "invalid_ca_file",
     }
 
 
@@ -1207,6 +1211,7 @@ async def test_profiles_added_changed_and_removed(
         CONF_NAME: "Photos",
         **PHOTO_SETTINGS,
         CONF_RESOLUTION: 600,
+        CONF_DESTINATION: "media",
     }
     assert entry.options[CONF_POLL_INTERVAL] == 60
     assert len(mock_setup_entry.mock_calls) == 2
@@ -1220,11 +1225,20 @@ async def test_profiles_added_changed_and_removed(
             result["flow_id"], {CONF_PROFILE_ID: photos[CONF_PROFILE_ID]}
         )
     )
-    assert suggested(result) == {CONF_NAME: "Photos", **PHOTO_SETTINGS}
+    assert suggested(result) == {
+        CONF_NAME: "Photos",
+        **PHOTO_SETTINGS,
+        CONF_DESTINATION: "media",
+    }
     result = dict(
         await hass.config_entries.options.async_configure(
             result["flow_id"],
-            {CONF_NAME: "Photo", **PHOTO_SETTINGS, CONF_COLOR: "gray"},
+            {
+                CONF_NAME: "Photo",
+                **PHOTO_SETTINGS,
+                CONF_COLOR: "gray",
+                CONF_DESTINATION: "both",
+            },
         )
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
@@ -1233,6 +1247,7 @@ async def test_profiles_added_changed_and_removed(
         **photos,
         CONF_NAME: "Photo",
         CONF_COLOR: "gray",
+        CONF_DESTINATION: "both",
     }
 
     # The defaults form keeps the profiles.
@@ -1266,7 +1281,7 @@ async def test_profiles_added_changed_and_removed(
     await hass.async_block_till_done()
     assert entry.options[CONF_PROFILES] == []
     result = await hass.config_entries.options.async_init(entry.entry_id)
-    assert result["menu_options"] == ["settings", "add_profile"]
+    assert result["menu_options"] == ["settings", "post_scan", "add_profile"]
 
 
 @pytest.mark.parametrize(

@@ -341,11 +341,11 @@ async def test_a_busy_scanner_logs_the_press(
 ) -> None:
     """A press while Home Assistant scans on the same scanner is refused and logged."""
     runner = panel_entry.runtime_data.runner
-    runner._job = object()  # type: ignore[assignment]  # noqa: SLF001 - a job in progress
+    runner._busy = True  # noqa: SLF001 - a scan in progress
     try:
         await press(hass, panel_scanner, "Photos")
     finally:
-        runner._job = None  # noqa: SLF001
+        runner._busy = False  # noqa: SLF001
     assert "is already scanning" in caplog.text
     assert panel_scanner.jobs == {}
 

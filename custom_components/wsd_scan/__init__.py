@@ -21,6 +21,7 @@ from .discovery import SIGNAL_DISCOVERY_EVENT, async_setup_discovery
 from .media_source import ScanFileView
 from .notification_view import NOTIFICATION_HANDLER, async_setup_notify_view
 from .panel import PanelScans
+from .post_scan import PostScanTarget
 from .profiles import entry_profiles
 from .runner import ScanRunner
 from .services import async_setup_services
@@ -82,7 +83,16 @@ async def async_setup_entry(hass: HomeAssistant, entry: WsdScanConfigEntry) -> b
         device_hosts=hosts_of([*xaddrs, device.scan_service_url]),
         last_scan=await storage.async_latest(),
     )
-    runner = ScanRunner(hass, coordinator, scan_client, storage, elements.capabilities)
+    runner = ScanRunner(
+        hass,
+        coordinator,
+        scan_client,
+        storage,
+        elements.capabilities,
+        post_scan=PostScanTarget.from_options(
+            hass, entry.entry_id, device.name, entry.options
+        ),
+    )
     panel = PanelScans(hass, entry, coordinator, runner, entry_profiles(entry.options))
     entry.runtime_data = WsdScanRuntimeData(
         device, elements, scan_client, coordinator, runner, panel

@@ -18,6 +18,7 @@ import asyncio
 from collections.abc import AsyncGenerator, Awaitable, Mapping
 import contextlib
 from dataclasses import dataclass
+from functools import partial
 import logging
 from typing import Any, Final, cast, override
 from uuid import uuid4
@@ -32,10 +33,11 @@ from homeassistant.config_entries import (
     OptionsFlowWithReload,
 )
 from homeassistant.const import CONF_DEVICE, CONF_HOST, CONF_NAME
-from homeassistant.core import callback
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.data_entry_flow import AbortFlow, section
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.selector import (
+    BooleanSelector,
     NumberSelector,
     NumberSelectorConfig,
     NumberSelectorMode,
@@ -54,15 +56,24 @@ import yarl
 
 from . import discovery, wsd
 from .const import (
+    CONF_CA_FILE,
     CONF_CALLBACK_URL,
     CONF_COLOR,
+    CONF_DESTINATION,
+    CONF_DOCUMENT_ROOT,
+    CONF_ENDPOINT,
+    CONF_FILTERS,
     CONF_FORMAT,
     CONF_PAPER,
     CONF_POLL_INTERVAL,
+    CONF_POST_SCAN,
     CONF_PROFILE_ID,
     CONF_PROFILES,
     CONF_RESOLUTION,
+    CONF_SCAN_PROCESS_ID,
     CONF_SOURCE,
+    CONF_USER_IDENTIFIER,
+    CONF_VERIFY_TLS,
     CONF_XADDRS,
     DEFAULT_COLOR,
     DEFAULT_FORMAT,
@@ -71,7 +82,9 @@ from .const import (
     DEFAULT_RESOLUTION,
     DEFAULT_SOURCE,
     DOMAIN,
+    Destination,
 )
+from .post_scan import post_scan_settings, tls_setting
 from .profiles import MAX_PROFILE_NAME, stored_profiles
 from .wsd.discovery import DIRECTED_PROBE_PATH, directed_probe_url, same_host, url_host
 from .wsd.models import normalize_uuid
@@ -126,8 +139,30 @@ SETTINGS_FIELDS: Final = {
     probatio.Required(CONF_PAPER, default=DEFAULT_PAPER): _select(PAPERS, CONF_PAPER),
 }
 
+DESTINATIONS: Final = [str(destination) for destination in Destination]
+
 PROFILE_SCHEMA: Final = probatio.Schema(
-    {probatio.Required(CONF_NAME): TextSelector(), **SETTINGS_FIELDS}
+    {
+        probatio.Required(CONF_NAME): TextSelector(),
+        **SETTINGS_FIELDS,
+        probatio.Required(CONF_DESTINATION, default=Destination.MEDIA.value): _select(
+            DESTINATIONS, CONF_DESTINATION
+        ),
+    }
+)
+
+POST_SCAN_SCHEMA: Final = probatio.Schema(
+    {
+        probatio.Optional(CONF_ENDPOINT): TextSelector(),
+        probatio.Optional(CONF_USER_IDENTIFIER): TextSelector(),
+        probatio.Optional(CONF_SCAN_PROCESS_ID): TextSelector(),
+        probatio.Optional(CONF_DOCUMENT_ROOT): TextSelector(),
+        probatio.Optional(CONF_FILTERS): TextSelector(
+            TextSelectorConfig(multiline=True, multiple=True)
+        ),
+        probatio.Optional(CONF_CA_FILE): TextSelector(),
+        probatio.Required(CONF_VERIFY_TLS, default=True): BooleanSelector(),
+    }
 )
 
 OPTIONS_SCHEMA: Final = probatio.Schema(
@@ -635,7 +670,7 @@ class WsdScanOptionsFlow(OptionsFlowWithReload):
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Offer what can be changed."""
-        menu = ["settings", "add_profile"]
+        menu = ["settings", "post_scan", "add_profile"]
         if stored_profiles(self.config_entry.options):
             menu += ["edit_profile", "remove_profile"]
         return self.async_show_menu(step_id="init", menu_options=menu)
@@ -664,6 +699,38 @@ class WsdScanOptionsFlow(OptionsFlowWithReload):
             step_id="settings",
             data_schema=self.add_suggested_values_to_schema(
                 OPTIONS_SCHEMA, user_input or _sectioned(self.config_entry.options)
+            ),
+            errors=errors,
+        )
+
+    async def async_step_post_scan(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Show and save the post-scan endpoint (no endpoint: none)."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            config = {
+                key: value.strip() if isinstance(value, str) else value
+                for key, value in user_input.items()
+            }
+            config[CONF_FILTERS] = [
+                f for f in config.get(CONF_FILTERS, []) if f.strip()
+            ]
+            config = {key: value for key, value in config.items() if value != ""}
+            options = dict(self.config_entry.options)
+            if CONF_ENDPOINT not in config:
+                options.pop(CONF_POST_SCAN, None)
+                return self.async_create_entry(data=options)
+            errors = await _post_scan_errors(self.hass, config)
+            if not errors:
+                if not config[CONF_FILTERS]:
+                    del config[CONF_FILTERS]
+                return self.async_create_entry(data={**options, CONF_POST_SCAN: config})
+        return self.async_show_form(
+            step_id="post_scan",
+            data_schema=self.add_suggested_values_to_schema(
+                POST_SCAN_SCHEMA,
+                user_input or self.config_entry.options.get(CONF_POST_SCAN, {}),
             ),
             errors=errors,
         )
@@ -710,6 +777,7 @@ class WsdScanOptionsFlow(OptionsFlowWithReload):
                     CONF_PROFILE_ID: self._profile_id or uuid4().hex,
                     CONF_NAME: name,
                     **_settings(user_input),
+                    CONF_DESTINATION: user_input[CONF_DESTINATION],
                 }
                 if current is None:
                     profiles.append(profile)
@@ -767,6 +835,34 @@ class WsdScanOptionsFlow(OptionsFlowWithReload):
         return self.async_create_entry(
             data={**self.config_entry.options, CONF_PROFILES: profiles}
         )
+
+
+async def _post_scan_errors(
+    hass: HomeAssistant, config: Mapping[str, Any]
+) -> dict[str, str]:
+    """Check a post-scan configuration; return the form's errors."""
+    if not _post_scan_endpoint_valid(config[CONF_ENDPOINT]):
+        return {CONF_ENDPOINT: "invalid_endpoint"}
+    try:
+        post_scan_settings(config, "scan")
+    except wsd.WsdError:
+        return {CONF_FILTERS: "invalid_filter"}
+    try:
+        await hass.async_add_executor_job(partial(tls_setting, config))
+    except wsd.WsdError:
+        return {CONF_CA_FILE: "invalid_ca_file"}
+    return {}
+
+
+def _post_scan_endpoint_valid(value: str) -> bool:
+    """Whether `value` is an http(s) URL, or a host the directed probe can ask."""
+    if "://" in value:
+        return _callback_url(value) is not None
+    try:
+        directed_probe_url(value)
+    except wsd.WsdError:
+        return False
+    return True
 
 
 def _settings(user_input: Mapping[str, Any]) -> dict[str, Any]:

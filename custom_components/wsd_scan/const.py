@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Final
 
 DOMAIN: Final = "wsd_scan"
@@ -30,6 +31,29 @@ CONF_PAPER: Final = "paper"
 CONF_PROFILES: Final = "profiles"
 #: A profile's stable id: the ClientContext the scanner echoes when it is chosen.
 CONF_PROFILE_ID: Final = "id"
+
+#: The post-scan endpoint (WS-DSP), a dict of the keys below; absent: none.
+CONF_POST_SCAN: Final = "post_scan"
+#: Its URL, or a host found by directed probe and metadata.
+CONF_ENDPOINT: Final = "endpoint"
+CONF_USER_IDENTIFIER: Final = "user_identifier"
+CONF_SCAN_PROCESS_ID: Final = "scan_process_id"
+#: DocumentRootName; the scan's file name when absent.
+CONF_DOCUMENT_ROOT: Final = "document_root_name"
+CONF_FILTERS: Final = "filters"
+CONF_CA_FILE: Final = "ca_file"
+CONF_VERIFY_TLS: Final = "verify_tls"
+#: Where a profile's scans go (a `Destination`).
+CONF_DESTINATION: Final = "destination"
+
+
+class Destination(StrEnum):
+    """Where a scan goes: the media library, the post-scan endpoint, or both."""
+
+    MEDIA = "media"
+    POST_SCAN = "post_scan"
+    BOTH = "both"
+
 
 DEFAULT_POLL_INTERVAL: Final = 30
 DEFAULT_SOURCE: Final = "auto"

@@ -37,6 +37,7 @@ from .wsd import (
     EventingClient,
     JobState,
     NotificationHandler,
+    PostScanJobStatus,
     ScanClient,
     ScannerElements,
     ScannerStatus,
@@ -106,6 +107,8 @@ class ScannerData:
     status: ScannerStatus
     job: JobProgress | None = None
     last_scan: StoredScan | None = None
+    #: The post-scan job of the latest scan handed to the endpoint.
+    post_scan: PostScanJobStatus | None = None
 
 
 def apply_event(data: ScannerData, event: WsdEvent) -> ScannerData:
@@ -300,9 +303,14 @@ class WsdScanCoordinator(DataUpdateCoordinator[ScannerData]):
         )
 
     @callback
-    def async_scan_stored(self, scan: StoredScan) -> None:
-        """Show a newly stored scan as the last one."""
+    def async_scan_stored(self, scan: StoredScan | None) -> None:
+        """Show a newly stored scan as the last one (None: the library has none)."""
         self._async_show(replace(self.data, last_scan=scan))
+
+    @callback
+    def async_post_scan_progress(self, status: PostScanJobStatus) -> None:
+        """Show how handing a scan to the post-scan endpoint goes."""
+        self._async_show(replace(self.data, post_scan=status))
 
     @callback
     def _async_show(self, data: ScannerData) -> None:

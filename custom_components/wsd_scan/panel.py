@@ -185,8 +185,9 @@ class PanelScans:
             # feeder profile when the feeder is empty): its word wins.
             settings = replace(settings, source=press.source)
         try:
-            scan = await self.runner.async_scan(
+            outcome = await self.runner.async_scan(
                 settings,
+                destination=press.profile.destination,
                 scan_identifier=press.scan_identifier,
                 destination_token=self.destination_tokens.get(press.profile.profile_id),
             )
@@ -202,8 +203,8 @@ class PanelScans:
             return
         _LOGGER.info(
             "Scanned %d pages from the panel of %s (%s) into %s",
-            scan.pages,
+            outcome.scan.pages,
             self.coordinator.name,
             press.profile.name,
-            scan.name,
+            outcome.scan.name,
         )

@@ -16,6 +16,7 @@ from homeassistant.const import CONF_NAME
 
 from .const import (
     CONF_COLOR,
+    CONF_DESTINATION,
     CONF_FORMAT,
     CONF_PAPER,
     CONF_PROFILE_ID,
@@ -29,6 +30,7 @@ from .const import (
     DEFAULT_PROFILE_NAME,
     DEFAULT_RESOLUTION,
     DEFAULT_SOURCE,
+    Destination,
 )
 from .wsd import ColorMode, DocumentFormat, PaperSize, ScanSettings, ScanSource
 
@@ -61,6 +63,7 @@ class Profile:
     profile_id: str
     name: str
     settings: ScanSettings
+    destination: Destination = Destination.MEDIA
 
 
 def stored_profiles(options: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -79,6 +82,11 @@ def stored_profiles(options: Mapping[str, Any]) -> list[dict[str, Any]]:
 def entry_profiles(options: Mapping[str, Any]) -> tuple[Profile, ...]:
     """Return the profiles of an entry's options."""
     return tuple(
-        Profile(stored[CONF_PROFILE_ID], stored[CONF_NAME], scan_settings(stored))
+        Profile(
+            stored[CONF_PROFILE_ID],
+            stored[CONF_NAME],
+            scan_settings(stored),
+            Destination(stored.get(CONF_DESTINATION, Destination.MEDIA)),
+        )
         for stored in stored_profiles(options)
     )

@@ -13,10 +13,16 @@ JPEG) are stored as the scanner delivered them, and the scan ends in the transla
 `scan_not_converted` error naming the files: they are in the library and shown as the
 last scan, but not what the action asked for, so an automation does not go on with a
 file of another type unawares. A job that failed reports its own error instead.
+
+Scans for the post-scan endpoint are stored first, then uploaded from the library (the
+scanner counts as busy until the upload ends, and `wsd_scan.cancel` stops it). A failed
+upload leaves them in the library. Scans only for the endpoint leave it once uploaded.
 """
 
 from __future__ import annotations
 
+import asyncio
+from dataclasses import dataclass
 from datetime import datetime
 import logging
 from pathlib import Path
@@ -27,8 +33,9 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.util import dt as dt_util
 
-from .const import DOMAIN
+from .const import DOMAIN, Destination
 from .coordinator import WsdScanCoordinator
+from .post_scan import PostScanTarget
 from .storage import (
     DEFAULT_FILE_NAME,
     ScanStorage,
@@ -40,6 +47,7 @@ from .wsd import (
     DocumentFormat,
     ErrorKind,
     JobState,
+    PostScanJobStatus,
     ScanClient,
     ScanJob,
     ScanJobError,
@@ -57,6 +65,16 @@ _LOGGER = logging.getLogger(__name__)
 _INVALID_REQUEST: Final = frozenset({ErrorKind.UNSUPPORTED, ErrorKind.INVALID_ARGUMENT})
 
 
+@dataclass(frozen=True, slots=True)
+class ScanOutcome:
+    """A finished scan: what was stored, and what the post-scan endpoint said."""
+
+    scan: StoredScan
+    post_scan: PostScanJobStatus | None = None
+    #: Whether the files stay in the media library (not for post-scan-only scans).
+    kept: bool = True
+
+
 class ScanRunner:
     """Runs one scanner's scan jobs, one at a time, and stores what they deliver."""
 
@@ -67,6 +85,8 @@ class ScanRunner:
         client: ScanClient,
         storage: ScanStorage,
         capabilities: ScannerCapabilities | None,
+        *,
+        post_scan: PostScanTarget | None = None,
     ) -> None:
         """Scan with `client` on the scanner whose status `coordinator` keeps."""
         self.hass = hass
@@ -74,7 +94,10 @@ class ScanRunner:
         self.client = client
         self.storage = storage
         self.capabilities = capabilities
+        self.post_scan = post_scan
+        self._busy = False
         self._job: ScanJob | None = None
+        self._upload: asyncio.Task[PostScanJobStatus] | None = None
 
     @property
     def name(self) -> str:
@@ -83,24 +106,27 @@ class ScanRunner:
 
     @property
     def busy(self) -> bool:
-        """Whether a scan job runs."""
-        return self._job is not None
+        """Whether a scan runs (the job, or handing its files to the post-scan endpoint)."""
+        return self._busy
 
     @callback
     def async_cancel(self) -> None:
-        """Cancel the running job, if any; its pages are kept."""
+        """Cancel the running job or upload, if any; the pages are kept."""
         if self._job is not None:
             self._job.cancel()
+        if self._upload is not None:
+            self._upload.cancel()
 
     async def async_scan(
         self,
         settings: ScanSettings,
         file_name: str = DEFAULT_FILE_NAME,
         *,
+        destination: Destination = Destination.MEDIA,
         scan_identifier: str | None = None,
         destination_token: str | None = None,
-    ) -> StoredScan:
-        """Scan, store the document, and return it.
+    ) -> ScanOutcome:
+        """Scan, store the document, hand it to the post-scan endpoint if asked.
 
         A scan started on the scanner's panel passes the event's `scan_identifier` and
         the `destination_token` of the chosen panel entry.
@@ -108,18 +134,46 @@ class ScanRunner:
         Raises a translated `HomeAssistantError` (`ServiceValidationError` for requests
         the scanner cannot fulfil) naming the cause and the pages kept.
         """
-        if self._job is not None:
+        if self._busy:
             raise HomeAssistantError(
                 translation_domain=DOMAIN,
                 translation_key="busy",
                 translation_placeholders={"name": self.name},
             )
+        if destination is not Destination.MEDIA and self.post_scan is None:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="no_post_scan_endpoint",
+                translation_placeholders={"name": self.name},
+            )
+        self._busy = True
+        try:
+            scan = await self._scan(
+                settings, file_name, scan_identifier, destination_token
+            )
+            if destination is Destination.MEDIA:
+                return ScanOutcome(scan)
+            post_scan = await self._hand_over(scan)
+        finally:
+            self._busy = False
+        if destination is Destination.POST_SCAN:
+            await self.storage.async_remove(scan)
+            self.coordinator.async_scan_stored(await self.storage.async_latest())
+        return ScanOutcome(scan, post_scan, kept=destination is Destination.BOTH)
+
+    async def _scan(
+        self,
+        settings: ScanSettings,
+        file_name: str,
+        scan_identifier: str | None,
+        destination_token: str | None,
+    ) -> StoredScan:
+        """Run the job and store its pages."""
         name = render_file_name(
             file_name, device=self.storage.device, when=dt_util.now()
         )
         ticket = self._ticket(settings)
         work = self.storage.work_folder()
-        # Set before the first await: from here on, this is the scanner's one job.
         job = self._job = self.client.job(
             ticket,
             work,
@@ -166,6 +220,26 @@ class ScanRunner:
             )
         _LOGGER.debug("%s scanned %d pages into %s", self.name, scan.pages, scan.name)
         return scan
+
+    async def _hand_over(self, scan: StoredScan) -> PostScanJobStatus:
+        """Upload the stored scan to the post-scan endpoint; cancellable like a job."""
+        assert self.post_scan is not None
+        upload = self._upload = self.hass.async_create_task(
+            self.post_scan.async_send(scan, self.coordinator.async_post_scan_progress),
+            f"{DOMAIN} post-scan {self.name}",
+        )
+        try:
+            return await upload
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if current is not None and current.cancelling():
+                raise
+            # Cancelled by `async_cancel`: the library cancelled the post-scan job.
+            raise self._error(
+                WsdError(ErrorKind.CANCELLED, "cancelled while uploading"), scan
+            ) from None
+        finally:
+            self._upload = None
 
     def _ticket(self, settings: ScanSettings) -> ScanTicket:
         """Build the ticket from the scanner's capabilities."""

@@ -47,14 +47,19 @@ def _job_state(data: ScannerData) -> str | None:
 
 
 def _job_attributes(data: ScannerData) -> dict[str, Any]:
-    job = data.job
-    if job is None:
-        return {}
-    return {
-        "job_id": job.job_id,
-        "reasons": [snake_case(reason) for reason in job.reasons],
-        "pages": job.pages,
-    }
+    attributes: dict[str, Any] = {}
+    if (job := data.job) is not None:
+        attributes |= {
+            "job_id": job.job_id,
+            "reasons": [snake_case(reason) for reason in job.reasons],
+            "pages": job.pages,
+        }
+    if (post_scan := data.post_scan) is not None:
+        attributes |= {
+            "post_scan_state": snake_case(post_scan.state),
+            "post_scan_images": post_scan.images_received,
+        }
+    return attributes
 
 
 def _last_scan_attributes(data: ScannerData) -> dict[str, Any]:

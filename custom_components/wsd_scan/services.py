@@ -7,7 +7,6 @@ the scan answers (when asked) with its pages, files and duration.
 from __future__ import annotations
 
 from dataclasses import replace
-from enum import StrEnum
 from typing import Any, Final
 
 from homeassistant.const import ATTR_DEVICE_ID
@@ -29,12 +28,13 @@ from .const import (
     CONF_RESOLUTION,
     CONF_SOURCE,
     DOMAIN,
+    Destination,
 )
 from .coordinator import WsdScanConfigEntry
 from .media_source import file_media_id
 from .profiles import scan_settings
-from .runner import ScanRunner
-from .storage import DEFAULT_FILE_NAME, FILE_NAME_PLACEHOLDERS, StoredScan
+from .runner import ScanOutcome, ScanRunner
+from .storage import DEFAULT_FILE_NAME, FILE_NAME_PLACEHOLDERS
 from .wsd import ColorMode, DocumentFormat, PaperSize, ScanSettings, ScanSource, Size
 
 SERVICE_SCAN: Final = "scan"
@@ -46,12 +46,6 @@ ATTR_CONTENT_TYPE: Final = "content_type"
 ATTR_QUALITY: Final = "quality"
 ATTR_FILE_NAME: Final = "file_name"
 ATTR_DESTINATION: Final = "destination"
-
-
-class Destination(StrEnum):
-    """Where a scan goes (post-scan endpoints come with their own issue)."""
-
-    MEDIA = "media"
 
 
 #: WS-Scan ContentType keywords by the action's values.
@@ -139,14 +133,20 @@ async def _async_scan(call: ServiceCall) -> ServiceResponse:
     settings = _scan_settings(
         dict(call.data), scan_settings(runner.coordinator.config_entry.options)
     )
-    # The media library is the only destination so far (ATTR_DESTINATION).
-    scan = await runner.async_scan(settings, call.data[ATTR_FILE_NAME])
-    return _scan_response(scan) if call.return_response else None
+    outcome = await runner.async_scan(
+        settings, call.data[ATTR_FILE_NAME], destination=call.data[ATTR_DESTINATION]
+    )
+    return _scan_response(outcome) if call.return_response else None
 
 
-def _scan_response(scan: StoredScan) -> dict[str, Any]:
-    """Return the action's response data for a stored scan."""
-    return {
+def _scan_response(outcome: ScanOutcome) -> dict[str, Any]:
+    """Return the action's response data for a finished scan.
+
+    `files` lists what the media library holds (nothing when the scan only went to the
+    post-scan endpoint); `post_scan` is there when the scan went to the endpoint.
+    """
+    scan = outcome.scan
+    response: dict[str, Any] = {
         "pages": scan.pages,
         "files": [
             {
@@ -156,9 +156,17 @@ def _scan_response(scan: StoredScan) -> dict[str, Any]:
                 "mime_type": file.mime_type,
             }
             for file in scan.files
+            if outcome.kept
         ],
         "duration": scan.duration,
     }
+    if (post_scan := outcome.post_scan) is not None:
+        response["post_scan"] = {
+            "job_token": post_scan.job_token,
+            "state": post_scan.state,
+            "images_received": post_scan.images_received,
+        }
+    return response
 
 
 async def _async_cancel(call: ServiceCall) -> None:

@@ -376,6 +376,10 @@ class ScanStorage:
             lambda: shutil.rmtree(work, ignore_errors=True)
         )
 
+    async def async_remove(self, scan: StoredScan) -> None:
+        """Remove a scan from the library: its files, previews and manifest."""
+        await self.hass.async_add_executor_job(_remove_scan, scan)
+
     async def async_latest(self) -> StoredScan | None:
         """Return this scanner's newest scan in the library, if any."""
         root = library_root(self.hass)
@@ -383,6 +387,13 @@ class ScanStorage:
             return None
         scans = await self.hass.async_add_executor_job(list_scans, root / self.device)
         return next((scan for scan in scans if scan.scanner == self.scanner), None)
+
+
+def _remove_scan(scan: StoredScan) -> None:
+    # The manifest first: a scan without it no longer exists, whatever remains.
+    shutil.rmtree(scan.folder / SCANS_DIR / scan.name, ignore_errors=True)
+    for file in scan.files:
+        file.path.unlink(missing_ok=True)
 
 
 def _publish(
