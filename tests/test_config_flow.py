@@ -48,16 +48,22 @@ from custom_components.wsd_scan.config_flow import (
     _moved,
 )
 from custom_components.wsd_scan.const import (
+    CONF_CA_FILE,
     CONF_CALLBACK_URL,
     CONF_COLOR,
     CONF_DESTINATION,
+    CONF_ENDPOINT,
+    CONF_FILTERS,
     CONF_FORMAT,
     CONF_PAPER,
     CONF_POLL_INTERVAL,
+    CONF_POST_SCAN,
     CONF_PROFILE_ID,
     CONF_PROFILES,
     CONF_RESOLUTION,
     CONF_SOURCE,
+    CONF_USER_IDENTIFIER,
+    CONF_VERIFY_TLS,
     CONF_XADDRS,
     DEFAULT_POLL_INTERVAL,
     DEFAULT_PROFILE_ID,
@@ -1330,3 +1336,93 @@ async def test_a_profile_keeps_its_own_name(
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert entry.options[CONF_PROFILES][0][CONF_NAME] == "HOME ASSISTANT"
+
+
+async def test_post_scan_endpoint_saved_and_removed(
+    hass: HomeAssistant, mock_setup_entry: AsyncMock
+) -> None:
+    """The endpoint is stored with what was filled in; an empty endpoint removes it."""
+    entry = entry_for(str(uuid.uuid4()), "192.0.2.40", ["http://192.0.2.40/wsd"])
+    entry.add_to_hass(hass)
+    hass.config_entries.async_update_entry(entry, options={CONF_POLL_INTERVAL: 60})
+    result = await open_options(hass, entry, "post_scan")
+    assert result["step_id"] == "post_scan"
+    filter_xml = '<f:Share xmlns:f="http://example.com/filter">\\\\srv\\scans</f:Share>'
+    result = dict(
+        await hass.config_entries.options.async_configure(
+            result["flow_id"],
+            {
+                CONF_ENDPOINT: " https://scanserver:5362/ScanServer/PostScan ",
+                CONF_USER_IDENTIFIER: "",
+                CONF_FILTERS: [filter_xml, "  "],
+                CONF_VERIFY_TLS: True,
+            },
+        )
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert entry.options == {
+        CONF_POLL_INTERVAL: 60,
+        CONF_POST_SCAN: {
+            CONF_ENDPOINT: "https://scanserver:5362/ScanServer/PostScan",
+            CONF_FILTERS: [filter_xml],
+            CONF_VERIFY_TLS: True,
+        },
+    }
+
+    # A host is fine too (the endpoint is looked up); no filters are not stored.
+    result = await open_options(hass, entry, "post_scan")
+    assert suggested(result)[CONF_ENDPOINT] == (
+        "https://scanserver:5362/ScanServer/PostScan"
+    )
+    await hass.config_entries.options.async_configure(
+        result["flow_id"], {CONF_ENDPOINT: "scanserver", CONF_VERIFY_TLS: True}
+    )
+    await hass.async_block_till_done()
+    assert entry.options[CONF_POST_SCAN] == {
+        CONF_ENDPOINT: "scanserver",
+        CONF_VERIFY_TLS: True,
+    }
+
+    result = await open_options(hass, entry, "post_scan")
+    await hass.config_entries.options.async_configure(
+        result["flow_id"], {CONF_ENDPOINT: " ", CONF_VERIFY_TLS: True}
+    )
+    await hass.async_block_till_done()
+    assert entry.options == {CONF_POLL_INTERVAL: 60}
+
+
+@pytest.mark.parametrize(
+    ("user_input", "errors"),
+    [
+        ({CONF_ENDPOINT: "ftp://scanserver/"}, {CONF_ENDPOINT: "invalid_endpoint"}),
+        ({CONF_ENDPOINT: "https://"}, {CONF_ENDPOINT: "invalid_endpoint"}),
+        ({CONF_ENDPOINT: "scanserver:99999"}, {CONF_ENDPOINT: "invalid_endpoint"}),
+        (
+            {CONF_ENDPOINT: "scanserver", CONF_FILTERS: ["<unclosed"]},
+            {CONF_FILTERS: "invalid_filter"},
+        ),
+        (
+            {CONF_ENDPOINT: "scanserver", CONF_CA_FILE: "/nonexistent/ca.pem"},
+            {CONF_CA_FILE: "invalid_ca_file"},
+        ),
+    ],
+)
+async def test_post_scan_endpoint_is_checked(
+    hass: HomeAssistant,
+    mock_setup_entry: AsyncMock,
+    user_input: dict[str, Any],
+    errors: dict[str, str],
+) -> None:
+    """Bad endpoints, filters and CA files are refused; nothing is stored."""
+    entry = entry_for(str(uuid.uuid4()), "192.0.2.40", ["http://192.0.2.40/wsd"])
+    entry.add_to_hass(hass)
+    result = await open_options(hass, entry, "post_scan")
+    result = dict(
+        await hass.config_entries.options.async_configure(
+            result["flow_id"], {**user_input, CONF_VERIFY_TLS: True}
+        )
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == errors
+    assert entry.options == {}
