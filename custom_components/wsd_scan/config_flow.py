@@ -85,7 +85,7 @@ from .const import (
     Destination,
 )
 from .post_scan import post_scan_settings, tls_setting
-from .profiles import MAX_PROFILE_NAME, stored_profiles
+from .profiles import MAX_PROFILE_NAME, SETTINGS_KEYS, stored_profiles
 from .wsd.discovery import DIRECTED_PROBE_PATH, directed_probe_url, same_host, url_host
 from .wsd.models import normalize_uuid
 
@@ -709,22 +709,13 @@ class WsdScanOptionsFlow(OptionsFlowWithReload):
         """Show and save the post-scan endpoint (no endpoint: none)."""
         errors: dict[str, str] = {}
         if user_input is not None:
-            config = {
-                key: value.strip() if isinstance(value, str) else value
-                for key, value in user_input.items()
-            }
-            config[CONF_FILTERS] = [
-                f for f in config.get(CONF_FILTERS, []) if f.strip()
-            ]
-            config = {key: value for key, value in config.items() if value != ""}
+            config = _post_scan_config(user_input)
             options = dict(self.config_entry.options)
             if CONF_ENDPOINT not in config:
                 options.pop(CONF_POST_SCAN, None)
                 return self.async_create_entry(data=options)
             errors = await _post_scan_errors(self.hass, config)
             if not errors:
-                if not config[CONF_FILTERS]:
-                    del config[CONF_FILTERS]
                 return self.async_create_entry(data={**options, CONF_POST_SCAN: config})
         return self.async_show_form(
             step_id="post_scan",
@@ -784,11 +775,7 @@ class WsdScanOptionsFlow(OptionsFlowWithReload):
                 else:
                     profiles[profiles.index(current)] = profile
                 return self._save_profiles(profiles)
-        shown = user_input or (
-            {**current, CONF_RESOLUTION: str(current.get(CONF_RESOLUTION))}
-            if current is not None and CONF_RESOLUTION in current
-            else current
-        )
+        shown = user_input or (_as_shown(current) if current is not None else None)
         return self.async_show_form(
             step_id="profile",
             data_schema=self.add_suggested_values_to_schema(PROFILE_SCHEMA, shown),
@@ -837,6 +824,21 @@ class WsdScanOptionsFlow(OptionsFlowWithReload):
         )
 
 
+def _post_scan_config(user_input: Mapping[str, Any]) -> dict[str, Any]:
+    """Return what the post-scan form was given: trimmed, empty fields left out."""
+    config = {
+        key: value.strip() if isinstance(value, str) else value
+        for key, value in user_input.items()
+        if key != CONF_FILTERS
+    }
+    config = {key: value for key, value in config.items() if value != ""}
+    if filters := [
+        entry for entry in user_input.get(CONF_FILTERS, []) if entry.strip()
+    ]:
+        config[CONF_FILTERS] = filters
+    return config
+
+
 async def _post_scan_errors(
     hass: HomeAssistant, config: Mapping[str, Any]
 ) -> dict[str, str]:
@@ -876,15 +878,17 @@ def _settings(user_input: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _as_shown(stored: Mapping[str, Any]) -> dict[str, Any]:
+    """Return stored settings as the forms show them (a resolution is a choice of text)."""
+    shown = dict(stored)
+    if CONF_RESOLUTION in shown:
+        shown[CONF_RESOLUTION] = str(shown[CONF_RESOLUTION])
+    return shown
+
+
 def _sectioned(options: Mapping[str, Any]) -> dict[str, Any]:
     """Turn stored (flat) options into the form's shape."""
-    shown: dict[str, Any] = {
-        key: options[key]
-        for key in (CONF_SOURCE, CONF_FORMAT, CONF_COLOR, CONF_PAPER)
-        if key in options
-    }
-    if CONF_RESOLUTION in options:
-        shown[CONF_RESOLUTION] = str(options[CONF_RESOLUTION])
+    shown = _as_shown({key: options[key] for key in SETTINGS_KEYS if key in options})
     shown[SECTION_ADVANCED] = {
         key: options[key]
         for key in (CONF_POLL_INTERVAL, CONF_CALLBACK_URL)
