@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterator
+from datetime import timedelta
 from typing import Any
 from unittest.mock import AsyncMock, patch
 
@@ -15,8 +16,12 @@ from homeassistant.const import CONF_HOST
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.setup import async_setup_component
+from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.common import (
+    MockConfigEntry,
+    async_fire_time_changed,
+)
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.wsd_scan.const import CONF_CALLBACK_URL, CONF_XADDRS, DOMAIN
@@ -133,6 +138,11 @@ def status_subscriptions(sim: SimulatedScanner) -> dict[str, Subscription]:
 def panel_subscriptions(sim: SimulatedScanner) -> dict[str, Subscription]:
     """Return the scanner's live subscriptions that register panel entries."""
     return {key: sub for key, sub in sim.subscriptions.items() if sub.destinations}
+
+
+def advance(hass: HomeAssistant, delta: timedelta) -> None:
+    """Let `delta` pass for every timer (polls, renewals, retries)."""
+    async_fire_time_changed(hass, dt_util.utcnow() + delta)
 
 
 async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:

@@ -11,12 +11,8 @@ from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
 from homeassistant.helpers.network import NoURLAvailableError
-from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import (
-    MockConfigEntry,
-    async_fire_time_changed,
-)
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.wsd_scan.const import (
     CONF_CALLBACK_URL,
@@ -34,6 +30,7 @@ from simulator.soap import WSE, SoapFault
 
 from .ha_fixtures import (
     StartScanner,
+    advance,
     entity_id,
     scanner_entry,
     status_subscriptions,
@@ -48,11 +45,6 @@ RENEWAL = timedelta(seconds=SUBSCRIPTION_LIFETIME / 2 + 1)
 POLL = timedelta(seconds=DEFAULT_POLL_INTERVAL + 1)
 #: The longest pause between Subscribe attempts.
 SUBSCRIBE_RETRY = timedelta(seconds=301)
-
-
-def advance(hass: HomeAssistant, delta: timedelta) -> None:
-    """Let `delta` pass for every timer (polls, renewals, retries)."""
-    async_fire_time_changed(hass, dt_util.utcnow() + delta)
 
 
 def issue_ids(issue_registry: ir.IssueRegistry, entry: MockConfigEntry) -> set[str]:

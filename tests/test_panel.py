@@ -10,12 +10,8 @@ from datetime import timedelta
 from homeassistant.const import CONF_NAME
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
-from homeassistant.util import dt as dt_util
 import pytest
-from pytest_homeassistant_custom_component.common import (
-    MockConfigEntry,
-    async_fire_time_changed,
-)
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.wsd_scan.const import (
@@ -32,6 +28,7 @@ from custom_components.wsd_scan.wsd import SCAN_AVAILABLE_EVENT
 from simulator import Settings, SimulatedScanner
 
 from .ha_fixtures import (
+    advance,
     entity_id,
     panel_subscriptions,
     scanner_entry,
@@ -59,6 +56,8 @@ PHOTOS = {
 }
 #: Lifetime Epson WF-3640 grants, whatever is asked (peers.md §7).
 GRANTED = 900.0
+#: When the panel subscription is renewed (half the granted lifetime), plus a margin.
+RENEWAL = timedelta(seconds=GRANTED / 2 + 1)
 
 
 @pytest.fixture
@@ -97,9 +96,13 @@ async def press(hass: HomeAssistant, sim: SimulatedScanner, name: str) -> str:
     return scan_identifier
 
 
-def advance(hass: HomeAssistant, seconds: float) -> None:
-    """Let time pass for every timer (renewals among them)."""
-    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=seconds))
+async def assert_press_scans(
+    hass: HomeAssistant, sim: SimulatedScanner, entry: MockConfigEntry, name: str
+) -> None:
+    """Press `name` on the panel: the scanner must accept the scan, and it is stored."""
+    await press(hass, sim, name)
+    assert sim.push_scan_failures == []
+    assert entry.runtime_data.coordinator.data.last_scan is not None
 
 
 async def test_profiles_appear_on_the_panel(
@@ -187,7 +190,7 @@ async def test_renewals_keep_the_tokens(
 
     manager.on_change = count_renewal
     for renewal in range(1, 4):
-        advance(hass, GRANTED / 2 + 1)
+        advance(hass, RENEWAL)
         await until(lambda: renewed == renewal)  # noqa: B023 - read at once
         # Let the manager go back to sleep before time moves on again.
         await asyncio.sleep(0.05)
@@ -200,9 +203,7 @@ async def test_renewals_keep_the_tokens(
     )
     assert set(panel_subscriptions(panel_scanner)) == {before}
     assert panel.destination_tokens == tokens
-    await press(hass, panel_scanner, "Photos")
-    assert panel_scanner.push_scan_failures == []
-    assert panel_entry.runtime_data.coordinator.data.last_scan is not None
+    await assert_press_scans(hass, panel_scanner, panel_entry, "Photos")
 
 
 async def test_reboot_registers_again_and_a_press_works(
@@ -214,13 +215,11 @@ async def test_reboot_registers_again_and_a_press_works(
     await panel_scanner.reboot()
     assert panel_subscriptions(panel_scanner) == {}
 
-    advance(hass, GRANTED / 2 + 1)
+    advance(hass, RENEWAL)
     await until(lambda: len(panel_subscriptions(panel_scanner)) == 1)
     await until(lambda: panel.destination_tokens not in ({}, old_tokens))
 
-    await press(hass, panel_scanner, "Photos")
-    assert panel_scanner.push_scan_failures == []
-    assert panel_entry.runtime_data.coordinator.data.last_scan is not None
+    await assert_press_scans(hass, panel_scanner, panel_entry, "Photos")
 
 
 async def test_forgotten_subscription_is_recreated(
@@ -231,7 +230,7 @@ async def test_forgotten_subscription_is_recreated(
     (before,) = panel_subscriptions(panel_scanner)
     del panel_scanner.events.subscriptions[before]
 
-    advance(hass, GRANTED / 2 + 1)
+    advance(hass, RENEWAL)
     await until(lambda: len(panel_subscriptions(panel_scanner)) == 1)
     (after,) = panel_subscriptions(panel_scanner)
     assert after != before
@@ -244,8 +243,7 @@ async def test_forgotten_subscription_is_recreated(
             }
         )
     )
-    await press(hass, panel_scanner, "Home Assistant")
-    assert panel_scanner.push_scan_failures == []
+    await assert_press_scans(hass, panel_scanner, panel_entry, "Home Assistant")
 
 
 async def test_stale_token_registers_again(

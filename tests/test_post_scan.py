@@ -6,7 +6,6 @@ import asyncio
 from collections.abc import AsyncGenerator
 import hashlib
 from pathlib import Path
-from typing import Any
 
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
@@ -25,7 +24,7 @@ from custom_components.wsd_scan.const import (
 from simulator import SimulatedScanner
 from simulator.scan_server import ScanServer
 
-from .ha_fixtures import device_id, entity_id, scan, scanner_entry
+from .ha_fixtures import device_id, entity_id, scan, scanner_entry, until
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
@@ -196,13 +195,8 @@ async def test_cancel_stops_the_upload(
     assert err.value.translation_key == "scan_cancelled"
     assert not runner.busy
     (job,) = server.jobs.values()
-    await asyncio.wait_for(_until_canceled(job), 10)
+    await until(lambda: job.state == "Canceled", 10)
     assert Path(err.value.translation_placeholders["files"]).is_file()
-
-
-async def _until_canceled(job: Any) -> None:
-    while job.state != "Canceled":
-        await asyncio.sleep(0.01)
 
 
 async def test_without_an_endpoint_the_destination_is_refused(
