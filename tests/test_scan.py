@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import replace
 import errno
 import os
@@ -70,6 +71,30 @@ def page_counter(hass: HomeAssistant, job_state_id: str) -> list[Any]:
 
     async_track_state_change_event(hass, job_state_id, remember)
     return seen
+
+
+def at_page(
+    hass: HomeAssistant,
+    entity_registry: er.EntityRegistry,
+    uuid: str,
+    page: int,
+    action: Callable[[], object],
+) -> None:
+    """Run `action` once, when the job state sensor first counts `page` pages."""
+    done = False
+
+    @callback
+    def check(event: Event[EventStateChangedData]) -> None:
+        nonlocal done
+        state = event.data["new_state"]
+        pages = state.attributes.get("pages") if state is not None else None
+        if not done and pages is not None and pages >= page:
+            done = True
+            action()
+
+    async_track_state_change_event(
+        hass, entity_id(entity_registry, "sensor", uuid, "job_state"), check
+    )
 
 
 async def test_platen_jpeg(
@@ -246,21 +271,16 @@ async def test_cancel_mid_job_keeps_the_pages(
     scanner.load_feeder(8)
     target = {"device_id": device_id(hass, scanner.uuid)}
     cancelled: list[asyncio.Task[Any]] = []
-
-    @callback
-    def cancel_at_first_page(event: Event[EventStateChangedData]) -> None:
-        state = event.data["new_state"]
-        if not cancelled and state is not None and state.attributes.get("pages"):
-            cancelled.append(
-                hass.async_create_task(
-                    hass.services.async_call(DOMAIN, "cancel", target, blocking=True)
-                )
-            )
-
-    async_track_state_change_event(
+    at_page(
         hass,
-        entity_id(entity_registry, "sensor", scanner.uuid, "job_state"),
-        cancel_at_first_page,
+        entity_registry,
+        scanner.uuid,
+        1,
+        lambda: cancelled.append(
+            hass.async_create_task(
+                hass.services.async_call(DOMAIN, "cancel", target, blocking=True)
+            )
+        ),
     )
     with pytest.raises(HomeAssistantError) as err:
         await scan(hass, scanner.uuid, source="feeder")
@@ -284,15 +304,13 @@ async def test_jam_mid_job_keeps_the_pages(
 ) -> None:
     """A jam after page 2: a translated jam error; pages 1 and 2 are in the PDF."""
     scanner.load_feeder(5)
-
-    @callback
-    def jam_at_second_page(event: Event[EventStateChangedData]) -> None:
-        state = event.data["new_state"]
-        if state is not None and state.attributes.get("pages") == 2:
-            scanner.raise_condition("MediaJam")
-
-    job_state_id = entity_id(entity_registry, "sensor", scanner.uuid, "job_state")
-    async_track_state_change_event(hass, job_state_id, jam_at_second_page)
+    at_page(
+        hass,
+        entity_registry,
+        scanner.uuid,
+        2,
+        lambda: scanner.raise_condition("MediaJam"),
+    )
     with pytest.raises(HomeAssistantError) as err:
         await scan(hass, scanner.uuid, source="feeder")
 
@@ -304,7 +322,8 @@ async def test_jam_mid_job_keeps_the_pages(
     assert str(err.value).startswith("Paper is jammed in Simulated Office MFP")
     await scanner.wait_for_notifications()
     await hass.async_block_till_done()
-    assert hass.states.get(job_state_id).state == "aborted"
+    job_state = entity_id(entity_registry, "sensor", scanner.uuid, "job_state")
+    assert hass.states.get(job_state).state == "aborted"
     last_scan = hass.states.get(
         entity_id(entity_registry, "sensor", scanner.uuid, "last_scan")
     )
@@ -474,12 +493,7 @@ async def test_disk_full_mid_job(
     """The disk fills while page 2 streams in: the disk-full error; page 1 is kept."""
     scanner.load_feeder(3)
     disk_full: list[bool] = []
-
-    @callback
-    def fill_disk_at_first_page(event: Event[EventStateChangedData]) -> None:
-        state = event.data["new_state"]
-        if state is not None and state.attributes.get("pages") == 1:
-            disk_full.append(True)
+    at_page(hass, entity_registry, scanner.uuid, 1, lambda: disk_full.append(True))
 
     def writev(fd: int, buffers: list[memoryview | bytes]) -> int:
         if disk_full:
@@ -487,11 +501,6 @@ async def test_disk_full_mid_job(
         return system_writev(fd, buffers)
 
     system_writev = os.writev
-    async_track_state_change_event(
-        hass,
-        entity_id(entity_registry, "sensor", scanner.uuid, "job_state"),
-        fill_disk_at_first_page,
-    )
     with (
         # The library writes the pages it receives with os.writev.
         patch("os.writev", writev),
@@ -576,21 +585,16 @@ async def test_unload_cancels_a_running_scan(
     """Unloading the entry mid-scan cancels the job; the pages are still saved."""
     scanner.load_feeder(8)
     unloading: list[asyncio.Task[Any]] = []
-
-    @callback
-    def unload_at_first_page(event: Event[EventStateChangedData]) -> None:
-        state = event.data["new_state"]
-        if not unloading and state is not None and state.attributes.get("pages"):
-            unloading.append(
-                hass.async_create_task(
-                    hass.config_entries.async_unload(loaded_entry.entry_id)
-                )
-            )
-
-    async_track_state_change_event(
+    at_page(
         hass,
-        entity_id(entity_registry, "sensor", scanner.uuid, "job_state"),
-        unload_at_first_page,
+        entity_registry,
+        scanner.uuid,
+        1,
+        lambda: unloading.append(
+            hass.async_create_task(
+                hass.config_entries.async_unload(loaded_entry.entry_id)
+            )
+        ),
     )
     with pytest.raises(HomeAssistantError) as err:
         await scan(hass, scanner.uuid, source="feeder")
@@ -664,18 +668,13 @@ async def test_stall_mid_job_times_out_and_keeps_the_pages(
     """The scanner goes silent in page 2: the timeout error, page 1 kept in the PDF."""
     scanner.load_feeder(5)
     loaded_entry.runtime_data.runner.client.image_idle_timeout = 0.3
-
-    @callback
-    def stall_after_first_page(event: Event[EventStateChangedData]) -> None:
-        state = event.data["new_state"]
-        if state is not None and state.attributes.get("pages") == 1:
-            # Xerox B225/B235-like hung firmware: the next image stops mid-body.
-            scanner.quirks.add(Quirk.HOSTILE_STALL_MID_BODY)
-
-    async_track_state_change_event(
+    # Xerox B225/B235-like hung firmware: after page 1, the next image stops mid-body.
+    at_page(
         hass,
-        entity_id(entity_registry, "sensor", scanner.uuid, "job_state"),
-        stall_after_first_page,
+        entity_registry,
+        scanner.uuid,
+        1,
+        lambda: scanner.quirks.add(Quirk.HOSTILE_STALL_MID_BODY),
     )
     with pytest.raises(HomeAssistantError) as err:
         async with asyncio.timeout(15):
