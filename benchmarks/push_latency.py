@@ -1,8 +1,8 @@
 """Benchmark (e): panel press → CreateScanJob latency ("Scan to Home Assistant").
 
 A simulated office MFP registers one panel entry through the same pieces Home Assistant
-uses (a `NotificationHandler` behind an aiohttp endpoint, a `SubscriptionManager` with a
-ScanDestination, a `ScanClient`). Each round presses Scan on the simulator's panel and
+uses (a `NotificationHandler` served by the CLI's aiohttp endpoint, a
+`SubscriptionManager` with a ScanDestination, a `ScanClient`). Each round presses Scan on the simulator's panel and
 records when the scanner received the CreateScanJob carrying the press's ScanIdentifier,
 measured on the scanner's clock from the moment it posted ScanAvailableEvent. Scanner and
 client share one event loop (a worst case: the scanner's own work delays the client).
@@ -16,15 +16,12 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import AsyncIterator
-import contextlib
 from datetime import UTC, datetime
 from pathlib import Path
 import statistics
 import tempfile
 
 import aiohttp
-from aiohttp import web
 
 from custom_components.wsd_scan.wsd import (
     SCAN_AVAILABLE_EVENT,
@@ -38,22 +35,8 @@ from custom_components.wsd_scan.wsd import (
     WsdEvent,
     build_ticket,
 )
+from custom_components.wsd_scan.wsd.cli import notification_server
 from simulator import SimulatedScanner
-
-
-@contextlib.asynccontextmanager
-async def _sink(handler: NotificationHandler) -> AsyncIterator[str]:
-    """Serve `handler` on 127.0.0.1; yield the notify base URL."""
-    app = web.Application()
-    app.router.add_post("/notify/{identifier}", handler.aiohttp_handler)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}/notify"
-    finally:
-        await runner.cleanup()
 
 
 async def _measure(rounds: int, folder: Path) -> list[float]:
@@ -63,7 +46,7 @@ async def _measure(rounds: int, folder: Path) -> list[float]:
     async with (
         SimulatedScanner("office_mfp", discovery=False) as sim,
         aiohttp.ClientSession() as session,
-        _sink(handler) as notify_base,
+        notification_server(handler, "127.0.0.1") as notify_url,
     ):
         client = ScanClient(session, sim.scan_url)
         elements = await client.get_elements()
@@ -88,7 +71,7 @@ async def _measure(rounds: int, folder: Path) -> list[float]:
         manager = SubscriptionManager(
             EventingClient(session, sim.scan_url),
             handler,
-            notify_url=lambda identifier: f"{notify_base}/{identifier}",
+            notify_url=lambda _identifier: notify_url,
             device_hosts=["127.0.0.1"],
             actions=[SCAN_AVAILABLE_EVENT],
             destinations=[ScanDestination("Home Assistant", "benchmark")],

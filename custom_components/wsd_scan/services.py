@@ -155,8 +155,7 @@ def _scan_response(outcome: ScanOutcome) -> dict[str, Any]:
                 "size": file.size,
                 "mime_type": file.mime_type,
             }
-            for file in scan.files
-            if outcome.kept
+            for file in (scan.files if outcome.kept else ())
         ],
         "duration": scan.duration,
     }

@@ -238,10 +238,10 @@ async def _scan(options: argparse.Namespace) -> None:
 
 
 @contextlib.asynccontextmanager
-async def _notification_server(
+async def notification_server(
     handler: NotificationHandler, host: str
 ) -> AsyncIterator[str]:
-    """Serve `handler` on host:0; yield the notify URL."""
+    """Serve `handler` on host:0; yield the notify URL (for every subscription)."""
     app = web.Application()
     path = f"/wsd-scan/{uuid.uuid4().hex}"
     app.router.add_post(path, handler.aiohttp_handler)
@@ -264,7 +264,7 @@ async def _push(options: argparse.Namespace) -> None:
         client = _scan_client(session, device)
         device_host = yarl.URL(client.url).host or ""
         handler = NotificationHandler()
-        async with _notification_server(handler, options.notify_host) as notify_url:
+        async with notification_server(handler, options.notify_host) as notify_url:
             eventing = EventingClient(session, client.url)
             subscription = await eventing.subscribe(
                 notify_url, [SCAN_AVAILABLE_EVENT], destinations=[destination]
