@@ -170,6 +170,8 @@ FLOW_KEYS = {"flow_title", "step", "error", "abort", "progress", "create_entry"}
 SUBENTRY_KEYS = {*FLOW_KEYS, "entry_type", "initiate_flow"}
 ICON = re.compile(r"mdi:[a-z0-9]+(?:-[a-z0-9]+)*")
 HTML = re.compile(r"<[a-zA-Z/][^>]*>")
+#: A translation key: lowercase letters, digits, `-` and `_`, no doubled or edge separators.
+TRANSLATION_KEY = re.compile(r"[a-z0-9]+(?:[-_][a-z0-9]+)*")
 
 
 def strings(tree: Any, path: str = "") -> Iterator[tuple[str, Any]]:
@@ -245,6 +247,10 @@ def test_icons_name_only_what_exists() -> None:
                 assert set(icons.get("state", {})) <= set(translated_states)
     for path, icon in strings(ICONS):
         assert ICON.fullmatch(icon), path
+    for entities in ICONS["entity"].values():
+        for key, icons in entities.items():
+            # hassfest: a state's icon equal to the default is redundant.
+            assert icons["default"] not in icons.get("state", {}).values(), key
 
 
 def test_translation_strings_are_plain() -> None:
@@ -262,13 +268,51 @@ def test_translation_strings_are_plain() -> None:
         assert "[%key:" not in text, path
 
 
+def translation_keys() -> Iterator[tuple[str, str]]:
+    """Yield the keys the code refers to strings by, and where they are."""
+    for platform, entities in TRANSLATIONS.get("entity", {}).items():
+        for key, entity in entities.items():
+            yield f"entity/{platform}", key
+            for state in entity.get("state", {}):
+                yield f"entity/{platform}/{key}/state", state
+    for key, selector in TRANSLATIONS.get("selector", {}).items():
+        yield "selector", key
+        for option in selector["options"]:
+            yield f"selector/{key}/options", option
+    for service, text in TRANSLATIONS.get("services", {}).items():
+        yield "services", service
+        for group in ("fields", "sections"):
+            for key in text.get(group, {}):
+                yield f"services/{service}/{group}", key
+    for group in ("exceptions", "issues"):
+        for key in TRANSLATIONS.get(group, {}):
+            yield group, key
+
+
+@pytest.mark.parametrize(("where", "key"), list(translation_keys()))
+def test_translation_keys(where: str, key: str) -> None:
+    """Keys are lowercase slugs, as the frontend and hassfest expect."""
+    assert TRANSLATION_KEY.fullmatch(key), f"{where}/{key}"
+
+
+def test_issues_say_what_to_do() -> None:
+    """A repair issue has a title and either a description or a fix flow."""
+    for key, issue in TRANSLATIONS.get("issues", {}).items():
+        assert issue["title"], key
+        assert ("description" in issue) != ("fix_flow" in issue), key
+        assert set(issue) <= {"title", "description", "fix_flow"}, key
+
+
 def flows() -> Iterator[tuple[str, dict[str, Any], set[str]]]:
-    """Yield the config flow's, options flow's and each subentry flow's strings."""
+    """Yield the strings of the config, options, subentry and fix flows."""
     yield "config", TRANSLATIONS["config"], FLOW_KEYS
     if "options" in TRANSLATIONS:
         yield "options", TRANSLATIONS["options"], FLOW_KEYS
     for name, flow in TRANSLATIONS.get("config_subentries", {}).items():
         yield f"config_subentries/{name}", flow, SUBENTRY_KEYS
+    for name, issue in TRANSLATIONS.get("issues", {}).items():
+        if "fix_flow" in issue:
+            yield f"issues/{name}/fix_flow", issue["fix_flow"], FLOW_KEYS
 
 
 @pytest.mark.parametrize(
