@@ -212,9 +212,15 @@ def test_manifest_keys_and_order() -> None:
     assert "home-assistant.io" not in MANIFEST["documentation"]
     assert MANIFEST["issue_tracker"].startswith("https://")
     assert AwesomeVersion(MANIFEST["version"]).valid
-    assert MANIFEST["config_flow"] is True
-    assert (INTEGRATION / "config_flow.py").is_file()
     assert set(MANIFEST["zeroconf"]) >= {"_uscan._tcp.local.", "_uscans._tcp.local."}
+
+
+def test_discovery_has_a_config_flow_that_sets_a_unique_id() -> None:
+    """Zeroconf in the manifest needs a config flow step and a unique id (hassfest)."""
+    assert MANIFEST["config_flow"] is True
+    config_flow = (INTEGRATION / "config_flow.py").read_text()
+    assert "async def async_step_zeroconf(" in config_flow
+    assert "self.async_set_unique_id(" in config_flow
 
 
 def test_manifest_does_not_pin_what_home_assistant_ships() -> None:
