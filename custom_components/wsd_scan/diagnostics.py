@@ -66,33 +66,34 @@ async def async_get_config_entry_diagnostics(
         for service in runtime.device.services
     ]
     return async_redact_data(
-        _plain(
-            {
-                "entry": {"data": dict(entry.data), "options": dict(entry.options)},
-                "device": device,
-                "elements": asdict(runtime.elements),
-                "status": asdict(coordinator.data),
-                "available": coordinator.last_update_success,
-                "push": {
-                    "state": coordinator.push_state,
-                    "notify_base_url": coordinator.notify_base_url,
-                    **_subscription(coordinator.manager),
-                },
-                "panel": {
-                    "profiles": [
-                        {"id": profile.profile_id, "name": profile.name}
-                        for profile in runtime.panel.profiles.values()
-                    ],
-                    **_subscription(runtime.panel.manager),
-                },
-            }
-        ),
+        {
+            "entry": {"data": dict(entry.data), "options": dict(entry.options)},
+            "device": device,
+            "elements": asdict(runtime.elements),
+            "status": _plain(asdict(coordinator.data)),
+            "available": coordinator.last_update_success,
+            "push": {
+                "state": coordinator.push_state,
+                "notify_base_url": coordinator.notify_base_url,
+                **_subscription(coordinator.manager),
+            },
+            "panel": {
+                "profiles": [
+                    {"id": profile.profile_id, "name": profile.name}
+                    for profile in runtime.panel.profiles.values()
+                ],
+                **_subscription(runtime.panel.manager),
+            },
+        },
         TO_REDACT,
     )
 
 
 def _plain(value: Any) -> Any:
-    """Return `value` with paths as strings and tuples as lists, as JSON shows them."""
+    """Return `value` with paths as strings (the last scan's files) and tuples as lists.
+
+    Tuples become lists so that redaction reaches the dicts inside them.
+    """
     if isinstance(value, dict):
         return {key: _plain(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
