@@ -532,6 +532,13 @@ class ScanService:
                 job.end_of_feeder_image_sent = True
                 return Transfer(job, [], empty=True)
             if (
+                Quirk.END_OF_FEEDER_NOT_ACCEPTING_JOBS in self.quirks
+                and job.ticket.input_source != "Platen"
+            ):
+                raise SoapFault.receiver(
+                    SCAN, "ServerErrorNotAcceptingJobs", "no more documents"
+                )
+            if (
                 Quirk.END_OF_FEEDER_JOB_ID_NOT_FOUND in self.quirks
                 and job.ticket.input_source != "Platen"
             ):
