@@ -569,6 +569,10 @@ class ScanService:
             self.feeder = max(
                 0, self.feeder - sum(1 for p in transfer.pages if p.side == "front")
             )
+            jam_after = self.settings.jam_after_images
+            if jam_after is not None and job.delivered >= jam_after and job.remaining:
+                self.raise_condition("MediaJam")  # aborts the job
+                return
         if job.remaining:
             self._arm_timeout(job)
         else:
