@@ -307,3 +307,22 @@ def test_connection_error_mapping() -> None:
     assert soap.connection_error("u", TimeoutError()).kind is ErrorKind.TIMEOUT
     assert soap.connection_error("u", OSError("no route")).kind is ErrorKind.UNREACHABLE
     assert "no route" in str(soap.connection_error("u", OSError("no route")))
+
+
+async def test_multipart_bodies_are_sent_whole(
+    http_device: DeviceFactory, session: aiohttp.ClientSession
+) -> None:
+    """An MTOM package (WS-DSP uploads) goes out as written, on a connection of its own."""
+    seen: list[bytes] = []
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        seen.append(await request.read())
+        return web.Response(status=202)
+
+    package = aiohttp.MultipartWriter("related", "b1")
+    package.append(REQUEST, {"Content-Type": SOAP_TYPE})
+    url = await http_device(handler)
+    content_type = f"multipart/related; boundary={package.boundary}"
+    assert await soap.post(session, url, package, content_type=content_type) is None
+    assert REQUEST in seen[0]
+    assert seen[0].startswith(b"--b1")

@@ -944,15 +944,13 @@ class ScanJob:
             0 < wanted <= len(self.pages) and wanted != self.client.quirks.feeder_images
         )
 
-    async def _batch_ended(self, err: WsdError) -> bool:
+    async def _batch_ended(self, err: WsdFault | WsdHttpError) -> bool:
         """Whether a RetrieveImage failure is the device's way to end a feeder batch."""
         if not self._feeder:
             return False
         if isinstance(err, WsdHttpError):
             # A server that no longer knows the job once its pages are gone.
             return err.status in _GONE
-        if not isinstance(err, WsdFault):
-            return False
         if err.subcode in _END_OF_FEEDER:
             return True
         if err.subcode != "ServerErrorNotAcceptingJobs":
