@@ -26,7 +26,7 @@ from .profiles import entry_profiles
 from .runner import ScanRunner
 from .services import async_setup_services
 from .storage import ScanStorage, async_remove_leftover_work
-from .wsd import DiscoveryEvent, ScanClient, WsdError, get_device_info
+from .wsd import DiscoveryEvent, ScanClient, WsdError, get_device_info, quirks_for
 
 PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR,
@@ -64,7 +64,11 @@ async def async_setup_entry(hass: HomeAssistant, entry: WsdScanConfigEntry) -> b
             translation_key="no_scan_service",
             translation_placeholders={"host": host},
         )
-    scan_client = ScanClient(session, device.scan_service_url)
+    scan_client = ScanClient(
+        session,
+        device.scan_service_url,
+        quirks=quirks_for(device.manufacturer, device.model),
+    )
     try:
         elements = await scan_client.get_elements()
         status = elements.status or await scan_client.get_status()

@@ -69,6 +69,8 @@ async def async_get_config_entry_diagnostics(
         {
             "entry": {"data": dict(entry.data), "options": dict(entry.options)},
             "device": device,
+            # Entries of the library's device quirk table active for this model.
+            "quirks": list(runtime.scan_client.quirks.names),
             "elements": asdict(runtime.elements),
             "status": _plain(asdict(coordinator.data)),
             "available": coordinator.last_update_success,

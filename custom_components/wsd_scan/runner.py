@@ -249,7 +249,10 @@ class ScanRunner:
             )
         try:
             return build_ticket(
-                self.capabilities, settings, status=self.coordinator.data.status
+                self.capabilities,
+                settings,
+                status=self.coordinator.data.status,
+                quirks=self.client.quirks,
             )
         except WsdError as err:
             raise self._error(err) from err
@@ -333,7 +336,8 @@ class ScanRunner:
         )
         return error_class(
             translation_domain=DOMAIN,
-            translation_key=key or f"scan_{err.kind}",
+            # With no page saved, the message says nothing about saved pages.
+            translation_key=key or f"scan_{err.kind}{'_pages_saved' if pages else ''}",
             translation_placeholders={
                 "name": self.name,
                 "error": str(err),
