@@ -1120,6 +1120,82 @@ async def test_options_saved_flat_and_entry_reloaded(
     assert entry.options[CONF_POLL_INTERVAL] == 60
 
 
+PHOTO_SETTINGS = {
+    CONF_SOURCE: "platen",
+    CONF_FORMAT: "jpeg",
+    CONF_RESOLUTION: "600",
+    CONF_COLOR: "color",
+    CONF_PAPER: "max",
+}
+
+
+STORED_OPTIONS = {
+    CONF_SOURCE: "platen",
+    CONF_FORMAT: "png",
+    CONF_RESOLUTION: 600,
+    CONF_COLOR: "gray",
+    CONF_PAPER: "letter",
+    CONF_POLL_INTERVAL: 60,
+    CONF_CALLBACK_URL: "http://192.168.1.5:8123",
+    CONF_POST_SCAN: {CONF_ENDPOINT: "scanserver", CONF_VERIFY_TLS: False},
+}
+
+
+@pytest.mark.parametrize(
+    ("step", "user_input", "edited"),
+    [
+        (
+            "settings",
+            {
+                **PHOTO_SETTINGS,
+                config_flow.SECTION_ADVANCED: {CONF_POLL_INTERVAL: 90},
+            },
+            {
+                **PHOTO_SETTINGS,
+                CONF_RESOLUTION: 600,
+                CONF_POLL_INTERVAL: 90,
+                CONF_CALLBACK_URL: None,
+            },
+        ),
+        (
+            "post_scan",
+            {CONF_ENDPOINT: "https://scanserver/", CONF_VERIFY_TLS: True},
+            {
+                CONF_POST_SCAN: {
+                    CONF_ENDPOINT: "https://scanserver/",
+                    CONF_VERIFY_TLS: True,
+                }
+            },
+        ),
+    ],
+)
+async def test_an_options_step_keeps_what_it_does_not_edit(
+    hass: HomeAssistant,
+    mock_setup_entry: AsyncMock,
+    step: str,
+    user_input: dict[str, Any],
+    edited: dict[str, Any],
+) -> None:
+    """Each options step changes its own settings only; the others survive a save."""
+    entry = entry_for(
+        str(uuid.uuid4()),
+        "192.0.2.40",
+        ["http://192.0.2.40/wsd"],
+        options=STORED_OPTIONS,
+    )
+    entry.add_to_hass(hass)
+    result = await open_options(hass, entry, step)
+    result = dict(
+        await hass.config_entries.options.async_configure(result["flow_id"], user_input)
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    expected = {**STORED_OPTIONS, **edited}
+    assert entry.options == {
+        key: value for key, value in expected.items() if value is not None
+    }
+
+
 @pytest.mark.parametrize(
     "url", ["192.168.1.5:8123", "ftp://192.168.1.5/", "http://h/?a=1", "http://["]
 )
@@ -1173,15 +1249,6 @@ async def test_options_poll_interval_is_bounded(
                 config_flow.SECTION_ADVANCED: {CONF_POLL_INTERVAL: 1},
             },
         )
-
-
-PHOTO_SETTINGS = {
-    CONF_SOURCE: "platen",
-    CONF_FORMAT: "jpeg",
-    CONF_RESOLUTION: "600",
-    CONF_COLOR: "color",
-    CONF_PAPER: "max",
-}
 
 
 async def test_profiles_added_changed_and_removed(

@@ -682,12 +682,13 @@ class WsdScanOptionsFlow(OptionsFlowWithReload):
         errors: dict[str, str] = {}
         if user_input is not None:
             advanced = user_input[SECTION_ADVANCED]
+            # What this form does not show (profiles, the post-scan endpoint) is kept.
             options: dict[str, Any] = {
+                **self.config_entry.options,
                 **_settings(user_input),
                 CONF_POLL_INTERVAL: int(advanced[CONF_POLL_INTERVAL]),
             }
-            if CONF_PROFILES in self.config_entry.options:
-                options[CONF_PROFILES] = self.config_entry.options[CONF_PROFILES]
+            options.pop(CONF_CALLBACK_URL, None)
             if raw_url := (advanced.get(CONF_CALLBACK_URL) or "").strip():
                 if (url := _callback_url(raw_url)) is None:
                     errors["base"] = "invalid_callback_url"
