@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from functools import partial
 import logging
 from typing import Any, Final, cast, override
-from uuid import uuid4
 
 import aiohttp
 from homeassistant.config_entries import (
@@ -30,7 +29,10 @@ from homeassistant.config_entries import (
     ConfigEntryState,
     ConfigFlow,
     ConfigFlowResult,
-    OptionsFlowWithReload,
+    ConfigSubentry,
+    ConfigSubentryFlow,
+    OptionsFlow,
+    SubentryFlowResult,
 )
 from homeassistant.const import CONF_DEVICE, CONF_HOST, CONF_NAME
 from homeassistant.core import HomeAssistant, callback
@@ -54,7 +56,7 @@ from homeassistant.helpers.typing import DiscoveryInfoType
 import probatio
 import yarl
 
-from . import discovery, wsd
+from . import discovery, migration, wsd
 from .const import (
     CONF_CA_FILE,
     CONF_CALLBACK_URL,
@@ -67,8 +69,6 @@ from .const import (
     CONF_PAPER,
     CONF_POLL_INTERVAL,
     CONF_POST_SCAN,
-    CONF_PROFILE_ID,
-    CONF_PROFILES,
     CONF_RESOLUTION,
     CONF_SCAN_PROCESS_ID,
     CONF_SOURCE,
@@ -85,7 +85,14 @@ from .const import (
     Destination,
 )
 from .post_scan import post_scan_settings, tls_setting
-from .profiles import MAX_PROFILE_NAME, SETTINGS_KEYS, stored_profiles
+from .profiles import (
+    MAX_PROFILE_NAME,
+    SETTINGS_KEYS,
+    SUBENTRY_PROFILE,
+    default_profile,
+    entry_profiles,
+    profile_settings,
+)
 from .wsd.discovery import DIRECTED_PROBE_PATH, directed_probe_url, same_host, url_host
 from .wsd.models import normalize_uuid
 
@@ -296,6 +303,11 @@ def _address_updates(
     return updates or None
 
 
+def _reloads_itself(entry: ConfigEntry | None) -> bool:
+    """Whether a change to `entry` reloads it (a loaded entry's update listener does)."""
+    return entry is not None and entry.state is ConfigEntryState.LOADED
+
+
 def _model(info: wsd.DeviceInfo) -> str:
     """Manufacturer and model for the UI, without repeating the manufacturer."""
     manufacturer, model = info.manufacturer, info.model
@@ -414,7 +426,8 @@ async def _async_attempt[T](work: Awaitable[T]) -> tuple[T | None, str | None]:
 class WsdScanConfigFlow(ConfigFlow, domain=DOMAIN):
     """Add a WSD scanner."""
 
-    VERSION = 1
+    VERSION = migration.VERSION
+    MINOR_VERSION = migration.MINOR_VERSION
 
     def __init__(self) -> None:
         """Start with nothing found."""
@@ -426,6 +439,15 @@ class WsdScanConfigFlow(ConfigFlow, domain=DOMAIN):
     def async_get_options_flow(config_entry: ConfigEntry) -> WsdScanOptionsFlow:
         """Return the options flow."""
         return WsdScanOptionsFlow()
+
+    @classmethod
+    @callback
+    @override
+    def async_get_supported_subentry_types(
+        cls, config_entry: ConfigEntry
+    ) -> dict[str, type[ConfigSubentryFlow]]:
+        """Panel profiles are subentries."""
+        return {SUBENTRY_PROFILE: ProfileSubentryFlow}
 
     @property
     def _session(self) -> aiohttp.ClientSession:
@@ -594,7 +616,8 @@ class WsdScanConfigFlow(ConfigFlow, domain=DOMAIN):
         """Update a known scanner's address, or confirm a new one."""
         entry = await self.async_set_unique_id(normalize_uuid(location.endpoint))
         self._abort_if_unique_id_configured(
-            updates=_address_updates(entry, location.host, location.xaddrs)
+            updates=_address_updates(entry, location.host, location.xaddrs),
+            reload_on_update=not _reloads_itself(entry),
         )
         scanner, reason = await _async_attempt(_async_describe(self._session, location))
         if scanner is None:
@@ -616,6 +639,7 @@ class WsdScanConfigFlow(ConfigFlow, domain=DOMAIN):
             return self.async_create_entry(
                 title=info.name,
                 data={CONF_HOST: scanner.host, CONF_XADDRS: list(scanner.xaddrs)},
+                subentries=[default_profile().as_dict()],
             )
         self.context["title_placeholders"] = {"name": info.name}
         return self.async_show_form(
@@ -643,13 +667,10 @@ class WsdScanConfigFlow(ConfigFlow, domain=DOMAIN):
                     scanner.info.uuid, raise_on_progress=False
                 )
                 self._abort_if_unique_id_mismatch()
-                return self.async_update_reload_and_abort(
-                    entry,
-                    data_updates={
-                        CONF_HOST: scanner.host,
-                        CONF_XADDRS: list(scanner.xaddrs),
-                    },
-                )
+                updates = {CONF_HOST: scanner.host, CONF_XADDRS: list(scanner.xaddrs)}
+                if _reloads_itself(entry):
+                    return self.async_update_and_abort(entry, data_updates=updates)
+                return self.async_update_reload_and_abort(entry, data_updates=updates)
             errors[CONF_HOST if reason == "invalid_host" else "base"] = str(reason)
         return self.async_show_form(
             step_id="reconfigure",
@@ -661,28 +682,28 @@ class WsdScanConfigFlow(ConfigFlow, domain=DOMAIN):
         )
 
 
-class WsdScanOptionsFlow(OptionsFlowWithReload):
-    """Default scan settings, the polling fallback, the callback URL and panel profiles."""
+class WsdScanOptionsFlow(OptionsFlow):
+    """Default scan settings, the polling fallback, the callback URL, post-scan.
 
-    _profile_id: str | None = None
+    Each step merges what it edits into the stored options; the entry's update listener
+    reloads it.
+    """
 
     async def async_step_init(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Offer what can be changed."""
-        menu = ["settings", "post_scan", "add_profile"]
-        if stored_profiles(self.config_entry.options):
-            menu += ["edit_profile", "remove_profile"]
-        return self.async_show_menu(step_id="init", menu_options=menu)
+        return self.async_show_menu(
+            step_id="init", menu_options=["settings", "post_scan"]
+        )
 
     async def async_step_settings(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Show and save the default settings (a change reloads the entry)."""
+        """Show and save the default settings."""
         errors: dict[str, str] = {}
         if user_input is not None:
             advanced = user_input[SECTION_ADVANCED]
-            # What this form does not show (profiles, the post-scan endpoint) is kept.
             options: dict[str, Any] = {
                 **self.config_entry.options,
                 **_settings(user_input),
@@ -727,101 +748,64 @@ class WsdScanOptionsFlow(OptionsFlowWithReload):
             errors=errors,
         )
 
-    async def async_step_add_profile(
+
+class ProfileSubentryFlow(ConfigSubentryFlow):
+    """Add or change a panel profile (HA's subentry UI deletes one)."""
+
+    async def async_step_user(
         self, user_input: dict[str, Any] | None = None
-    ) -> ConfigFlowResult:
+    ) -> SubentryFlowResult:
         """Add a profile."""
-        self._profile_id = None
-        return await self.async_step_profile()
+        return await self._async_step_profile("user", None, user_input)
 
-    async def async_step_edit_profile(
+    async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None
-    ) -> ConfigFlowResult:
-        """Choose the profile to change."""
-        if user_input is not None:
-            self._profile_id = user_input[CONF_PROFILE_ID]
-            return await self.async_step_profile()
-        return self.async_show_form(
-            step_id="edit_profile",
-            data_schema=probatio.Schema(
-                {probatio.Required(CONF_PROFILE_ID): self._profile_selector()}
-            ),
+    ) -> SubentryFlowResult:
+        """Change a profile; its subentry id (the panel's ClientContext) stays."""
+        return await self._async_step_profile(
+            "reconfigure", self._get_reconfigure_subentry(), user_input
         )
 
-    async def async_step_profile(
-        self, user_input: dict[str, Any] | None = None
-    ) -> ConfigFlowResult:
+    async def _async_step_profile(
+        self,
+        step_id: str,
+        current: ConfigSubentry | None,
+        user_input: dict[str, Any] | None,
+    ) -> SubentryFlowResult:
         """Show and save one profile: its name on the panel and its scan settings."""
-        profiles = stored_profiles(self.config_entry.options)
-        current = next(
-            (p for p in profiles if p[CONF_PROFILE_ID] == self._profile_id), None
-        )
+        entry = self._get_entry()
         errors: dict[str, str] = {}
         if user_input is not None:
             name = user_input[CONF_NAME].strip()
-            others = [p for p in profiles if p is not current]
+            others = [
+                profile.name
+                for profile in entry_profiles(entry)
+                if current is None or profile.profile_id != current.subentry_id
+            ]
             if not name or len(name) > MAX_PROFILE_NAME:
                 errors[CONF_NAME] = "invalid_profile_name"
-            elif any(p[CONF_NAME].casefold() == name.casefold() for p in others):
+            elif any(other.casefold() == name.casefold() for other in others):
                 errors[CONF_NAME] = "duplicate_profile_name"
             else:
-                profile = {
-                    CONF_PROFILE_ID: self._profile_id or uuid4().hex,
-                    CONF_NAME: name,
+                data = {
                     **_settings(user_input),
                     CONF_DESTINATION: user_input[CONF_DESTINATION],
                 }
                 if current is None:
-                    profiles.append(profile)
-                else:
-                    profiles[profiles.index(current)] = profile
-                return self._save_profiles(profiles)
-        shown = user_input or (_as_shown(current) if current is not None else None)
+                    return self.async_create_entry(title=name, data=data)
+                return self.async_update_and_abort(
+                    entry, current, title=name, data=data
+                )
+        shown = user_input
+        if shown is None and current is not None:
+            shown = {
+                **_as_shown({**profile_settings(entry, current.data), **current.data}),
+                CONF_NAME: current.title,
+            }
         return self.async_show_form(
-            step_id="profile",
+            step_id=step_id,
             data_schema=self.add_suggested_values_to_schema(PROFILE_SCHEMA, shown),
             errors=errors,
-        )
-
-    async def async_step_remove_profile(
-        self, user_input: dict[str, Any] | None = None
-    ) -> ConfigFlowResult:
-        """Remove profiles (their entries leave the scanner's panel)."""
-        if user_input is not None:
-            removed = set(user_input[CONF_PROFILES])
-            return self._save_profiles(
-                [
-                    profile
-                    for profile in stored_profiles(self.config_entry.options)
-                    if profile[CONF_PROFILE_ID] not in removed
-                ]
-            )
-        return self.async_show_form(
-            step_id="remove_profile",
-            data_schema=probatio.Schema(
-                {
-                    probatio.Required(CONF_PROFILES): self._profile_selector(
-                        multiple=True
-                    )
-                }
-            ),
-        )
-
-    def _profile_selector(self, *, multiple: bool = False) -> SelectSelector:
-        return SelectSelector(
-            SelectSelectorConfig(
-                options=[
-                    SelectOptionDict(value=p[CONF_PROFILE_ID], label=p[CONF_NAME])
-                    for p in stored_profiles(self.config_entry.options)
-                ],
-                multiple=multiple,
-                mode=SelectSelectorMode.LIST,
-            )
-        )
-
-    def _save_profiles(self, profiles: list[dict[str, Any]]) -> ConfigFlowResult:
-        return self.async_create_entry(
-            data={**self.config_entry.options, CONF_PROFILES: profiles}
         )
 
 
