@@ -220,9 +220,7 @@ def _flow_reasons() -> tuple[set[str], set[str]]:
 
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-            if node.func.id == "_CannotAdd":
-                either |= constants(node)
-            elif node.func.id == "AbortFlow":
+            if node.func.id == "AbortFlow":
                 aborts |= constants(node)
         elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name in (
             "_reason",
@@ -724,7 +722,7 @@ async def test_manual_errors_then_success(  # noqa: PLR0917 - fixtures
         assert suggested(result) == {CONF_HOST: host}
 
     with patch(
-        "custom_components.wsd_scan.wsd.directed_probe", side_effect=RuntimeError("bug")
+        "custom_components.wsd_scan.wsd.locate", side_effect=RuntimeError("bug")
     ):
         result = await configure(hass, result, {CONF_HOST: "127.0.0.1"})
     assert result["errors"] == {"base": "unknown"}
@@ -820,7 +818,7 @@ async def test_zeroconf_unexpected_error(
 ) -> None:
     """A bug aborts the discovery with `unknown` and leaves a trace in the log."""
     with patch(
-        "custom_components.wsd_scan.wsd.directed_probe", side_effect=RuntimeError("bug")
+        "custom_components.wsd_scan.wsd.locate", side_effect=RuntimeError("bug")
     ):
         result = await start_zeroconf_flow(hass, "127.0.0.1", 80)
     assert result["type"] is FlowResultType.ABORT
@@ -872,12 +870,12 @@ async def test_zeroconf_known_host_aborts_without_probing(
         assert entry.state is ConfigEntryState.SETUP_RETRY
 
     with patch(
-        "custom_components.wsd_scan.wsd.directed_probe", side_effect=AssertionError
-    ) as directed_probe:
+        "custom_components.wsd_scan.wsd.locate", side_effect=AssertionError
+    ) as locate:
         result = await start_zeroconf_flow(hass, "127.0.0.1", 80)
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
-    assert not directed_probe.called
+    assert not locate.called
     await hass.async_block_till_done()
     assert entry.state is (
         ConfigEntryState.LOADED if retrying else ConfigEntryState.NOT_LOADED
@@ -1007,13 +1005,22 @@ def test_model_for_the_ui() -> None:
 # --- reconfigure ------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("retrying", [False, True])
 async def test_reconfigure_changes_the_address(
-    hass: HomeAssistant, start_scanner: StartScanner, mock_setup_entry: AsyncMock
+    hass: HomeAssistant,
+    start_scanner: StartScanner,
+    mock_setup_entry: AsyncMock,
+    retrying: bool,
 ) -> None:
-    """The same scanner at a new address: host and XAddrs replaced, entry reloaded."""
+    """The same scanner at a new address: host and XAddrs replaced, entry reloaded.
+
+    A loaded entry reloads itself on the change; one waiting to retry is retried now.
+    """
     office = await start_scanner("office_mfp", discovery=False)
     entry = entry_for(office.uuid, "192.0.2.40", ["http://192.0.2.40/wsd"])
     entry.add_to_hass(hass)
+    if retrying:
+        mock_setup_entry.side_effect = [ConfigEntryNotReady, True]
     await hass.config_entries.async_setup(entry.entry_id)
 
     result = dict(await entry.start_reconfigure_flow(hass))
@@ -1032,6 +1039,7 @@ async def test_reconfigure_changes_the_address(
     }
     await hass.async_block_till_done()
     assert len(mock_setup_entry.mock_calls) == 2
+    assert entry.state is ConfigEntryState.LOADED
 
 
 async def test_reconfigure_to_another_scanner_aborts(

@@ -15,7 +15,7 @@ is absent unless set.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncGenerator, Awaitable, Mapping
+from collections.abc import AsyncGenerator, Awaitable, Collection, Mapping
 import contextlib
 from dataclasses import dataclass
 from functools import partial
@@ -93,7 +93,7 @@ from .profiles import (
     entry_profiles,
     profile_settings,
 )
-from .wsd.discovery import DIRECTED_PROBE_PATH, directed_probe_url, same_host, url_host
+from .wsd.discovery import directed_probe_url, same_host, url_host
 from .wsd.models import normalize_uuid
 
 _LOGGER = logging.getLogger(__name__)
@@ -102,10 +102,10 @@ _LOGGER = logging.getLogger(__name__)
 DISCOVERY_TIMEOUT: Final = 3.0
 #: Time for one directed probe or one metadata Get (per address) while the flow runs.
 REQUEST_TIMEOUT: Final = 5.0
-#: Ports tried for the directed probe of a host found by zeroconf: the well-known
-#: endpoint on 80 first (discovery.md §5; Canon, Epson), then the port mDNS advertised,
-#: then where WSD servers are known to listen (5357 WSDAPI, 5358 Kyocera, 8018 HP Laser /
-#: Samsung; peers.md §7).
+#: Ports a host found by zeroconf is asked on (directed probe): the well-known endpoint on
+#: 80 first (Canon, Epson), then the port mDNS advertised, then where WSD servers are known
+#: to listen: 5357 (Windows WSDAPI), 5358 (Kyocera ECOSYS M2040dn), 8018 (HP Laser MFP
+#: 1188w, which mDNS does not announce; Samsung SL-M2070).
 PROBE_PORTS: Final = (80, 5357, 5358, 8018)
 
 #: The user step's choice that leads to the manual step instead of a discovered scanner.
@@ -200,32 +200,6 @@ OPTIONS_SCHEMA: Final = probatio.Schema(
 )
 
 
-class _CannotAdd(Exception):
-    """Why a scanner cannot be added; `reason` is the translation key."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-@dataclass(frozen=True, slots=True)
-class _Location:
-    """Where a WSD device answered: its endpoint UUID (or device URL) and XAddrs."""
-
-    host: str
-    endpoint: str
-    xaddrs: tuple[str, ...]
-
-
-@dataclass(frozen=True, slots=True)
-class _Scanner:
-    """A scanner the flow has talked to: who it is and how to reach it."""
-
-    host: str
-    xaddrs: tuple[str, ...]
-    info: wsd.DeviceInfo
-
-
 @dataclass(frozen=True, slots=True)
 class _Candidate:
     """A device the user step's probe found, with its metadata when it answered."""
@@ -246,6 +220,8 @@ class _Candidate:
 
 def _reason(err: wsd.WsdError) -> str:
     """Map a library error to what the user is told."""
+    if err.kind is wsd.ErrorKind.INVALID_ARGUMENT:
+        return "invalid_host"
     if err.kind in (wsd.ErrorKind.UNREACHABLE, wsd.ErrorKind.TIMEOUT):
         return "cannot_connect"
     return "not_wsd_scanner"  # it answered, but not as a WSD scanner does
@@ -328,74 +304,30 @@ def _callback_url(value: str) -> str | None:
     return str(url).rstrip("/")
 
 
-async def _async_locate(session: aiohttp.ClientSession, target: str) -> _Location:
-    """Find the WSD device behind a host, `host:port` or device URL (directed probe).
+def _scanner(located: wsd.LocatedDevice) -> wsd.LocatedDevice:
+    """Return `located` if it hosts a scan service (a printer or scan server does not)."""
+    if located.info.scan_service_url is None:
+        raise wsd.WsdError(
+            wsd.ErrorKind.UNSUPPORTED, f"{located.info.name} has no scan service"
+        )
+    return located
 
-    A device URL that does not host the well-known probe endpoint is still accepted
-    when it answers a Get (then the metadata names the device).
-    """
-    try:
-        probe_url = directed_probe_url(target)
-    except wsd.WsdError as err:
-        raise _CannotAdd("invalid_host") from err
-    device_url = target if "://" in target else None
-    if device_url is not None:
-        probe_url = str(yarl.URL(device_url).with_path(DIRECTED_PROBE_PATH))
-    try:
-        devices = await wsd.directed_probe(session, probe_url, timeout=REQUEST_TIMEOUT)
-    except wsd.WsdError as err:
-        if device_url is None:
-            raise _CannotAdd(_reason(err)) from err
-        devices = []
-    device = next((d for d in devices if wsd.is_scanner(d)), None) or next(
-        iter(devices), None
-    )
-    if device is None:
-        if device_url is None:  # the endpoint exists, but nothing there scans (202)
-            raise _CannotAdd("not_wsd_scanner")
-        return _Location(target, device_url, (device_url,))
-    first = (device_url,) if device_url is not None else ()
-    return _Location(
-        target, device.uuid, tuple(dict.fromkeys((*first, *device.xaddrs)))
+
+async def _async_locate_scanner(
+    session: aiohttp.ClientSession, target: str, ports: Collection[int] = ()
+) -> wsd.LocatedDevice:
+    """Find the scanner behind a host, `host:port` or device URL."""
+    return _scanner(
+        await wsd.locate(session, target, ports=ports, timeout=REQUEST_TIMEOUT)
     )
 
 
 async def _async_describe(
-    session: aiohttp.ClientSession, location: _Location
-) -> _Scanner:
-    """Read the device's metadata; it must host a scan service."""
-    try:
-        info = await wsd.get_device_info(
-            session, location.endpoint, location.xaddrs, timeout=REQUEST_TIMEOUT
-        )
-    except wsd.WsdError as err:
-        raise _CannotAdd(_reason(err)) from err
-    if info.scan_service_url is None:
-        raise _CannotAdd("not_wsd_scanner")
-    return _Scanner(location.host, location.xaddrs, info)
-
-
-async def _async_add_host(session: aiohttp.ClientSession, target: str) -> _Scanner:
-    return await _async_describe(session, await _async_locate(session, target))
-
-
-async def _async_locate_on_ports(
-    session: aiohttp.ClientSession, host: str, advertised: int | None
-) -> _Location:
-    """Find WSD on a host known from mDNS, trying the likely ports in turn."""
-    ports = dict.fromkeys(
-        port for port in (PROBE_PORTS[0], advertised, *PROBE_PORTS[1:]) if port
-    )
-    reason = "cannot_connect"
-    for port in ports:
-        target = yarl.URL.build(scheme="http", host=host, port=port).raw_authority
-        try:
-            return await _async_locate(session, target)
-        except _CannotAdd as err:
-            _LOGGER.debug("No WSD scanner at %s: %s", target, err.reason)
-            if err.reason != "cannot_connect":
-                reason = "not_wsd_scanner"
-    raise _CannotAdd(reason)
+    session: aiohttp.ClientSession, host: str, uuid: str, xaddrs: tuple[str, ...]
+) -> wsd.LocatedDevice:
+    """Read the metadata of a device WS-Discovery found; it must be a scanner."""
+    info = await wsd.get_device_info(session, uuid, xaddrs, timeout=REQUEST_TIMEOUT)
+    return _scanner(wsd.LocatedDevice(host, xaddrs, info))
 
 
 async def _async_try_describe(
@@ -416,8 +348,9 @@ async def _async_attempt[T](work: Awaitable[T]) -> tuple[T | None, str | None]:
     """Run `work`; return its result, or the translation key of why it failed."""
     try:
         return await work, None
-    except _CannotAdd as err:
-        return None, err.reason
+    except wsd.WsdError as err:
+        _LOGGER.debug("No WSD scanner: %s", err)
+        return None, _reason(err)
     except Exception:
         _LOGGER.exception("Unexpected error while talking to the scanner")
         return None, "unknown"
@@ -432,7 +365,7 @@ class WsdScanConfigFlow(ConfigFlow, domain=DOMAIN):
     def __init__(self) -> None:
         """Start with nothing found."""
         self._discovered: dict[str, _Candidate] = {}
-        self._scanner: _Scanner | None = None
+        self._scanner: wsd.LocatedDevice | None = None
 
     @staticmethod
     @callback
@@ -472,17 +405,16 @@ class WsdScanConfigFlow(ConfigFlow, domain=DOMAIN):
         await self.async_set_unique_id(choice, raise_on_progress=False)
         self._abort_if_unique_id_configured()
         device = candidate.device
-        location = _Location(candidate.host, device.uuid, device.xaddrs)
         if candidate.info is not None:
-            scanner: _Scanner | None = _Scanner(
-                location.host, location.xaddrs, candidate.info
+            self._scanner = wsd.LocatedDevice(
+                candidate.host, device.xaddrs, candidate.info
             )
-        else:
-            scanner, reason = await _async_attempt(
-                _async_describe(self._session, location)
-            )
-            if scanner is None:
-                return self._async_show_user_form({"base": str(reason)})
+            return await self.async_step_confirm()
+        scanner, reason = await _async_attempt(
+            _async_describe(self._session, candidate.host, device.uuid, device.xaddrs)
+        )
+        if scanner is None:
+            return self._async_show_user_form({"base": str(reason)})
         self._scanner = scanner
         return await self.async_step_confirm()
 
@@ -555,23 +487,47 @@ class WsdScanConfigFlow(ConfigFlow, domain=DOMAIN):
     async def async_step_manual(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
-        """Add a scanner by host, `host:port` or device URL (directed probe)."""
+        """Add a scanner by host, `host:port` or device URL."""
+        return await self._async_step_host("manual", user_input)
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Change the host of a configured scanner; it must stay the same device."""
+        return await self._async_step_host("reconfigure", user_input)
+
+    async def _async_step_host(
+        self, step_id: str, user_input: dict[str, Any] | None
+    ) -> ConfigFlowResult:
+        """Ask for a host and find the scanner there (a new one, or the same again)."""
+        entry = self._get_reconfigure_entry() if step_id == "reconfigure" else None
         errors: dict[str, str] = {}
         if user_input is not None:
-            host = user_input[CONF_HOST].strip()
-            scanner, reason = await _async_attempt(_async_add_host(self._session, host))
+            scanner, reason = await _async_attempt(
+                _async_locate_scanner(self._session, user_input[CONF_HOST])
+            )
             if scanner is not None:
                 await self.async_set_unique_id(
                     scanner.info.uuid, raise_on_progress=False
                 )
-                self._abort_if_unique_id_configured()
-                self._scanner = scanner
-                return await self.async_step_confirm()
+                if entry is None:
+                    self._abort_if_unique_id_configured()
+                    self._scanner = scanner
+                    return await self.async_step_confirm()
+                self._abort_if_unique_id_mismatch()
+                updates = {CONF_HOST: scanner.address, CONF_XADDRS: [*scanner.xaddrs]}
+                if _reloads_itself(entry):
+                    return self.async_update_and_abort(entry, data_updates=updates)
+                return self.async_update_reload_and_abort(entry, data_updates=updates)
             errors[CONF_HOST if reason == "invalid_host" else "base"] = str(reason)
+        shown = user_input
+        if shown is None and entry is not None:
+            shown = {CONF_HOST: entry.data.get(CONF_HOST)}
         return self.async_show_form(
-            step_id="manual",
-            data_schema=self.add_suggested_values_to_schema(HOST_SCHEMA, user_input),
+            step_id=step_id,
+            data_schema=self.add_suggested_values_to_schema(HOST_SCHEMA, shown),
             errors=errors,
+            description_placeholders=None if entry is None else {"name": entry.title},
         )
 
     # --- discovery: zeroconf and our own WS-Discovery -----------------------------------
@@ -583,25 +539,32 @@ class WsdScanConfigFlow(ConfigFlow, domain=DOMAIN):
         """Offer a scanner announced over mDNS once a directed probe confirms WSD."""
         host = discovery_info.host
         self._async_abort_known_host(host)
-        location, reason = await _async_attempt(
-            _async_locate_on_ports(self._session, host, discovery_info.port)
+        ports = (PROBE_PORTS[0], discovery_info.port, *PROBE_PORTS[1:])
+        scanner, reason = await _async_attempt(
+            _async_locate_scanner(
+                self._session, host, [port for port in ports if port is not None]
+            )
         )
-        if location is None:
+        if scanner is None:
             return self.async_abort(reason=str(reason))
-        return await self._async_discovered(location)
+        await self._async_abort_if_known(scanner.info.uuid, host, scanner.xaddrs)
+        return await self._async_confirm_discovered(scanner)
 
     @override
     async def async_step_integration_discovery(
         self, discovery_info: DiscoveryInfoType
     ) -> ConfigFlowResult:
         """Offer a scanner heard by WS-Discovery (discovery.py)."""
-        return await self._async_discovered(
-            _Location(
-                host=discovery_info["host"],
-                endpoint=normalize_uuid(discovery_info["uuid"]),
-                xaddrs=tuple(discovery_info["xaddrs"]),
-            )
+        host: str = discovery_info["host"]
+        uuid = normalize_uuid(discovery_info["uuid"])
+        xaddrs = tuple(discovery_info["xaddrs"])
+        await self._async_abort_if_known(uuid, host, xaddrs)
+        scanner, reason = await _async_attempt(
+            _async_describe(self._session, host, uuid, xaddrs)
         )
+        if scanner is None:
+            return self.async_abort(reason=str(reason))
+        return await self._async_confirm_discovered(scanner)
 
     @callback
     def _async_abort_known_host(self, host: str) -> None:
@@ -612,16 +575,19 @@ class WsdScanConfigFlow(ConfigFlow, domain=DOMAIN):
                     self.hass.config_entries.async_schedule_reload(entry.entry_id)
                 raise AbortFlow("already_configured")
 
-    async def _async_discovered(self, location: _Location) -> ConfigFlowResult:
-        """Update a known scanner's address, or confirm a new one."""
-        entry = await self.async_set_unique_id(normalize_uuid(location.endpoint))
+    async def _async_abort_if_known(
+        self, uuid: str, host: str, xaddrs: tuple[str, ...]
+    ) -> None:
+        """Abort for a known scanner, updating its address when it moved."""
+        entry = await self.async_set_unique_id(uuid)
         self._abort_if_unique_id_configured(
-            updates=_address_updates(entry, location.host, location.xaddrs),
+            updates=_address_updates(entry, host, xaddrs),
             reload_on_update=not _reloads_itself(entry),
         )
-        scanner, reason = await _async_attempt(_async_describe(self._session, location))
-        if scanner is None:
-            return self.async_abort(reason=str(reason))
+
+    async def _async_confirm_discovered(
+        self, scanner: wsd.LocatedDevice
+    ) -> ConfigFlowResult:
         self._scanner = scanner
         self._set_confirm_only()
         return await self.async_step_confirm()
@@ -638,7 +604,7 @@ class WsdScanConfigFlow(ConfigFlow, domain=DOMAIN):
         if user_input is not None:
             return self.async_create_entry(
                 title=info.name,
-                data={CONF_HOST: scanner.host, CONF_XADDRS: list(scanner.xaddrs)},
+                data={CONF_HOST: scanner.address, CONF_XADDRS: list(scanner.xaddrs)},
                 subentries=[default_profile().as_dict()],
             )
         self.context["title_placeholders"] = {"name": info.name}
@@ -647,38 +613,8 @@ class WsdScanConfigFlow(ConfigFlow, domain=DOMAIN):
             description_placeholders={
                 "name": info.name,
                 "model": _model(info),
-                "host": scanner.host,
+                "host": scanner.address,
             },
-        )
-
-    # --- reconfigure -------------------------------------------------------------------
-
-    async def async_step_reconfigure(
-        self, user_input: dict[str, Any] | None = None
-    ) -> ConfigFlowResult:
-        """Change the host of a configured scanner; it must stay the same device."""
-        entry = self._get_reconfigure_entry()
-        errors: dict[str, str] = {}
-        if user_input is not None:
-            host = user_input[CONF_HOST].strip()
-            scanner, reason = await _async_attempt(_async_add_host(self._session, host))
-            if scanner is not None:
-                await self.async_set_unique_id(
-                    scanner.info.uuid, raise_on_progress=False
-                )
-                self._abort_if_unique_id_mismatch()
-                updates = {CONF_HOST: scanner.host, CONF_XADDRS: list(scanner.xaddrs)}
-                if _reloads_itself(entry):
-                    return self.async_update_and_abort(entry, data_updates=updates)
-                return self.async_update_reload_and_abort(entry, data_updates=updates)
-            errors[CONF_HOST if reason == "invalid_host" else "base"] = str(reason)
-        return self.async_show_form(
-            step_id="reconfigure",
-            data_schema=self.add_suggested_values_to_schema(
-                HOST_SCHEMA, user_input or {CONF_HOST: entry.data.get(CONF_HOST)}
-            ),
-            errors=errors,
-            description_placeholders={"name": entry.title},
         )
 
 
