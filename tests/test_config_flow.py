@@ -43,12 +43,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.wsd_scan import _async_reload, config_flow
-from custom_components.wsd_scan.config_flow import (
-    _address_updates,
-    _listable,
-    _model,
-    _moved,
-)
+from custom_components.wsd_scan.config_flow import _address_updates, _model, _moved
 from custom_components.wsd_scan.const import (
     CONF_CA_FILE,
     CONF_CALLBACK_URL,
@@ -70,11 +65,10 @@ from custom_components.wsd_scan.const import (
     DOMAIN,
 )
 from custom_components.wsd_scan.profiles import SUBENTRY_PROFILE
-from custom_components.wsd_scan.wsd import DeviceInfo, DiscoveredDevice, PaperSize
+from custom_components.wsd_scan.wsd import DeviceInfo, PaperSize
 from custom_components.wsd_scan.wsd.discovery import (
     DIRECTED_PROBE_PATH,
     PRINT_DEVICE_TYPE,
-    SCAN_DEVICE_TYPE,
 )
 from custom_components.wsd_scan.wsd.xml import WSDP
 from simulator import PROFILES
@@ -609,18 +603,6 @@ async def test_user_leaves_out_print_only_device_without_metadata(
     office.http_port = closed_port  # it advertises an XAddr where nothing answers
     result = await start_user_flow(hass)
     assert result["step_id"] == "manual"
-
-
-def test_listable() -> None:
-    """Metadata decides; without it, only a device advertising a scanner is listed."""
-    scanner = DiscoveredDevice("u", frozenset({SCAN_DEVICE_TYPE}), ("http://h/",))
-    printer_only = DiscoveredDevice("u", frozenset({PRINT_DEVICE_TYPE}), ("http://h/",))
-    with_scan = DeviceInfo("u", scan_service_url="http://h/scan")
-    without_scan = DeviceInfo("u")
-    assert _listable(scanner, None)
-    assert not _listable(printer_only, None)
-    assert _listable(printer_only, with_scan)
-    assert not _listable(scanner, without_scan)
 
 
 # --- manual -----------------------------------------------------------------------------------

@@ -14,13 +14,10 @@ is absent unless set.
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncGenerator, Awaitable, Collection, Mapping
-import contextlib
-from dataclasses import dataclass
+from collections.abc import Awaitable, Collection, Mapping
 from functools import partial
 import logging
-from typing import Any, Final, cast, override
+from typing import Any, Final, override
 
 import aiohttp
 from homeassistant.config_entries import (
@@ -200,22 +197,10 @@ OPTIONS_SCHEMA: Final = probatio.Schema(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class _Candidate:
-    """A device the user step's probe found, with its metadata when it answered."""
-
-    device: wsd.DiscoveredDevice
-    info: wsd.DeviceInfo | None
-
-    @property
-    def host(self) -> str:
-        return discovery.discovered_host(self.device)
-
-    @property
-    def label(self) -> str:
-        if self.info is None:
-            return self.host
-        return f"{self.info.name} ({self.host})"
+def _label(found: wsd.FoundScanner) -> str:
+    """Return how the user's list shows a probed scanner: name and address."""
+    host = discovery.discovered_host(found.device)
+    return host if found.info is None else f"{found.info.name} ({host})"
 
 
 def _reason(err: wsd.WsdError) -> str:
@@ -225,17 +210,6 @@ def _reason(err: wsd.WsdError) -> str:
     if err.kind in (wsd.ErrorKind.UNREACHABLE, wsd.ErrorKind.TIMEOUT):
         return "cannot_connect"
     return "not_wsd_scanner"  # it answered, but not as a WSD scanner does
-
-
-def _listable(device: wsd.DiscoveredDevice, info: wsd.DeviceInfo | None) -> bool:
-    """Whether a probed device belongs in the user's list.
-
-    The metadata settles it (a scan service); without metadata, what the device
-    advertised does (a print-only candidate is left out).
-    """
-    if info is not None:
-        return info.scan_service_url is not None
-    return wsd.is_scanner(device)
 
 
 def _host_part(target: str) -> str | None:
@@ -330,20 +304,6 @@ async def _async_describe(
     return _scanner(wsd.LocatedDevice(host, xaddrs, info))
 
 
-async def _async_try_describe(
-    session: aiohttp.ClientSession, device: wsd.DiscoveredDevice
-) -> wsd.DeviceInfo | None:
-    """Return a probed device's metadata, None unless it comes within REQUEST_TIMEOUT."""
-    try:
-        async with asyncio.timeout(REQUEST_TIMEOUT):
-            return await wsd.get_device_info(
-                session, device.uuid, device.xaddrs, timeout=REQUEST_TIMEOUT
-            )
-    except (wsd.WsdError, TimeoutError) as err:
-        _LOGGER.debug("No metadata from %s: %s", device.uuid, err or "timeout")
-        return None
-
-
 async def _async_attempt[T](work: Awaitable[T]) -> tuple[T | None, str | None]:
     """Run `work`; return its result, or the translation key of why it failed."""
     try:
@@ -364,7 +324,7 @@ class WsdScanConfigFlow(ConfigFlow, domain=DOMAIN):
 
     def __init__(self) -> None:
         """Start with nothing found."""
-        self._discovered: dict[str, _Candidate] = {}
+        self._discovered: dict[str, wsd.FoundScanner] = {}
         self._scanner: wsd.LocatedDevice | None = None
 
     @staticmethod
@@ -401,17 +361,15 @@ class WsdScanConfigFlow(ConfigFlow, domain=DOMAIN):
         choice = user_input[CONF_DEVICE]
         if choice == MANUAL:
             return await self.async_step_manual()
-        candidate = self._discovered[choice]
+        found = self._discovered[choice]
         await self.async_set_unique_id(choice, raise_on_progress=False)
         self._abort_if_unique_id_configured()
-        device = candidate.device
-        if candidate.info is not None:
-            self._scanner = wsd.LocatedDevice(
-                candidate.host, device.xaddrs, candidate.info
-            )
+        device, host = found.device, discovery.discovered_host(found.device)
+        if found.info is not None:
+            self._scanner = wsd.LocatedDevice(host, device.xaddrs, found.info)
             return await self.async_step_confirm()
         scanner, reason = await _async_attempt(
-            _async_describe(self._session, candidate.host, device.uuid, device.xaddrs)
+            _async_describe(self._session, host, device.uuid, device.xaddrs)
         )
         if scanner is None:
             return self._async_show_user_form({"base": str(reason)})
@@ -419,56 +377,40 @@ class WsdScanConfigFlow(ConfigFlow, domain=DOMAIN):
         return await self.async_step_confirm()
 
     async def _async_discover(self) -> None:
-        """Probe on Home Assistant's adapters; read each answer's metadata meanwhile."""
+        """Probe on Home Assistant's adapters for scanners without an entry."""
         self._discovered = {}
         interfaces = await discovery.async_get_interfaces(self.hass)
         if not interfaces:
             return
-        configured = self._async_current_ids(include_ignore=False)
-        found: dict[
-            str, tuple[wsd.DiscoveredDevice, asyncio.Task[wsd.DeviceInfo | None]]
-        ] = {}
         try:
-            async with contextlib.aclosing(
-                cast(  # wsd.probe is an async generator (closed early: sockets too)
-                    "AsyncGenerator[wsd.DiscoveredDevice]",
-                    wsd.probe(
-                        interfaces,
-                        timeout=DISCOVERY_TIMEOUT,
-                        include_candidates=True,
-                        multicast=discovery.get_multicast(),
-                    ),
-                )
-            ) as devices:
-                async for device in devices:
-                    if device.uuid in configured:
-                        continue
-                    found[device.uuid] = (
-                        device,
-                        self.hass.async_create_task(
-                            _async_try_describe(self._session, device),
-                            f"{DOMAIN} metadata of {device.uuid}",
-                            eager_start=True,
-                        ),
-                    )
+            found = await wsd.find_scanners(
+                self._session,
+                interfaces,
+                timeout=DISCOVERY_TIMEOUT,
+                describe_timeout=REQUEST_TIMEOUT,
+                exclude={
+                    uuid
+                    for uuid in self._async_current_ids(include_ignore=False)
+                    if uuid is not None
+                },
+                multicast=discovery.get_multicast(),
+            )
         except wsd.WsdError as err:
             _LOGGER.debug("WS-Discovery probe on %s failed: %s", interfaces, err)
-        infos = await asyncio.gather(*(task for _, task in found.values()))
-        for (uuid, (device, _)), info in zip(found.items(), infos, strict=True):
-            if _listable(device, info):
-                self._discovered[uuid] = _Candidate(device, info)
+            return
+        self._discovered = {scanner.device.uuid: scanner for scanner in found}
 
     @callback
     def _async_show_user_form(
         self, errors: dict[str, str] | None = None
     ) -> ConfigFlowResult:
-        candidates = sorted(
-            self._discovered.items(), key=lambda item: item[1].label.lower()
+        options = sorted(
+            (
+                SelectOptionDict(value=uuid, label=_label(found))
+                for uuid, found in self._discovered.items()
+            ),
+            key=lambda option: option["label"].lower(),
         )
-        options = [
-            SelectOptionDict(value=uuid, label=candidate.label)
-            for uuid, candidate in candidates
-        ]
         # Labelled by the translation (selector.device.options.manual); this is its fallback.
         options.append(SelectOptionDict(value=MANUAL, label="Enter a host"))
         schema = probatio.Schema(

@@ -29,7 +29,11 @@ from custom_components.wsd_scan.wsd.discovery import (
     Multicast,
 )
 from custom_components.wsd_scan.wsd.exceptions import ErrorKind, WsdError
-from custom_components.wsd_scan.wsd.models import AppSequence, DiscoveredDevice
+from custom_components.wsd_scan.wsd.models import (
+    AppSequence,
+    DeviceInfo,
+    DiscoveredDevice,
+)
 from custom_components.wsd_scan.wsd.recent import RecentIds
 from custom_components.wsd_scan.wsd.xml import (
     ANONYMOUS,
@@ -788,6 +792,18 @@ async def test_directed_probe_answered_with_something_else(
     with pytest.raises(WsdError, match="answered a Probe with Hello") as caught:
         await discovery.directed_probe(session, url + "/custom/path")
     assert caught.value.kind is ErrorKind.PROTOCOL
+
+
+def test_is_listed() -> None:
+    """Metadata decides; without it, only a device advertising a scanner is listed."""
+    scanner = DiscoveredDevice("u", frozenset({discovery.SCAN_DEVICE_TYPE}), ("h",))
+    printer_only = DiscoveredDevice("u", frozenset({discovery.PRINT_DEVICE_TYPE}), ())
+    with_scan = DeviceInfo("u", scan_service_url="http://h/scan")
+    without_scan = DeviceInfo("u")
+    assert discovery.is_listed(scanner, None)
+    assert not discovery.is_listed(printer_only, None)
+    assert discovery.is_listed(printer_only, with_scan)
+    assert not discovery.is_listed(scanner, without_scan)
 
 
 # --- locate: the device behind a host or URL ---------------------------------------------

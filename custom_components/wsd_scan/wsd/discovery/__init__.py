@@ -5,7 +5,8 @@
   endpoint lives now.
 * `DiscoveryListener` (listener.py) hears Hello and Bye on the WS-Discovery port.
 * `directed_probe` (directed.py) POSTs a Probe to a host's HTTP discovery endpoint.
-* `locate` (locator.py) finds the WSD device behind a host or URL and reads its metadata.
+* `locate` (locator.py) finds the WSD device behind a host or URL and reads its metadata;
+  `find_scanners` probes and describes what answers.
 * codec.py decodes and builds the messages, sockets.py opens the UDP sockets; host and
   XAddr handling lives in the library's addresses.py.
 
@@ -38,7 +39,7 @@ from .listener import (
     DiscoveryEventType,
     DiscoveryListener,
 )
-from .locator import LocatedDevice, locate
+from .locator import FoundScanner, LocatedDevice, find_scanners, is_listed, locate
 from .multicast import (
     MULTICAST_UDP_REPEAT,
     PROBE_TIMEOUT,
@@ -81,6 +82,7 @@ __all__ = [
     "DiscoveryEventType",
     "DiscoveryListener",
     "DiscoveryMessage",
+    "FoundScanner",
     "LocatedDevice",
     "MessageKind",
     "Multicast",
@@ -88,6 +90,8 @@ __all__ = [
     "decode_message",
     "directed_probe",
     "directed_probe_url",
+    "find_scanners",
+    "is_listed",
     "is_scanner",
     "is_scanner_candidate",
     "locate",

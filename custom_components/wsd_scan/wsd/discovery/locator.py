@@ -1,14 +1,20 @@
-"""locate(): the WSD device behind a host, `host:port` or device URL.
+"""Finding devices with their metadata: behind an address, or on the local network.
 
-One call for everything that starts from an address a person typed or mDNS announced:
-the config flow, the `wsd` command line and the post-scan endpoint lookup.
+`locate` is the one call for everything that starts from an address a person typed or
+mDNS announced: the config flow, the `wsd` command line and the post-scan endpoint lookup.
+`find_scanners` probes the local network and describes what answers, for a list to
+choose from.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import asyncio
+from collections.abc import AsyncGenerator, Collection, Iterable
+import contextlib
 from dataclasses import dataclass
+import logging
 from ssl import SSLContext
+from typing import cast
 
 import aiohttp
 import yarl
@@ -16,9 +22,13 @@ import yarl
 from .. import soap
 from ..exceptions import ErrorKind, WsdError, most_telling
 from ..metadata import get_device_info
-from ..models import DeviceInfo
+from ..models import DeviceInfo, DiscoveredDevice
 from .codec import is_scanner
 from .directed import DIRECTED_PROBE_PATH, directed_probe, directed_probe_url
+from .multicast import PROBE_TIMEOUT, probe
+from .sockets import DEFAULT_MULTICAST, Multicast
+
+_LOGGER = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +40,87 @@ class LocatedDevice:
     #: Its transport addresses, best first (a device URL given comes first).
     xaddrs: tuple[str, ...]
     info: DeviceInfo
+
+
+@dataclass(frozen=True, slots=True)
+class FoundScanner:
+    """A scanner a probe found, with its metadata unless that did not come in time."""
+
+    device: DiscoveredDevice
+    info: DeviceInfo | None
+
+
+def is_listed(device: DiscoveredDevice, info: DeviceInfo | None) -> bool:
+    """Whether a probed device is a scanner to offer.
+
+    The metadata settles it (a scan service); without metadata, what the device
+    advertised does (a print-only candidate is left out).
+    """
+    if info is not None:
+        return info.scan_service_url is not None
+    return is_scanner(device)
+
+
+async def find_scanners(
+    session: aiohttp.ClientSession,
+    interfaces: Iterable[str],
+    *,
+    timeout: float = PROBE_TIMEOUT,
+    describe_timeout: float = soap.REQUEST_TIMEOUT,
+    exclude: Collection[str] = (),
+    multicast: Multicast = DEFAULT_MULTICAST,
+) -> list[FoundScanner]:
+    """Probe for scanners, reading each one's metadata while the probe listens.
+
+    Devices that may hide a scanner behind print types are asked too
+    (`is_scanner_candidate`); `is_listed` decides what is returned. Endpoints in
+    `exclude` (normalised UUIDs, such as the ones already set up) are left out
+    unasked. Raises `WsdError` when no interface can probe.
+    """
+    found: dict[str, tuple[DiscoveredDevice, asyncio.Task[DeviceInfo | None]]] = {}
+    try:
+        async with contextlib.aclosing(
+            cast(  # an async generator, closed early with its sockets on error
+                "AsyncGenerator[DiscoveredDevice]",
+                probe(
+                    interfaces,
+                    timeout=timeout,
+                    include_candidates=True,
+                    multicast=multicast,
+                ),
+            )
+        ) as devices:
+            async for device in devices:
+                if device.uuid not in exclude:
+                    found[device.uuid] = (
+                        device,
+                        asyncio.create_task(
+                            _try_describe(session, device, describe_timeout)
+                        ),
+                    )
+        infos = await asyncio.gather(*(task for _, task in found.values()))
+    finally:
+        for _, task in found.values():
+            task.cancel()
+    return [
+        FoundScanner(device, info)
+        for (device, _), info in zip(found.values(), infos, strict=True)
+        if is_listed(device, info)
+    ]
+
+
+async def _try_describe(
+    session: aiohttp.ClientSession, device: DiscoveredDevice, timeout: float
+) -> DeviceInfo | None:
+    """Return a probed device's metadata, None unless it comes within `timeout`."""
+    try:
+        async with asyncio.timeout(timeout):
+            return await get_device_info(
+                session, device.uuid, device.xaddrs, timeout=timeout
+            )
+    except (WsdError, TimeoutError) as err:
+        _LOGGER.debug("No metadata from %s: %s", device.uuid, err or "timeout")
+        return None
 
 
 async def locate(
