@@ -24,9 +24,11 @@ MINOR_VERSION: Final = 1
 
 
 def async_migrate(hass: HomeAssistant, entry: ConfigEntry) -> bool:
-    """Bring `entry` to the current version; False for one from a newer release."""
-    if entry.version > VERSION:
-        return False  # a downgrade: this code cannot read it
+    """Bring `entry` to the current version.
+
+    Home Assistant asks only for entries older than `VERSION`; it refuses newer ones
+    (a downgrade) by itself.
+    """
     if entry.version == 1:
         _async_profiles_to_subentries(hass, entry)
     return True

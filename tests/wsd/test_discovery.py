@@ -1,4 +1,4 @@
-"""WS-Discovery (wsd/discovery.py): the simulator and scripted devices over loopback.
+"""WS-Discovery (wsd/discovery/): the simulator and scripted devices over loopback.
 
 Every test has its own UDP port (`udp_port`), so tests never hear each other and never
 touch the real port 3702; multicast is joined and sent on 127.0.0.1 only.

@@ -4,6 +4,7 @@ No Home Assistant imports: the library takes an `aiohttp.ClientSession` from its
 reports failures as `WsdError` with an `ErrorKind`.
 """
 
+from .addresses import normalize_host
 from .discovery import (
     DiscoveryEvent,
     DiscoveryEventType,
@@ -67,6 +68,7 @@ from .models import (
     Subscription,
     WsdEvent,
 )
+from .recent import RecentIds
 from .scan import RetryPolicy, ScanClient, ScanJob, ScanJobError, build_ticket
 
 __all__ = [
@@ -97,6 +99,7 @@ __all__ = [
     "PostScanClient",
     "PostScanJobStatus",
     "PostScanSettings",
+    "RecentIds",
     "RetryPolicy",
     "ScanAvailableEvent",
     "ScanClient",
@@ -129,6 +132,7 @@ __all__ = [
     "is_scanner",
     "is_scanner_candidate",
     "locate",
+    "normalize_host",
     "post_scan",
     "post_scan_ssl",
     "preview_page",
