@@ -42,7 +42,7 @@ import probatio
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.wsd_scan import _async_reload, config_flow
+from custom_components.wsd_scan import _async_reload, config_flow, options_flow
 from custom_components.wsd_scan.config_flow import _address_updates, _model, _moved
 from custom_components.wsd_scan.const import (
     CONF_CA_FILE,
@@ -248,14 +248,14 @@ def test_every_reason_is_translated() -> None:
 
 def test_option_values_are_the_librarys() -> None:
     """The options offer exactly what the library's ScanSettings understand."""
-    assert set(config_flow.PAPERS) == {str(paper) for paper in PaperSize}
+    assert set(options_flow.PAPERS) == {str(paper) for paper in PaperSize}
     strings = _translations()["selector"]
     for key, values in (
-        (CONF_SOURCE, config_flow.SOURCES),
-        (CONF_FORMAT, config_flow.FORMATS),
-        (CONF_COLOR, config_flow.COLORS),
-        (CONF_PAPER, config_flow.PAPERS),
-        (CONF_RESOLUTION, config_flow.RESOLUTIONS),
+        (CONF_SOURCE, options_flow.SOURCES),
+        (CONF_FORMAT, options_flow.FORMATS),
+        (CONF_COLOR, options_flow.COLORS),
+        (CONF_PAPER, options_flow.PAPERS),
+        (CONF_RESOLUTION, options_flow.RESOLUTIONS),
     ):
         assert set(strings[key]["options"]) == set(values)
 
@@ -1076,7 +1076,7 @@ async def test_options_saved_flat_and_entry_reloaded(
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "settings"
     schema = result["data_schema"].schema
-    assert schema[config_flow.SECTION_ADVANCED].options == {"collapsed": True}
+    assert schema[options_flow.SECTION_ADVANCED].options == {"collapsed": True}
 
     user_input = {
         CONF_SOURCE: "feeder_duplex",
@@ -1084,7 +1084,7 @@ async def test_options_saved_flat_and_entry_reloaded(
         CONF_RESOLUTION: "600",
         CONF_COLOR: "gray",
         CONF_PAPER: "letter",
-        config_flow.SECTION_ADVANCED: {
+        options_flow.SECTION_ADVANCED: {
             CONF_POLL_INTERVAL: 120,
             CONF_CALLBACK_URL: " http://192.168.1.5:8123/ ",
         },
@@ -1113,14 +1113,14 @@ async def test_options_saved_flat_and_entry_reloaded(
         CONF_RESOLUTION: "600",
         CONF_COLOR: "gray",
         CONF_PAPER: "letter",
-        config_flow.SECTION_ADVANCED: {
+        options_flow.SECTION_ADVANCED: {
             CONF_POLL_INTERVAL: 120,
             CONF_CALLBACK_URL: "http://192.168.1.5:8123",
         },
     }
 
     # Clearing the callback URL removes it.
-    user_input[config_flow.SECTION_ADVANCED] = {CONF_POLL_INTERVAL: 60}
+    user_input[options_flow.SECTION_ADVANCED] = {CONF_POLL_INTERVAL: 60}
     result = dict(
         await hass.config_entries.options.async_configure(result["flow_id"], user_input)
     )
@@ -1157,7 +1157,7 @@ STORED_OPTIONS = {
             "settings",
             {
                 **PHOTO_SETTINGS,
-                config_flow.SECTION_ADVANCED: {CONF_POLL_INTERVAL: 90},
+                options_flow.SECTION_ADVANCED: {CONF_POLL_INTERVAL: 90},
             },
             {
                 **PHOTO_SETTINGS,
@@ -1215,7 +1215,7 @@ async def test_options_reject_bad_callback_url(
     entry = entry_for(str(uuid.uuid4()), "192.0.2.40", ["http://192.0.2.40/wsd"])
     entry.add_to_hass(hass)
     result = await open_options(hass, entry, "settings")
-    assert suggested(result)[config_flow.SECTION_ADVANCED] == {
+    assert suggested(result)[options_flow.SECTION_ADVANCED] == {
         CONF_POLL_INTERVAL: None,
         CONF_CALLBACK_URL: None,
     }
@@ -1225,7 +1225,7 @@ async def test_options_reject_bad_callback_url(
         CONF_RESOLUTION: "300",
         CONF_COLOR: "color",
         CONF_PAPER: "a4",
-        config_flow.SECTION_ADVANCED: {
+        options_flow.SECTION_ADVANCED: {
             CONF_POLL_INTERVAL: DEFAULT_POLL_INTERVAL,
             CONF_CALLBACK_URL: url,
         },
@@ -1235,7 +1235,7 @@ async def test_options_reject_bad_callback_url(
     )
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"base": "invalid_callback_url"}
-    assert suggested(result)[config_flow.SECTION_ADVANCED][CONF_CALLBACK_URL] == url
+    assert suggested(result)[options_flow.SECTION_ADVANCED][CONF_CALLBACK_URL] == url
     assert entry.options == {}
 
 
@@ -1255,7 +1255,7 @@ async def test_options_poll_interval_is_bounded(
                 CONF_RESOLUTION: "300",
                 CONF_COLOR: "color",
                 CONF_PAPER: "a4",
-                config_flow.SECTION_ADVANCED: {CONF_POLL_INTERVAL: 1},
+                options_flow.SECTION_ADVANCED: {CONF_POLL_INTERVAL: 1},
             },
         )
 
