@@ -10,6 +10,7 @@ from homeassistant.util.yaml import load_yaml_dict
 import pytest
 
 from custom_components.wsd_scan import services
+from custom_components.wsd_scan.profiles import SUBENTRY_PROFILE
 from custom_components.wsd_scan.wsd import ErrorKind
 
 PACKAGE = Path(services.__file__).parent
@@ -55,3 +56,11 @@ def test_schema_and_services_yaml_agree() -> None:
 def test_every_scan_error_is_translated(kind: ErrorKind) -> None:
     """A failed scan raises `scan_<kind>`; each has a message."""
     assert TRANSLATIONS["exceptions"][f"scan_{kind}"]["message"]
+
+
+def test_profile_subentries_are_named() -> None:
+    """The entry page names panel profiles and offers to add one."""
+    strings = TRANSLATIONS["config_subentries"][SUBENTRY_PROFILE]
+    assert strings["entry_type"]
+    assert strings["initiate_flow"]["user"]
+    assert set(strings["step"]) == {"user", "reconfigure"}
