@@ -6,10 +6,16 @@ word (the Pantum M7100DN says PNG and sends JPEG, sa#281).
 
 - PDF: one page per page file, in order. JPEG pages are embedded unchanged (img2pdf copies
   the device's bytes into a DCTDecode stream), PNG and TIFF losslessly, bilevel pages as
-  CCITT Group 4, PDF pages (e.g. a Kyocera pdf-a "page") merged as they are.
+  CCITT Group 4, PDF pages (e.g. a Kyocera pdf-a "page") merged as they are. Memory stays
+  bounded whatever the number of pages (img2pdf gets a few pages at a time, qpdf merges).
 - JPEG / PNG / TIFF: one file per page; a page already in that format is copied unchanged,
   others are converted with Pillow (a BMP/DIB page becomes PNG when PNG is asked for).
+  PNG and TIFF files say their resolution (the page's own, else the scan's).
+- Colour: a device may ignore the colour mode asked for and send colour pages; these are
+  converted (gray: 8-bit gray; black and white: bilevel, CCITT Group 4 in PDFs).
 - Previews: a downscaled JPEG (PNG for bilevel pages) of a page that any browser shows.
+
+Pages are decoded one at a time, JPEG pages at a reduced scale where the output allows.
 
 The work is CPU- and disk-bound: `assemble` is synchronous for an executor, and
 `async_assemble` runs it in the event loop's default executor.
@@ -18,22 +24,23 @@ The work is CPU- and disk-bound: `assemble` is synchronous for an executor, and
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
 import io
-from itertools import groupby
 import math
 from pathlib import Path
 import shutil
+import struct
 import tempfile
 from typing import Final
+import zlib
 
 import img2pdf
 import pikepdf
 from PIL import BmpImagePlugin, Image
 
 from .exceptions import ErrorKind, WsdError
-from .models import DocumentFormat, ImageFormat
+from .models import ColorMode, DocumentFormat, ImageFormat
 
 _MAGIC: Final[tuple[tuple[bytes, ImageFormat], ...]] = (
     (b"\xff\xd8\xff", ImageFormat.JPEG),
@@ -50,6 +57,16 @@ _DIB_HEADER_SIZES: Final = frozenset({12, 40, 52, 56, 64, 108, 124})
 _SNIFF_SIZE: Final = 32
 #: Longest side of a page preview, in pixels: sharp on a screen, a few hundred kB.
 PREVIEW_SIZE: Final = 1600
+#: Bytes of image pages img2pdf gets at a time (it holds them, and the PDF it writes, in
+#: memory): what bounds the memory a PDF takes, whatever its number of pages.
+_RUN_BYTES: Final = 4 * 2**20
+#: Pillow modes of pages without colour.
+_GRAY_MODES: Final = frozenset({"1", "L", "LA", "I", "I;16", "F"})
+#: Black and white is a threshold at half intensity, as scanners make it: a dither would
+#: turn text edges and gray areas into dots.
+_NO_DITHER: Final = Image.Dither.NONE
+#: The PNG signature and IHDR chunk, which every PNG starts with.
+_PNG_HEADER_SIZE: Final = 8 + 25
 
 
 def sniff_image_format(head: bytes) -> ImageFormat:
@@ -87,20 +104,29 @@ def assemble(
     *,
     resolution: int | None = None,
     title: str | None = None,
+    color: ColorMode = ColorMode.COLOR,
+    on_color_converted: Callable[[str], None] | None = None,
 ) -> list[Path]:
     """Write the pages as `directory/stem.pdf`, or as one image file per page.
 
     Image files are named `stem.<ext>` for a single page, else `stem-001.<ext>`, ….
-    `resolution` (dpi) sizes PDF pages whose images do not say their own. Raises
-    `WsdError` (PROTOCOL) for a page that is no readable image, UNSUPPORTED for a PDF page
-    asked to become an image. Blocking: run it in an executor (see `async_assemble`).
+    `resolution` (dpi) sizes PDF pages and is the resolution PNG, TIFF and JPEG files
+    carry, for images that do not say their own. Image pages in colour when `color` asked
+    for gray or black and white become what was asked for (PDF pages stay as they are);
+    `on_color_converted` is then called (in this thread) with the mode they came in.
+    Raises `WsdError` (PROTOCOL) for a page that is no readable image, UNSUPPORTED for
+    a PDF page asked to become an image. Blocking: run it in an executor (see
+    `async_assemble`).
     """
     if not pages:
         raise WsdError(ErrorKind.INVALID_ARGUMENT, "a document needs at least one page")
+    colors = _ColorTarget(color, on_color_converted)
     formats = [sniff_image_format(_read_head(page)) for page in pages]
     if document_format is DocumentFormat.PDF:
         target = directory / f"{stem}.pdf"
-        _write_pdf(list(zip(pages, formats, strict=True)), target, resolution, title)
+        _write_pdf(
+            list(zip(pages, formats, strict=True)), target, resolution, title, colors
+        )
         return [target]
     extension = document_format.image_format.extension
     names = (
@@ -112,7 +138,15 @@ def assemble(
     for number, (page, page_format, target) in enumerate(
         zip(pages, formats, targets, strict=True), start=1
     ):
-        _write_image(page, page_format, target, document_format, number)
+        _write_image(
+            page,
+            page_format,
+            target,
+            document_format,
+            number=number,
+            resolution=resolution,
+            colors=colors,
+        )
     return targets
 
 
@@ -124,6 +158,8 @@ async def async_assemble(
     *,
     resolution: int | None = None,
     title: str | None = None,
+    color: ColorMode = ColorMode.COLOR,
+    on_color_converted: Callable[[str], None] | None = None,
 ) -> list[Path]:
     """Run `assemble` in the event loop's default executor."""
     return await asyncio.get_running_loop().run_in_executor(
@@ -136,8 +172,46 @@ async def async_assemble(
             document_format,
             resolution=resolution,
             title=title,
+            color=color,
+            on_color_converted=on_color_converted,
         ),
     )
+
+
+class _ColorTarget:
+    """The colour mode asked for, and what makes a page in another mode match it."""
+
+    def __init__(
+        self, color: ColorMode, on_converted: Callable[[str], None] | None
+    ) -> None:
+        self.color = color
+        self._on_converted = on_converted
+
+    def mode_for(self, path: Path, image_format: ImageFormat) -> str | None:
+        """Return the Pillow mode the page must become ("L", "1"), None if it matches.
+
+        Reads only the image's header.
+        """
+        if self.color is ColorMode.COLOR or image_format is ImageFormat.PDF:
+            return None
+        with _open_image(path, image_format, load=False) as image:
+            delivered = image.mode
+        if self.color is ColorMode.BW:
+            return None if delivered == "1" else "1"
+        return None if delivered in _GRAY_MODES else "L"
+
+    def convert(self, path: Path, image_format: ImageFormat, mode: str) -> Image.Image:
+        """Decode the page in (or near) `mode` and return it converted to `mode`.
+
+        JPEG pages are decoded as gray directly (libjpeg keeps the luma channel).
+        """
+        image = _open_image(path, image_format, draft_mode="L")
+        if self._on_converted is not None:
+            self._on_converted(image.mode)
+        if image.mode == mode:
+            return image
+        with image:
+            return image.convert(mode, dither=_NO_DITHER)
 
 
 def _write_pdf(
@@ -145,37 +219,88 @@ def _write_pdf(
     target: Path,
     resolution: int | None,
     title: str | None,
+    colors: _ColorTarget,
 ) -> None:
-    """Write the PDF: runs of image pages through img2pdf, PDF pages merged by pikepdf."""
-    runs = [
-        (is_pdf, list(run))
-        for is_pdf, run in groupby(pages, key=lambda page: page[1] is ImageFormat.PDF)
-    ]
-    if len(runs) == 1 and not runs[0][0]:
-        _images_to_pdf(runs[0][1], target, resolution, title)
+    """Write the PDF: runs of image pages through img2pdf, then all merged by qpdf.
+
+    img2pdf holds the pages it is given, and what it writes, in memory; so it gets runs
+    of at most `_RUN_BYTES` of pages, each written to a PDF of its own. qpdf then copies
+    the pages of these and of PDF pages into the document, reading each stream from its
+    file as it writes (pikepdf's own page copying would read them all into memory
+    first). The parts go when the document is done or has failed.
+    """
+    runs = _runs(pages)
+    if len(runs) == 1 and runs[0][0][1] is not ImageFormat.PDF:
+        _images_to_pdf(runs[0], target, resolution, title, colors)
         return
-    with (
-        tempfile.TemporaryDirectory(dir=target.parent) as scratch,
-        pikepdf.new() as pdf,
-    ):
-        for index, (is_pdf, run) in enumerate(runs):
-            if is_pdf:
-                sources = [path for path, _ in run]
+    with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
+        sources = []
+        for number, run in enumerate(runs):
+            path, image_format = run[0]
+            if image_format is ImageFormat.PDF:
+                _check_pdf(path)
             else:
-                sources = [Path(scratch, f"{index}.pdf")]
-                _images_to_pdf(run, sources[0], resolution, title)
-            for source in sources:
-                try:
-                    part = pikepdf.open(source)
-                except pikepdf.PdfError as err:
-                    raise WsdError(
-                        ErrorKind.PROTOCOL, f"unreadable PDF page {source.name}: {err}"
-                    ) from err
-                with part:
-                    pdf.pages.extend(part.pages)
-        if title is not None:
-            pdf.docinfo["/Title"] = title
-        pdf.save(target)
+                path = Path(scratch, f"part-{number}.pdf")
+                _images_to_pdf(run, path, resolution, title, colors)
+            sources.append(str(path))
+        if runs[0][0][1] is ImageFormat.PDF:
+            # The document information (title) comes from the first file qpdf gets.
+            primary = Path(scratch, "info.pdf")
+            with pikepdf.new() as info:
+                if title is not None:
+                    info.docinfo["/Title"] = title
+                info.save(primary)
+        else:
+            primary = Path(sources[0])
+        document = Path(scratch, "document.pdf")
+        pikepdf.Job(
+            [
+                "qpdf",
+                str(primary),
+                "--pages",
+                *sources,
+                "--",
+                # Streams are copied as they are (qpdf would re-compress Flate ones).
+                "--stream-data=preserve",
+                "--no-warn",
+                str(document),
+            ]
+        ).run()
+        document.replace(target)
+
+
+def _runs(
+    pages: list[tuple[Path, ImageFormat]],
+) -> list[list[tuple[Path, ImageFormat]]]:
+    """Split the pages into runs: image pages up to `_RUN_BYTES`, each PDF page alone."""
+    runs: list[list[tuple[Path, ImageFormat]]] = []
+    run_bytes = 0
+    for page in pages:
+        path, image_format = page
+        size = path.stat().st_size
+        if (
+            runs
+            and image_format is not ImageFormat.PDF
+            and runs[-1][0][1] is not ImageFormat.PDF
+            and run_bytes + size <= _RUN_BYTES
+        ):
+            runs[-1].append(page)
+            run_bytes += size
+        else:
+            runs.append([page])
+            run_bytes = size
+    return runs
+
+
+def _check_pdf(path: Path) -> None:
+    """Raise `WsdError` (PROTOCOL) unless the PDF page parses."""
+    try:
+        with pikepdf.open(path):
+            pass
+    except pikepdf.PdfError as err:
+        raise WsdError(
+            ErrorKind.PROTOCOL, f"unreadable PDF page {path.name}: {err}"
+        ) from err
 
 
 def _images_to_pdf(
@@ -183,6 +308,7 @@ def _images_to_pdf(
     target: Path,
     resolution: int | None,
     title: str | None,
+    colors: _ColorTarget,
 ) -> None:
     """Write image pages as one PDF with img2pdf (lossless; JPEG bytes unchanged)."""
     layout = (
@@ -190,18 +316,15 @@ def _images_to_pdf(
         if resolution is None
         else img2pdf.get_fixed_dpi_layout_fun((resolution, resolution))
     )
-    inputs = [_pdf_input(path, image_format) for path, image_format in pages]
+    inputs = [_pdf_input(path, image_format, colors) for path, image_format in pages]
+    document = None
     try:
+        # The internal engine writes the file directly; pikepdf's linearises it, slower.
+        document = img2pdf.convert_to_docobject(
+            *inputs, engine=img2pdf.Engine.internal, layout_fun=layout, title=title
+        )
         with target.open("wb") as output:
-            img2pdf.convert(
-                *inputs,
-                outputstream=output,
-                # The internal engine writes the file directly; pikepdf's linearises it,
-                # three times slower.
-                engine=img2pdf.Engine.internal,
-                layout_fun=layout,
-                title=title,
-            )
+            document.tostream(output)
     except (
         img2pdf.ImageOpenError,
         img2pdf.AlphaChannelError,
@@ -213,22 +336,34 @@ def _images_to_pdf(
         raise WsdError(
             ErrorKind.PROTOCOL, f"a page is not a usable image: {err}"
         ) from err
+    finally:
+        if document is not None:
+            # Its page tree is a reference cycle (pages and their parent) that holds the
+            # images until a full garbage collection: broken here, the run's memory is
+            # free as soon as it is written.
+            document.writer.pages.content[b"/Kids"].clear()
 
 
-def _pdf_input(path: Path, image_format: ImageFormat) -> str | bytes:
-    """Return what img2pdf gets for a page: the file, or a lossless re-encoding of it.
+def _pdf_input(
+    path: Path, image_format: ImageFormat, colors: _ColorTarget
+) -> str | bytes:
+    """Return what img2pdf gets for a page: the file, or a re-encoding of it.
 
     img2pdf embeds JPEG and PNG data as they are and turns bilevel TIFF/BMP frames into
     CCITT Group 4 itself; bilevel PNGs (which it would keep as Flate) and headerless DIBs
-    (which it cannot open) go through Pillow first.
+    (which it cannot open) go through Pillow first, losslessly, and so do pages that
+    must change colour mode.
     """
+    if image_format is ImageFormat.UNKNOWN:
+        raise WsdError(ErrorKind.PROTOCOL, f"page {path.name} is not an image")
+    if (mode := colors.mode_for(path, image_format)) is not None:
+        with colors.convert(path, image_format, mode) as image:
+            return _encoded_bytes(image)
     if image_format is ImageFormat.BMP or (
         image_format is ImageFormat.PNG and _is_bilevel_png(path)
     ):
         with _open_image(path, image_format) as image:
-            return _lossless_bytes(image)
-    if image_format is ImageFormat.UNKNOWN:
-        raise WsdError(ErrorKind.PROTOCOL, f"page {path.name} is not an image")
+            return _encoded_bytes(image)
     return str(path)
 
 
@@ -237,23 +372,66 @@ def _is_bilevel_png(path: Path) -> bool:
     return _read_head(path)[24:26] == b"\x01\x00"
 
 
-def _lossless_bytes(image: Image.Image) -> bytes:
-    """Encode a page for img2pdf: CCITT Group 4 TIFF when bilevel, else PNG."""
+def _encoded_bytes(image: Image.Image) -> bytes:
+    """Encode a page for img2pdf: Group 4 TIFF if bilevel, JPEG if decoded from one, else PNG.
+
+    A JPEG page (turned gray) is encoded again with the device's own quantisation tables:
+    as a PNG, a scan's noise would take several times the size.
+    """
     buffer = io.BytesIO()
-    if image.mode == "1":
-        image.save(buffer, "TIFF", compression="group4")
-    else:
-        image.save(buffer, "PNG", compress_level=1)
+    _save(image, buffer, _encoding_format(image), None)
     return buffer.getvalue()
 
 
+def _encoding_format(image: Image.Image) -> str:
+    if image.mode == "1":
+        return "TIFF"
+    return "JPEG" if _is_jpeg(image) else "PNG"
+
+
+def _is_jpeg(image: Image.Image) -> bool:
+    return image.format == "JPEG"
+
+
+def _save(
+    image: Image.Image,
+    target: Path | io.BytesIO,
+    image_format: str,
+    resolution: int | None,
+) -> None:
+    """Save a page in one of the formats we write, with the page's or scan's dpi."""
+    dpi = image.info.get("dpi") or (resolution and (resolution, resolution))
+    options: dict[str, object] = {"dpi": dpi} if dpi else {}
+    if image_format == "JPEG":
+        if image.mode not in {"RGB", "L", "CMYK"}:
+            image = image.convert("L" if image.mode == "1" else "RGB")
+        # A page decoded from a JPEG keeps the device's quality; others get 90.
+        image.save(target, "JPEG", quality="keep" if _is_jpeg(image) else 90, **options)
+    elif image_format == "PNG":
+        image.save(target, "PNG", compress_level=1, **options)
+    else:
+        image.save(
+            target,
+            "TIFF",
+            compression="group4" if image.mode == "1" else "tiff_deflate",
+            **options,
+        )
+
+
 def _open_image(
-    path: Path, image_format: ImageFormat, *, fit: int | None = None
+    path: Path,
+    image_format: ImageFormat,
+    *,
+    fit: int | None = None,
+    draft_mode: str | None = None,
+    load: bool = True,
 ) -> Image.Image:
     """Open a page with Pillow, including DIBs without a file header.
 
     With `fit` (pixels), a JPEG decoder may skip detail the image shrunk to fit that
-    square would not show (previews): it decodes at 1/2, 1/4 or 1/8 scale.
+    square would not show (previews): it decodes at 1/2, 1/4 or 1/8 scale. With
+    `draft_mode`, a JPEG decoder may decode straight into that mode. Without `load`, only
+    the header is read.
     """
     try:
         if image_format is ImageFormat.BMP and not _read_head(path).startswith(b"BM"):
@@ -262,8 +440,13 @@ def _open_image(
             image = Image.open(path)
         if fit is not None and (scale := fit / max(image.size)) < 1:
             width, height = image.size
-            image.draft(None, (math.ceil(width * scale), math.ceil(height * scale)))
-        image.load()
+            image.draft(
+                draft_mode, (math.ceil(width * scale), math.ceil(height * scale))
+            )
+        elif draft_mode is not None:
+            image.draft(draft_mode, None)
+        if load:
+            image.load()
     # What Pillow raises on bad data, and on images too large to decode safely.
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
         _raise_system_error(err)
@@ -279,61 +462,102 @@ def _raise_system_error(err: Exception) -> None:
         raise err
 
 
+def _copy_with_resolution(
+    page: Path, page_format: ImageFormat, target: Path, resolution: int | None
+) -> None:
+    """Copy a page; a PNG or TIFF page that does not say its resolution gets the scan's.
+
+    A PNG gets a pHYs chunk after its header (pixels untouched); a TIFF is rewritten
+    (losslessly: Group 4 or Deflate).
+    """
+    if resolution is not None and page_format is not ImageFormat.JPEG:
+        with _open_image(page, page_format, load=False) as image:
+            says_resolution = "dpi" in image.info or "aspect" in image.info
+        if not says_resolution and page_format is ImageFormat.PNG:
+            _copy_png_with_resolution(page, target, resolution)
+            return
+        if not says_resolution:
+            with _open_image(page, page_format) as image:
+                _save(image, target, page_format.name, resolution)
+            return
+    shutil.copyfile(page, target)
+
+
+def _copy_png_with_resolution(page: Path, target: Path, resolution: int) -> None:
+    """Copy a PNG, adding a pHYs chunk (pixels per metre) after its IHDR chunk."""
+    pixels_per_metre = round(resolution / 0.0254)
+    data = struct.pack(">IIB", pixels_per_metre, pixels_per_metre, 1)
+    chunk = (
+        struct.pack(">I", len(data))
+        + b"pHYs"
+        + data
+        + struct.pack(">I", zlib.crc32(b"pHYs" + data))
+    )
+    with page.open("rb") as source, target.open("wb") as output:
+        output.write(source.read(_PNG_HEADER_SIZE) + chunk)
+        shutil.copyfileobj(source, output)
+
+
 def _write_image(
     page: Path,
     page_format: ImageFormat,
     target: Path,
     document_format: DocumentFormat,
+    *,
     number: int,
+    resolution: int | None,
+    colors: _ColorTarget,
 ) -> None:
-    """Store one page as `target`: copied if already in the format, else converted."""
-    if page_format is document_format.image_format:
-        shutil.copyfile(page, target)
-        return
+    """Store one page as `target`: copied if already what was asked, else converted."""
     if page_format is ImageFormat.PDF:
         raise WsdError(
             ErrorKind.UNSUPPORTED,
             f"page {number} is a PDF and cannot become {document_format.value.upper()}",
         )
-    with _open_image(page, page_format) as image:
-        if document_format is DocumentFormat.JPEG:
-            converted = (
-                image
-                if image.mode in {"RGB", "L", "CMYK"}
-                else image.convert("L" if image.mode == "1" else "RGB")
-            )
-            converted.save(target, "JPEG", quality=90)
-        elif document_format is DocumentFormat.PNG:
-            image.save(target, "PNG", compress_level=1)
-        else:
-            image.save(
-                target,
-                "TIFF",
-                compression="group4" if image.mode == "1" else "tiff_deflate",
-            )
+    mode = colors.mode_for(page, page_format)
+    if mode is None and page_format is document_format.image_format:
+        _copy_with_resolution(page, page_format, target, resolution)
+        return
+    with (
+        _open_image(page, page_format)
+        if mode is None
+        else colors.convert(page, page_format, mode)
+    ) as image:
+        _save(image, target, document_format.image_format.name, resolution)
 
 
-def preview_page(page: Path, target: Path, max_side: int = PREVIEW_SIZE) -> Path | None:
+def preview_page(
+    page: Path,
+    target: Path,
+    max_side: int = PREVIEW_SIZE,
+    *,
+    color: ColorMode = ColorMode.COLOR,
+) -> Path | None:
     """Write a browser-viewable preview of a page: `target` with .jpg, or .png if bilevel.
 
     The page is shrunk to fit `max_side` (JPEG pages are decoded at a reduced scale, so
-    large pages cost little). Returns the file written, or None for a PDF page (nothing
-    here renders PDF). Raises `WsdError` (PROTOCOL) for a page that is no readable image.
-    Blocking: run it in an executor.
+    large pages cost little), in the colour mode `color` asks for, as `assemble` stores
+    it. Returns the file written, or None for a PDF page (nothing here renders PDF).
+    Raises `WsdError` (PROTOCOL) for a page that is no readable image. Blocking: run it
+    in an executor.
     """
     page_format = sniff_image_format(_read_head(page))
     if page_format is ImageFormat.PDF:
         return None
     if page_format is ImageFormat.UNKNOWN:
         raise WsdError(ErrorKind.PROTOCOL, f"page {page.name} is not an image")
-    with _open_image(page, page_format, fit=max_side) as image:
-        image.thumbnail((max_side, max_side))
+    mode = _ColorTarget(color, None).mode_for(page, page_format)
+    with _open_image(
+        page, page_format, fit=max_side, draft_mode=mode and "L"
+    ) as decoded:
+        decoded.thumbnail((max_side, max_side))
+        image = decoded if mode is None else decoded.convert(mode, dither=_NO_DITHER)
         if image.mode == "1":
             path = target.with_suffix(".png")
             image.save(path, "PNG")
         else:
             path = target.with_suffix(".jpg")
-            image.convert("L" if image.mode in {"L", "I;16", "I"} else "RGB").save(
+            image.convert("L" if image.mode in _GRAY_MODES else "RGB").save(
                 path, "JPEG", quality=80
             )
     return path
