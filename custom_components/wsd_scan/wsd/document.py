@@ -25,8 +25,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from functools import partial
 import io
+import json
 import math
 from pathlib import Path
 import shutil
@@ -60,6 +62,12 @@ PREVIEW_SIZE: Final = 1600
 #: Bytes of image pages img2pdf gets at a time (it holds them, and the PDF it writes, in
 #: memory): what bounds the memory a PDF takes, whatever its number of pages.
 _RUN_BYTES: Final = 4 * 2**20
+#: How far into a JPEG its first scan must start for the page to be streamed from its
+#: file (headers hold EXIF data, thumbnails, ICC profiles: usually a few kB).
+_JPEG_HEADER_BYTES: Final = 256 * 2**10
+_START_OF_SCAN: Final = 0xDA
+#: The lowest resolution (dpi) a page can truly have.
+_MIN_RESOLUTION: Final = 50
 #: Pillow modes of pages without colour.
 _GRAY_MODES: Final = frozenset({"1", "L", "LA", "I", "I;16", "F"})
 #: Black and white is a threshold at half intensity, as scanners make it: a dither would
@@ -105,7 +113,7 @@ def assemble(
     resolution: int | None = None,
     title: str | None = None,
     color: ColorMode = ColorMode.COLOR,
-    on_color_converted: Callable[[str], None] | None = None,
+    on_color_converted: Callable[[ColorMode], None] | None = None,
 ) -> list[Path]:
     """Write the pages as `directory/stem.pdf`, or as one image file per page.
 
@@ -159,7 +167,7 @@ async def async_assemble(
     resolution: int | None = None,
     title: str | None = None,
     color: ColorMode = ColorMode.COLOR,
-    on_color_converted: Callable[[str], None] | None = None,
+    on_color_converted: Callable[[ColorMode], None] | None = None,
 ) -> list[Path]:
     """Run `assemble` in the event loop's default executor."""
     return await asyncio.get_running_loop().run_in_executor(
@@ -182,7 +190,7 @@ class _ColorTarget:
     """The colour mode asked for, and what makes a page in another mode match it."""
 
     def __init__(
-        self, color: ColorMode, on_converted: Callable[[str], None] | None
+        self, color: ColorMode, on_converted: Callable[[ColorMode], None] | None
     ) -> None:
         self.color = color
         self._on_converted = on_converted
@@ -190,28 +198,50 @@ class _ColorTarget:
     def mode_for(self, path: Path, image_format: ImageFormat) -> str | None:
         """Return the Pillow mode the page must become ("L", "1"), None if it matches.
 
-        Reads only the image's header.
+        Reads only the image's header; tells `on_converted` when the page is converted.
         """
         if self.color is ColorMode.COLOR or image_format is ImageFormat.PDF:
             return None
         with _open_image(path, image_format, load=False) as image:
             delivered = image.mode
-        if self.color is ColorMode.BW:
-            return None if delivered == "1" else "1"
-        return None if delivered in _GRAY_MODES else "L"
+        if delivered == "1" or (
+            self.color is ColorMode.GRAY and delivered in _GRAY_MODES
+        ):
+            return None
+        if self._on_converted is not None:
+            self._on_converted(
+                ColorMode.GRAY if delivered in _GRAY_MODES else ColorMode.COLOR
+            )
+        return "1" if self.color is ColorMode.BW else "L"
 
-    def convert(self, path: Path, image_format: ImageFormat, mode: str) -> Image.Image:
+    @staticmethod
+    def convert(path: Path, image_format: ImageFormat, mode: str) -> Image.Image:
         """Decode the page in (or near) `mode` and return it converted to `mode`.
 
         JPEG pages are decoded as gray directly (libjpeg keeps the luma channel).
         """
         image = _open_image(path, image_format, draft_mode="L")
-        if self._on_converted is not None:
-            self._on_converted(image.mode)
         if image.mode == mode:
             return image
         with image:
-            return image.convert(mode, dither=_NO_DITHER)
+            gray = image if image.mode == "L" else image.convert("L")
+            return gray if mode == "L" else gray.convert(mode, dither=_NO_DITHER)
+
+
+@dataclass(frozen=True, slots=True)
+class _PdfPage:
+    """A page of a PDF to write, and what img2pdf gets for it."""
+
+    path: Path
+    image_format: ImageFormat
+    #: The colour mode it must become, if any.
+    mode: str | None
+    #: A JPEG page embedded as it is: its segments up to the first scan, all img2pdf
+    #: reads of it (size, colours, resolution, orientation). qpdf takes the image data
+    #: from the page file when it writes the document.
+    jpeg_header: bytes | None
+    #: How many bytes img2pdf holds for it: the header, the file, or about as many.
+    size: int
 
 
 def _write_pdf(
@@ -221,94 +251,156 @@ def _write_pdf(
     title: str | None,
     colors: _ColorTarget,
 ) -> None:
-    """Write the PDF: runs of image pages through img2pdf, then all merged by qpdf.
+    """Write the PDF in memory that does not grow with the number of pages.
 
-    img2pdf holds the pages it is given, and what it writes, in memory; so it gets runs
-    of at most `_RUN_BYTES` of pages, each written to a PDF of its own. qpdf then copies
-    the pages of these and of PDF pages into the document, reading each stream from its
-    file as it writes (pikepdf's own page copying would read them all into memory
-    first). The parts go when the document is done or has failed.
+    img2pdf holds the pages it is given, and what it writes, in memory: it gets runs of
+    at most `_RUN_BYTES`, each written to a PDF of its own, and JPEG pages only as
+    their headers. qpdf merges these runs and PDF pages (reading each stream from its
+    file as it writes), then writes the document with the JPEG pages' image data
+    streamed from their files: the bytes of a JPEG page are read and written once.
+    What it leaves on failure is removed with the scratch folder.
     """
-    runs = _runs(pages)
-    if len(runs) == 1 and runs[0][0][1] is not ImageFormat.PDF:
-        _images_to_pdf(runs[0], target, resolution, title, colors)
-        return
+    planned = [
+        _plan_pdf_page(path, image_format, colors) for path, image_format in pages
+    ]
     with tempfile.TemporaryDirectory(dir=target.parent) as scratch:
         sources = []
-        for number, run in enumerate(runs):
-            path, image_format = run[0]
-            if image_format is ImageFormat.PDF:
-                _check_pdf(path)
-            else:
-                path = Path(scratch, f"part-{number}.pdf")
-                _images_to_pdf(run, path, resolution, title, colors)
-            sources.append(str(path))
-        if runs[0][0][1] is ImageFormat.PDF:
-            # The document information (title) comes from the first file qpdf gets.
-            primary = Path(scratch, "info.pdf")
-            with pikepdf.new() as info:
-                if title is not None:
-                    info.docinfo["/Title"] = title
-                info.save(primary)
-        else:
-            primary = Path(sources[0])
+        # The JPEG pages to stream from their files, by their index in the document.
+        jpeg_files: dict[int, Path] = {}
+        page_count = 0
+        for number, run in enumerate(_runs(planned)):
+            if run[0].image_format is ImageFormat.PDF:
+                sources.append(run[0].path)
+                page_count += _count_pdf_pages(run[0].path)
+                continue
+            sources.append(Path(scratch, f"part-{number}.pdf"))
+            _images_to_pdf(run, sources[-1], resolution, title)
+            for page in run:
+                if page.jpeg_header is not None:
+                    jpeg_files[page_count] = page.path
+                page_count += 1
+        merged = sources[0]
+        if len(sources) > 1 or planned[0].image_format is ImageFormat.PDF:
+            merged = Path(scratch, "merged.pdf")
+            _merge(
+                sources,
+                merged,
+                with_info=planned[0].image_format is not ImageFormat.PDF,
+            )
         document = Path(scratch, "document.pdf")
-        pikepdf.Job(
-            [
-                "qpdf",
-                str(primary),
-                "--pages",
-                *sources,
-                "--",
-                # Streams are copied as they are (qpdf would re-compress Flate ones).
-                "--stream-data=preserve",
-                "--no-warn",
-                str(document),
-            ]
-        ).run()
+        with pikepdf.open(merged) as pdf:
+            if title is not None:
+                pdf.docinfo["/Title"] = title
+            _stream_jpeg_pages(pdf, jpeg_files)
+            # Streams are copied as they are (qpdf would re-compress Flate ones).
+            pdf.save(document, stream_decode_level=pikepdf.StreamDecodeLevel.none)
         document.replace(target)
 
 
-def _runs(
-    pages: list[tuple[Path, ImageFormat]],
-) -> list[list[tuple[Path, ImageFormat]]]:
+def _plan_pdf_page(
+    path: Path, image_format: ImageFormat, colors: _ColorTarget
+) -> _PdfPage:
+    if image_format is ImageFormat.UNKNOWN:
+        raise WsdError(ErrorKind.PROTOCOL, f"page {path.name} is not an image")
+    mode = colors.mode_for(path, image_format)
+    header = (
+        _jpeg_header(path)
+        if image_format is ImageFormat.JPEG and mode is None
+        else None
+    )
+    size = path.stat().st_size if header is None else len(header)
+    return _PdfPage(path, image_format, mode, header, size)
+
+
+def _jpeg_header(path: Path) -> bytes | None:
+    """Return a JPEG's segments up to its first scan, None if they are that long."""
+    with path.open("rb") as file:
+        head = file.read(_JPEG_HEADER_BYTES)
+    offset = 2  # after the start-of-image marker
+    while offset + 4 <= len(head) and head[offset] == 0xFF:
+        marker = head[offset + 1]
+        if marker == 0xFF:  # fill byte
+            offset += 1
+            continue
+        offset += 2 + int.from_bytes(head[offset + 2 : offset + 4], "big")
+        if marker == _START_OF_SCAN:
+            return head[:offset] if offset <= len(head) else None
+    return None
+
+
+def _runs(pages: list[_PdfPage]) -> list[list[_PdfPage]]:
     """Split the pages into runs: image pages up to `_RUN_BYTES`, each PDF page alone."""
-    runs: list[list[tuple[Path, ImageFormat]]] = []
+    runs: list[list[_PdfPage]] = []
     run_bytes = 0
     for page in pages:
-        path, image_format = page
-        size = path.stat().st_size
         if (
             runs
-            and image_format is not ImageFormat.PDF
-            and runs[-1][0][1] is not ImageFormat.PDF
-            and run_bytes + size <= _RUN_BYTES
+            and page.image_format is not ImageFormat.PDF
+            and runs[-1][0].image_format is not ImageFormat.PDF
+            and run_bytes + page.size <= _RUN_BYTES
         ):
             runs[-1].append(page)
-            run_bytes += size
+            run_bytes += page.size
         else:
             runs.append([page])
-            run_bytes = size
+            run_bytes = page.size
     return runs
 
 
-def _check_pdf(path: Path) -> None:
-    """Raise `WsdError` (PROTOCOL) unless the PDF page parses."""
+def _count_pdf_pages(path: Path) -> int:
+    """Return how many pages a PDF "page" holds; `WsdError` (PROTOCOL) if it is broken."""
     try:
-        with pikepdf.open(path):
-            pass
+        with pikepdf.open(path) as pdf:
+            return len(pdf.pages)
     except pikepdf.PdfError as err:
         raise WsdError(
             ErrorKind.PROTOCOL, f"unreadable PDF page {path.name}: {err}"
         ) from err
 
 
+def _merge(sources: list[Path], target: Path, *, with_info: bool) -> None:
+    """Merge PDFs with qpdf, which reads each stream from its file as it writes.
+
+    pikepdf's page copying would read them all into memory first. The document
+    information (title, dates) is the first file's `with_info` (img2pdf's), else none
+    (not a device's).
+    """
+    pikepdf.Job(
+        [
+            "qpdf",
+            str(sources[0]) if with_info else "--empty",
+            "--pages",
+            *map(str, sources),
+            "--",
+            "--stream-data=preserve",
+            "--no-warn",
+            str(target),
+        ]
+    ).run()
+
+
+def _stream_jpeg_pages(pdf: pikepdf.Pdf, jpeg_files: dict[int, Path]) -> None:
+    """Have qpdf take JPEG pages' image data from their files when it writes `pdf`.
+
+    Through qpdf JSON, whose "datafile" names the file a stream's data is read from.
+    """
+    streams = {}
+    for index, path in jpeg_files.items():
+        (image,) = pdf.pages[index].get_images().values()
+        assert isinstance(image, pikepdf.Stream)
+        number, generation = image.objgen
+        dictionary = json.loads(image.stream_dict.to_json(schema_version=2))
+        del dictionary["/Length"]  # qpdf counts the file's bytes
+        streams[f"obj:{number} {generation} R"] = {
+            "stream": {"dict": dictionary, "datafile": str(path)}
+        }
+    if streams:
+        update = {"qpdf": [{"jsonversion": 2}, streams]}
+        pdf.update_from_qpdf_json(io.BytesIO(json.dumps(update).encode()))
+
+
 def _images_to_pdf(
-    pages: list[tuple[Path, ImageFormat]],
-    target: Path,
-    resolution: int | None,
-    title: str | None,
-    colors: _ColorTarget,
+    pages: list[_PdfPage], target: Path, resolution: int | None, title: str | None
 ) -> None:
     """Write image pages as one PDF with img2pdf (lossless; JPEG bytes unchanged)."""
     layout = (
@@ -316,7 +408,7 @@ def _images_to_pdf(
         if resolution is None
         else img2pdf.get_fixed_dpi_layout_fun((resolution, resolution))
     )
-    inputs = [_pdf_input(path, image_format, colors) for path, image_format in pages]
+    inputs = [_pdf_input(page) for page in pages]
     document = None
     try:
         # The internal engine writes the file directly; pikepdf's linearises it, slower.
@@ -344,27 +436,25 @@ def _images_to_pdf(
             document.writer.pages.content[b"/Kids"].clear()
 
 
-def _pdf_input(
-    path: Path, image_format: ImageFormat, colors: _ColorTarget
-) -> str | bytes:
-    """Return what img2pdf gets for a page: the file, or a re-encoding of it.
+def _pdf_input(page: _PdfPage) -> str | bytes:
+    """Return what img2pdf gets for a page: its JPEG header, the file, or a re-encoding.
 
     img2pdf embeds JPEG and PNG data as they are and turns bilevel TIFF/BMP frames into
     CCITT Group 4 itself; bilevel PNGs (which it would keep as Flate) and headerless DIBs
     (which it cannot open) go through Pillow first, losslessly, and so do pages that
     must change colour mode.
     """
-    if image_format is ImageFormat.UNKNOWN:
-        raise WsdError(ErrorKind.PROTOCOL, f"page {path.name} is not an image")
-    if (mode := colors.mode_for(path, image_format)) is not None:
-        with colors.convert(path, image_format, mode) as image:
+    if page.jpeg_header is not None:
+        return page.jpeg_header
+    if page.mode is not None:
+        with _ColorTarget.convert(page.path, page.image_format, page.mode) as image:
             return _encoded_bytes(image)
-    if image_format is ImageFormat.BMP or (
-        image_format is ImageFormat.PNG and _is_bilevel_png(path)
+    if page.image_format is ImageFormat.BMP or (
+        page.image_format is ImageFormat.PNG and _is_bilevel_png(page.path)
     ):
-        with _open_image(path, image_format) as image:
+        with _open_image(page.path, page.image_format) as image:
             return _encoded_bytes(image)
-    return str(path)
+    return str(page.path)
 
 
 def _is_bilevel_png(path: Path) -> bool:
@@ -400,7 +490,7 @@ def _save(
     resolution: int | None,
 ) -> None:
     """Save a page in one of the formats we write, with the page's or scan's dpi."""
-    dpi = image.info.get("dpi") or (resolution and (resolution, resolution))
+    dpi = _own_resolution(image) or (resolution and (resolution, resolution))
     options: dict[str, object] = {"dpi": dpi} if dpi else {}
     if image_format == "JPEG":
         if image.mode not in {"RGB", "L", "CMYK"}:
@@ -462,6 +552,15 @@ def _raise_system_error(err: Exception) -> None:
         raise err
 
 
+def _own_resolution(image: Image.Image) -> tuple[float, float] | None:
+    """Return the resolution an image says it has; below any scanner's, it says none.
+
+    (TIFF files made without one say 1 dpi.)
+    """
+    dpi: tuple[float, float] | None = image.info.get("dpi")
+    return dpi if dpi is not None and min(dpi) >= _MIN_RESOLUTION else None
+
+
 def _copy_with_resolution(
     page: Path, page_format: ImageFormat, target: Path, resolution: int | None
 ) -> None:
@@ -472,7 +571,7 @@ def _copy_with_resolution(
     """
     if resolution is not None and page_format is not ImageFormat.JPEG:
         with _open_image(page, page_format, load=False) as image:
-            says_resolution = "dpi" in image.info or "aspect" in image.info
+            says_resolution = _own_resolution(image) or "aspect" in image.info
         if not says_resolution and page_format is ImageFormat.PNG:
             _copy_png_with_resolution(page, target, resolution)
             return
