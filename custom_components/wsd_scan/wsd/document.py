@@ -64,7 +64,7 @@ PREVIEW_SIZE: Final = 1600
 _RUN_BYTES: Final = 4 * 2**20
 #: How far into a JPEG its first scan must start for the page to be streamed from its
 #: file (headers hold EXIF data, thumbnails, ICC profiles: usually a few kB).
-_JPEG_HEADER_BYTES: Final = 256 * 2**10
+_JPEG_HEADER_BYTES: Final = 64 * 2**10
 _START_OF_SCAN: Final = 0xDA
 #: The lowest resolution (dpi) a page can truly have.
 _MIN_RESOLUTION: Final = 50
@@ -292,8 +292,13 @@ def _write_pdf(
             if title is not None:
                 pdf.docinfo["/Title"] = title
             _stream_jpeg_pages(pdf, jpeg_files)
-            # Streams are copied as they are (qpdf would re-compress Flate ones).
-            pdf.save(document, stream_decode_level=pikepdf.StreamDecodeLevel.none)
+            # Streams are copied as they are: qpdf would decode and compress them again
+            # (Flate ones, uncompressed ones), and it takes time to consider even JPEG.
+            pdf.save(
+                document,
+                stream_decode_level=pikepdf.StreamDecodeLevel.none,
+                compress_streams=False,
+            )
         document.replace(target)
 
 
