@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+import errno
 import io
 from pathlib import Path
 import random
@@ -331,10 +332,46 @@ def test_decompression_bomb_is_refused(tmp_path: Path) -> None:
 
 
 def test_system_errors_are_not_disguised(tmp_path: Path) -> None:
-    """A missing page file is an OSError, not a claim that the device sent garbage."""
+    """A missing folder is an OSError, not a claim that the device sent garbage."""
     png = save(page_image(1), tmp_path / "page.png", "PNG")
     with pytest.raises(FileNotFoundError):
         assemble([png], tmp_path / "missing-dir", "scan", DocumentFormat.PDF)
+
+
+def test_read_errors_are_not_disguised(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page the disk cannot read is an OSError, not a page that is no image."""
+    page = save(page_image(1), tmp_path / "page.png", "PNG")
+
+    def failing_open(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(Image, "open", failing_open)
+    with pytest.raises(OSError, match="Input/output error"):
+        assemble([page], tmp_path, "scan", DocumentFormat.JPEG)
+
+
+def jpeg_segment(marker: int, payload: bytes) -> bytes:
+    """Return a JPEG marker segment: the marker, its length, its payload."""
+    return bytes((0xFF, marker)) + struct.pack(">H", len(payload) + 2) + payload
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        pytest.param(b"\xff", id="fill-byte"),
+        pytest.param(jpeg_segment(0xEF, bytes(65000)), id="header-beyond-64-KiB"),
+    ],
+)
+def test_pdf_keeps_unusual_jpeg_headers(tmp_path: Path, extra: bytes) -> None:
+    """A fill byte before a marker, or headers longer than usual: still byte-identical."""
+    original = save(page_image(1), tmp_path / "original.jpg", "JPEG").read_bytes()
+    page = tmp_path / "page.jpg"
+    page.write_bytes(original[:2] + extra + original[2:])
+    other = save(page_image(2), tmp_path / "other.jpg", "JPEG")
+    (pdf,) = assemble([page, other], tmp_path, "scan", DocumentFormat.PDF)
+    assert raw_images(pdf) == [page.read_bytes(), other.read_bytes()]
 
 
 async def test_async_assemble(tmp_path: Path) -> None:

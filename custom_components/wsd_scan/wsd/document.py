@@ -318,7 +318,10 @@ def _plan_pdf_page(
 
 
 def _jpeg_header(path: Path) -> bytes | None:
-    """Return a JPEG's segments up to its first scan, None if they are that long."""
+    """Return a JPEG's segments up to its first scan.
+
+    None if they do not end within `_JPEG_HEADER_BYTES` (img2pdf then reads the file).
+    """
     with path.open("rb") as file:
         head = file.read(_JPEG_HEADER_BYTES)
     offset = 2  # after the start-of-image marker
