@@ -507,13 +507,12 @@ def _save(
         image.save(target, "JPEG", quality="keep" if _is_jpeg(image) else 90, **options)
     elif image_format == "PNG":
         image.save(target, "PNG", compress_level=1, **options)
+    elif image.mode == "1":
+        # One strip: img2pdf embeds such a Group 4 image as it is; of several strips
+        # it decodes and encodes each page again.
+        image.save(target, "TIFF", compression="group4", strip_size=2**31, **options)
     else:
-        image.save(
-            target,
-            "TIFF",
-            compression="group4" if image.mode == "1" else "tiff_deflate",
-            **options,
-        )
+        image.save(target, "TIFF", compression="tiff_deflate", **options)
 
 
 def _open_image(
