@@ -359,6 +359,7 @@ class ScanStorage:
                     ", ".join(sorted({page.format.value.upper() for page in pages})),
                 )
                 not_converted = str(err)
+                color = ColorMode.COLOR  # the previews show the pages as stored
                 outputs = await self.hass.async_add_executor_job(
                     _as_delivered, pages, work
                 )
