@@ -756,7 +756,10 @@ async def test_zeroconf_confirms_wsd_first(
     assert result["step_id"] == "confirm"
     flow = hass.config_entries.flow.async_get(result["flow_id"])
     assert flow["context"]["confirm_only"] is True
-    assert flow["context"]["title_placeholders"] == {"name": "Simulated Office MFP"}
+    assert flow["context"]["title_placeholders"] == {
+        "name": "Simulated Office MFP",
+        "host": f"127.0.0.1:{office.http_port}",
+    }
     assert flow["context"]["unique_id"] == office.uuid
 
     result = await configure(hass, result, {})
@@ -1206,12 +1209,23 @@ async def test_an_options_step_keeps_what_it_does_not_edit(
 
 
 @pytest.mark.parametrize(
-    "url", ["192.168.1.5:8123", "ftp://192.168.1.5/", "http://h/?a=1", "http://["]
+    "url",
+    [
+        "192.168.1.5:8123",
+        "ftp://192.168.1.5/",
+        "http://h/?a=1",
+        "http://[",
+        "http://home assistant:8123",
+        "http://user@192.168.1.5:8123",
+    ],
 )
 async def test_options_reject_bad_callback_url(
     hass: HomeAssistant, mock_setup_entry: AsyncMock, url: str
 ) -> None:
-    """The callback URL must be an http(s) base URL; the form keeps what was typed."""
+    """The callback URL must be an http(s) base URL; the form keeps what was typed.
+
+    The error is shown above the form, so the section holding the field opens.
+    """
     entry = entry_for(str(uuid.uuid4()), "192.0.2.40", ["http://192.0.2.40/wsd"])
     entry.add_to_hass(hass)
     result = await open_options(hass, entry, "settings")
@@ -1236,6 +1250,8 @@ async def test_options_reject_bad_callback_url(
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"base": "invalid_callback_url"}
     assert suggested(result)[options_flow.SECTION_ADVANCED][CONF_CALLBACK_URL] == url
+    advanced = result["data_schema"].schema[options_flow.SECTION_ADVANCED]
+    assert advanced.options == {"collapsed": False}
     assert entry.options == {}
 
 
@@ -1473,11 +1489,35 @@ async def test_post_scan_endpoint_saved_and_removed(
 
 
 @pytest.mark.parametrize(
+    "endpoint", ["192.0.2.9:5362", "fe80::1", "[fe80::1]:5362", "scanserver.lan"]
+)
+async def test_post_scan_endpoint_accepts_hosts(
+    hass: HomeAssistant, mock_setup_entry: AsyncMock, endpoint: str
+) -> None:
+    """A host, IPv6 address or `host:port` is an endpoint the directed probe can ask."""
+    entry = entry_for(str(uuid.uuid4()), "192.0.2.40", ["http://192.0.2.40/wsd"])
+    entry.add_to_hass(hass)
+    result = await open_options(hass, entry, "post_scan")
+    result = dict(
+        await hass.config_entries.options.async_configure(
+            result["flow_id"], {CONF_ENDPOINT: endpoint, CONF_VERIFY_TLS: True}
+        )
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options[CONF_POST_SCAN][CONF_ENDPOINT] == endpoint
+
+
+@pytest.mark.parametrize(
     ("user_input", "errors"),
     [
         ({CONF_ENDPOINT: "ftp://scanserver/"}, {CONF_ENDPOINT: "invalid_endpoint"}),
         ({CONF_ENDPOINT: "https://"}, {CONF_ENDPOINT: "invalid_endpoint"}),
         ({CONF_ENDPOINT: "scanserver:99999"}, {CONF_ENDPOINT: "invalid_endpoint"}),
+        ({CONF_ENDPOINT: "scan server"}, {CONF_ENDPOINT: "invalid_endpoint"}),
+        ({CONF_ENDPOINT: "scanserver:5362/x"}, {CONF_ENDPOINT: "invalid_endpoint"}),
+        ({CONF_ENDPOINT: "scanserver?a=1"}, {CONF_ENDPOINT: "invalid_endpoint"}),
+        ({CONF_ENDPOINT: "admin@scanserver"}, {CONF_ENDPOINT: "invalid_endpoint"}),
+        ({CONF_ENDPOINT: "http://scan server/"}, {CONF_ENDPOINT: "invalid_endpoint"}),
         (
             {CONF_ENDPOINT: "scanserver", CONF_FILTERS: ["<unclosed"]},
             {CONF_FILTERS: "invalid_filter"},

@@ -167,7 +167,10 @@ async def test_hello_starts_a_discovery_flow(
     [flow] = discovery_flows(hass)
     assert flow["context"]["unique_id"] == office.uuid
     assert flow["step_id"] == "confirm"
-    assert flow["context"]["title_placeholders"] == {"name": "Simulated Office MFP"}
+    assert flow["context"]["title_placeholders"] == {
+        "name": "Simulated Office MFP",
+        "host": "127.0.0.1",
+    }
     assert [event.type for event in events] == [DiscoveryEventType.HELLO]
 
     with (  # setting the entry up is the runtime's business, tested elsewhere

@@ -407,7 +407,12 @@ class WsdScanConfigFlow(ConfigFlow, domain=DOMAIN):
                 data={CONF_HOST: scanner.address, CONF_XADDRS: list(scanner.xaddrs)},
                 subentries=[default_profile().as_dict()],
             )
-        self.context["title_placeholders"] = {"name": info.name}
+        # The discovered card shows the address too: two scanners of one model often
+        # carry the same name.
+        self.context["title_placeholders"] = {
+            "name": info.name,
+            "host": scanner.address,
+        }
         return self.async_show_form(
             step_id="confirm",
             description_placeholders={

@@ -36,6 +36,7 @@ from homeassistant.helpers.selector import (
     TextSelectorConfig,
     TextSelectorType,
 )
+from homeassistant.util.network import is_host_valid, is_ipv6_address
 import probatio
 import yarl
 
@@ -67,7 +68,6 @@ from .const import (
 )
 from .post_scan import post_scan_settings, tls_setting
 from .profiles import MAX_PROFILE_NAME, SETTINGS_KEYS, entry_profiles, profile_settings
-from .wsd.discovery import directed_probe_url
 
 SECTION_ADVANCED: Final = "advanced"
 
@@ -129,42 +129,50 @@ POST_SCAN_SCHEMA: Final = probatio.Schema(
     }
 )
 
-OPTIONS_SCHEMA: Final = probatio.Schema(
+ADVANCED_SCHEMA: Final = probatio.Schema(
     {
-        **SETTINGS_FIELDS,
-        probatio.Required(SECTION_ADVANCED): section(
-            probatio.Schema(
-                {
-                    probatio.Required(
-                        CONF_POLL_INTERVAL, default=DEFAULT_POLL_INTERVAL
-                    ): NumberSelector(
-                        NumberSelectorConfig(
-                            min=MIN_POLL_INTERVAL,
-                            max=MAX_POLL_INTERVAL,
-                            step=1,
-                            mode=NumberSelectorMode.BOX,
-                            unit_of_measurement="s",
-                        )
-                    ),
-                    probatio.Optional(CONF_CALLBACK_URL): TextSelector(
-                        TextSelectorConfig(type=TextSelectorType.URL)
-                    ),
-                }
-            ),
-            {"collapsed": True},
+        probatio.Required(
+            CONF_POLL_INTERVAL, default=DEFAULT_POLL_INTERVAL
+        ): NumberSelector(
+            NumberSelectorConfig(
+                min=MIN_POLL_INTERVAL,
+                max=MAX_POLL_INTERVAL,
+                step=1,
+                mode=NumberSelectorMode.BOX,
+                unit_of_measurement="s",
+            )
+        ),
+        probatio.Optional(CONF_CALLBACK_URL): TextSelector(
+            TextSelectorConfig(type=TextSelectorType.URL)
         ),
     }
 )
+
+
+def _options_schema(*, advanced_open: bool) -> probatio.Schema:
+    """Return the settings form; its advanced section opens to show an error in it.
+
+    The frontend shows the error above the form, so a collapsed section would hide the
+    field it is about.
+    """
+    return probatio.Schema(
+        {
+            **SETTINGS_FIELDS,
+            probatio.Required(SECTION_ADVANCED): section(
+                ADVANCED_SCHEMA, {"collapsed": not advanced_open}
+            ),
+        }
+    )
 
 
 def _callback_url(value: str) -> str | None:
     """Return the normalised callback base URL; None unless it is an http(s) URL."""
     try:
         url = yarl.URL(value.strip())
-        valid = url.scheme in ("http", "https") and bool(url.host)
+        valid = url.scheme in ("http", "https") and is_host_valid(url.host or "")
     except ValueError:
         return None
-    if not valid or url.query_string or url.fragment:
+    if not valid or url.user is not None or url.query_string or url.fragment:
         return None
     return str(url).rstrip("/")
 
@@ -207,7 +215,8 @@ class WsdScanOptionsFlow(OptionsFlow):
         return self.async_show_form(
             step_id="settings",
             data_schema=self.add_suggested_values_to_schema(
-                OPTIONS_SCHEMA, user_input or _sectioned(self.config_entry.options)
+                _options_schema(advanced_open=bool(errors)),
+                user_input or _sectioned(self.config_entry.options),
             ),
             errors=errors,
         )
@@ -329,14 +338,20 @@ async def _post_scan_errors(
 
 
 def _post_scan_endpoint_valid(value: str) -> bool:
-    """Whether `value` is an http(s) URL, or a host the directed probe can ask."""
+    """Whether `value` is an http(s) URL, or a host or `host:port` and nothing more.
+
+    A host is checked as the URL the directed probe makes of it: a path, query or
+    user part typed after it would end up in that URL.
+    """
     if "://" in value:
         return _callback_url(value) is not None
+    if is_ipv6_address(value):
+        value = f"[{value}]"
     try:
-        directed_probe_url(value)
-    except wsd.WsdError:
+        authority = yarl.URL(f"http://{value}")
+    except ValueError:
         return False
-    return True
+    return authority.raw_path in ("", "/") and _callback_url(str(authority)) is not None
 
 
 def _settings(user_input: Mapping[str, Any]) -> dict[str, Any]:
