@@ -53,6 +53,7 @@ from .models import (
     PaperSize,
     ScanAvailableEvent,
     ScanDestination,
+    ScannedPage,
     ScanSettings,
     ScanSource,
 )
@@ -199,6 +200,17 @@ async def _scan_to(
         elements.capabilities, settings, status=elements.status, quirks=client.quirks
     )
     out.parent.mkdir(parents=True, exist_ok=True)
+
+    async def store(pages: tuple[ScannedPage, ...]) -> list[Path]:
+        return await async_assemble(
+            [page.path for page in pages],
+            out.parent,
+            out.stem,
+            settings.format,
+            resolution=ticket.resolution,
+            color=settings.color,
+        )
+
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=".wsd-scan-") as pages_dir:
         try:
             result = await client.scan(
@@ -210,26 +222,14 @@ async def _scan_to(
         except ScanJobError as err:
             if err.pages:
                 # No page is lost: what arrived before the failure is saved.
-                kept = await async_assemble(
-                    [page.path for page in err.pages],
-                    out.parent,
-                    out.stem,
-                    settings.format,
-                    resolution=ticket.resolution,
-                )
+                kept = await store(err.pages)
                 print(
                     f"kept {len(err.pages)} pages scanned before the error: "
                     + ", ".join(str(path) for path in kept),
                     file=sys.stderr,
                 )
             raise
-        files = await async_assemble(
-            [page.path for page in result.pages],
-            out.parent,
-            out.stem,
-            settings.format,
-            resolution=ticket.resolution,
-        )
+        files = await store(result.pages)
     return {
         "pages": len(result.pages),
         "files": [str(path) for path in files],
