@@ -31,6 +31,7 @@ from simulator.soap import WSE, SoapFault
 from .ha_fixtures import (
     StartScanner,
     advance,
+    announce,
     entity_id,
     scanner_entry,
     status_subscriptions,
@@ -215,8 +216,8 @@ async def test_refused_subscription_polls_and_raises_an_issue(  # noqa: PLR0917 
     assert hass.states.get(problem).state == STATE_ON
 
     monkeypatch.undo()
-    # Retries back off; a Hello (here: the call discovery makes) retries at once.
-    coordinator.async_resubscribe()
+    # Retries back off; a Hello retries at once.
+    announce(hass, scanner)
     # The poll above also fired the manager's back-off timer, so a retry may still be
     # under way when the resubscribe is asked for: wait for the settled state.
     await until(
@@ -274,7 +275,7 @@ async def test_without_a_callback_url_polls_and_raises_an_issue(
     entry = scanner_entry(scanner)
     entry.add_to_hass(hass)
     with patch(
-        "custom_components.wsd_scan.coordinator.get_url",
+        "custom_components.wsd_scan.push.get_url",
         side_effect=NoURLAvailableError,
     ):
         assert await hass.config_entries.async_setup(entry.entry_id)

@@ -102,7 +102,7 @@ async def assert_press_scans(
     """Press `name` on the panel: the scanner must accept the scan, and it is stored."""
     await press(hass, sim, name)
     assert sim.push_scan_failures == []
-    assert entry.runtime_data.coordinator.data.last_scan is not None
+    assert entry.runtime_data.activity.last_scan is not None
 
 
 async def test_profiles_appear_on_the_panel(
@@ -137,7 +137,7 @@ async def test_each_press_runs_its_profile(
 ) -> None:
     """The event fires with the profile, and the profile's settings scan and store."""
     event = entity_id(entity_registry, "event", panel_scanner.uuid, "scan_button")
-    coordinator = panel_entry.runtime_data.coordinator
+    activity = panel_entry.runtime_data.activity
 
     scan_identifier = await press(hass, panel_scanner, "Photos")
 
@@ -151,7 +151,7 @@ async def test_each_press_runs_its_profile(
     assert (job.ticket.format, job.ticket.input_source) == ("jfif", "Platen")
     assert job.ticket.front is not None
     assert job.ticket.front.color == "RGB24"
-    last = coordinator.data.last_scan
+    last = activity.last_scan
     assert last is not None
     assert [f.mime_type for f in last.files] == ["image/jpeg"]
     assert all(f.path.is_file() for f in last.files)
@@ -167,7 +167,7 @@ async def test_each_press_runs_its_profile(
     assert job.scan_identifier == scan_identifier
     # The office MFP offers no PDF: its JPEG pages become the profile's PDF here.
     assert (job.ticket.format, job.ticket.input_source) == ("jfif", "ADF")
-    last = coordinator.data.last_scan
+    last = activity.last_scan
     assert last is not None
     assert (last.pages, [f.mime_type for f in last.files]) == (2, ["application/pdf"])
     assert panel_scanner.push_scan_failures == []
@@ -266,7 +266,7 @@ async def test_stale_token_registers_again(
     assert "Press Scan on the panel again" in caplog.text
     await until(lambda: set(panel_subscriptions(panel_scanner)) - {before} != set())
     await press(hass, panel_scanner, "Photos")
-    assert panel_entry.runtime_data.coordinator.data.last_scan is not None
+    assert panel_entry.runtime_data.activity.last_scan is not None
 
 
 async def test_repeated_and_unknown_events_start_nothing(
@@ -418,7 +418,7 @@ async def test_several_scanners_at_once(
         folders = set()
         for entry, sim in zip(entries, (first, second), strict=True):
             assert len(sim.jobs) == 1
-            last = entry.runtime_data.coordinator.data.last_scan
+            last = entry.runtime_data.activity.last_scan
             assert last is not None
             folders.add(last.files[0].path.parent)
             assert await hass.config_entries.async_unload(entry.entry_id)

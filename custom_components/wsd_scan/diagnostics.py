@@ -10,7 +10,7 @@ from homeassistant.const import CONF_HOST
 from homeassistant.core import HomeAssistant
 
 from .const import CONF_CALLBACK_URL, CONF_XADDRS
-from .coordinator import WsdScanConfigEntry
+from .models import WsdScanConfigEntry
 from .wsd import SubscriptionManager
 
 #: Addresses, identities and the subscription's secrets (the identifier in the notify URL
@@ -57,11 +57,21 @@ async def async_get_config_entry_diagnostics(
             "entry": {"data": dict(entry.data), "options": dict(entry.options)},
             "device": device,
             "elements": asdict(runtime.elements),
-            "status": asdict(coordinator.data),
+            "status": {
+                "status": asdict(coordinator.data),
+                **{
+                    key: asdict(value) if value is not None else None
+                    for key, value in (
+                        ("job", runtime.activity.job),
+                        ("last_scan", runtime.activity.last_scan),
+                        ("post_scan", runtime.activity.post_scan),
+                    )
+                },
+            },
             "available": coordinator.last_update_success,
             "push": {
                 "state": coordinator.push_state,
-                "notify_base_url": coordinator.notify_base_url,
+                "notify_base_url": runtime.push.base_url,
                 **_subscription(coordinator.manager),
             },
             "panel": {
