@@ -28,6 +28,7 @@ from custom_components.wsd_scan.wsd import SCAN_AVAILABLE_EVENT
 from simulator import Settings, SimulatedScanner
 
 from .ha_fixtures import (
+    StartScanner,
     advance,
     entity_id,
     panel_subscriptions,
@@ -220,6 +221,51 @@ async def test_reboot_registers_again_and_a_press_works(
     await until(lambda: panel.destination_tokens not in ({}, old_tokens))
 
     await assert_press_scans(hass, panel_scanner, panel_entry, "Photos")
+
+
+#: How soon after a scanner's Hello its registrations must be back (issue 12).
+AFTER_HELLO = 10.0
+
+
+@pytest.fixture
+async def announced_scanner(start_scanner: StartScanner) -> SimulatedScanner:
+    """Start a scanner whose Hello went out before Home Assistant listened."""
+    return await start_scanner("office_mfp", discovery=True)
+
+
+async def test_first_hello_heard_after_a_reboot_registers_again(
+    hass: HomeAssistant, announced_scanner: SimulatedScanner, callback_url: str
+) -> None:
+    """Home Assistant started after the scanner; the scanner restarts and says Hello.
+
+    No earlier InstanceId is known to compare with: the Hello makes both subscriptions
+    renew at once, the renewals fail, and both are made anew within seconds (not at the
+    next renewal, minutes later).
+    """
+    entry = scanner_entry(
+        announced_scanner, **{CONF_CALLBACK_URL: callback_url, CONF_PROFILES: [PHOTOS]}
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    panel = entry.runtime_data.panel
+    old_tokens = panel.destination_tokens
+    (old_status,) = status_subscriptions(announced_scanner)
+
+    # The reboot forgets the subscriptions and sends the Hello.
+    async with asyncio.timeout(AFTER_HELLO):
+        await announced_scanner.reboot()
+        await until(
+            lambda: (
+                len(panel_subscriptions(announced_scanner)) == 1
+                and len(status_subscriptions(announced_scanner)) == 1
+                and old_status not in status_subscriptions(announced_scanner)
+                and panel.destination_tokens not in ({}, old_tokens)
+            ),
+            timeout=AFTER_HELLO,
+        )
+    await assert_press_scans(hass, announced_scanner, entry, "Photos")
+    assert await hass.config_entries.async_unload(entry.entry_id)
 
 
 async def test_forgotten_subscription_is_recreated(

@@ -123,9 +123,7 @@ async def test_post_scan_only_leaves_the_library(
     activity = post_entry.runtime_data.activity
     # The last scan is the one still in the library.
     assert activity.last_scan is not None
-    assert [str(f.path) for f in activity.last_scan.files] == [
-        kept["files"][0]["path"]
-    ]
+    assert [str(f.path) for f in activity.last_scan.files] == [kept["files"][0]["path"]]
     folder = Path(kept["files"][0]["path"]).parent
     assert [p.suffix for p in folder.iterdir() if p.is_file()] == [".jpg"]
 
