@@ -54,7 +54,7 @@ async def set_up(
     "platform",
     [Platform.BINARY_SENSOR, Platform.BUTTON, Platform.EVENT, Platform.SENSOR],
 )
-async def test_entities(
+async def test_entities(  # noqa: PLR0917 - fixtures
     hass: HomeAssistant,
     entity_registry: er.EntityRegistry,
     snapshot: SnapshotAssertion,
