@@ -117,7 +117,7 @@ class PanelScans:
 
     @callback
     def async_resubscribe(self) -> None:
-        """Register the entries again now (the scanner restarted)."""
+        """Register the entries again now (the scanner refused their DestinationToken)."""
         if self.manager is not None:
             self.manager.resubscribe()
 

@@ -99,8 +99,7 @@ class Push:
 
     async def async_unsubscribe(self, manager: SubscriptionManager) -> None:
         """Stop keeping `manager`'s subscription and end it on the scanner."""
-        if manager in self._managers:
-            self._managers.remove(manager)
+        self._managers.remove(manager)
         await manager.stop()
 
     @callback
