@@ -148,17 +148,24 @@ def panel_subscriptions(sim: SimulatedScanner) -> dict[str, Subscription]:
     return {key: sub for key, sub in sim.subscriptions.items() if sub.destinations}
 
 
-def announce(hass: HomeAssistant, sim: SimulatedScanner) -> None:
-    """Tell the integration of the scanner's Hello as discovery does (no multicast)."""
+def announce(
+    hass: HomeAssistant,
+    sim: SimulatedScanner,
+    kind: DiscoveryEventType = DiscoveryEventType.HELLO,
+    *,
+    uuid: str | None = None,
+) -> None:
+    """Tell the integration of the scanner's Hello (or Bye) as discovery does.
+
+    `uuid`: pretend another device sent it.
+    """
     device = DiscoveredDevice(
-        sim.uuid,
+        uuid or sim.uuid,
         frozenset(),
         (sim.device_url,),
         app_sequence=AppSequence(sim.sequence.instance_id, 1),
     )
-    async_dispatcher_send(
-        hass, SIGNAL_DISCOVERY_EVENT, DiscoveryEvent(DiscoveryEventType.HELLO, device)
-    )
+    async_dispatcher_send(hass, SIGNAL_DISCOVERY_EVENT, DiscoveryEvent(kind, device))
 
 
 def advance(hass: HomeAssistant, delta: timedelta) -> None:

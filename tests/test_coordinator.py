@@ -6,6 +6,7 @@ from datetime import timedelta
 import logging
 from typing import Any
 from unittest.mock import AsyncMock, patch
+from uuid import uuid4
 
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
@@ -25,6 +26,7 @@ from custom_components.wsd_scan.coordinator import (
     PushIssue,
     PushState,
 )
+from custom_components.wsd_scan.wsd import DiscoveryEventType, SubscriptionManager
 from simulator import SimulatedScanner
 from simulator.soap import WSE, SoapFault
 
@@ -131,6 +133,27 @@ async def test_hello_of_a_rebooted_scanner_resubscribes_at_once(
     await until(lambda: len(status_subscriptions(scanner)) == 1)
     assert set(status_subscriptions(scanner)) != {before}
     assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_only_the_scanners_own_hello_checks_its_subscriptions(
+    hass: HomeAssistant,
+    scanner: SimulatedScanner,
+    loaded_entry: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Another device's Hello, and the scanner's Bye, leave its subscriptions alone."""
+    checked: list[SubscriptionManager] = []
+    monkeypatch.setattr(
+        SubscriptionManager, "announced", lambda self, _: checked.append(self)
+    )
+    manager = loaded_entry.runtime_data.coordinator.manager
+
+    announce(hass, scanner, uuid=str(uuid4()))
+    announce(hass, scanner, DiscoveryEventType.BYE)
+    assert checked == []
+    announce(hass, scanner)
+    # The status subscription and the panel's.
+    assert checked == [manager, loaded_entry.runtime_data.panel.manager]
 
 
 async def test_subscription_end_leads_to_resubscription(
