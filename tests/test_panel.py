@@ -55,7 +55,7 @@ PHOTOS = {
     CONF_RESOLUTION: 100,
     CONF_COLOR: "color",
 }
-#: Lifetime Epson WF-3640 grants, whatever is asked (peers.md §7).
+#: Lifetime an Epson WF-3640 grants whatever is asked (PT15M in the test fixtures of occino).
 GRANTED = 900.0
 #: When the panel subscription is renewed (half the granted lifetime), plus a margin.
 RENEWAL = timedelta(seconds=GRANTED / 2 + 1)
