@@ -7,10 +7,10 @@ kept alive by the library's `SubscriptionManager`.
 
 A scanner that restarts forgets its subscriptions without telling anyone. Its Hello
 (WS-Discovery 1.1 §4.1: sent when a device joins the network) makes every subscription
-check itself at once: a new AppSequence InstanceId re-subscribes, a Hello from a scanner
-whose InstanceId was never heard (Home Assistant started after it) renews, which fails,
-and so re-subscribes, if the scanner forgot it. A scanner that sends no Hello is
-recovered by the next renewal.
+check itself at once: a new AppSequence InstanceId subscribes again; a Hello from a
+scanner whose InstanceId was never heard (Home Assistant started after it) renews at
+once, and a scanner that forgot the subscription refuses, so it is made again. A scanner
+that sends no Hello is recovered by the next renewal.
 """
 
 from __future__ import annotations

@@ -651,9 +651,16 @@ async def test_manager_retries_when_the_device_is_away(
     assert subscriptions.last_error.kind is ErrorKind.UNREACHABLE
     await changes.count(3)  # the first attempt and two retries failed
     assert sleep.delays[:2] == [5, 8]
+    # A Hello while it cannot be reached yet: tried at once, then soon again.
+    subscriptions.announced(AppSequence(sim.sequence.instance_id, 1))
+    assert await changes.count(4) is None
+    async with asyncio.timeout(10):  # a hang guard: the manager is about to wait
+        while len(sleep.delays) < 4:
+            await asyncio.sleep(0)
+    assert sleep.delays[2:] == [8, 5]
     await sim.set_online(True)
     subscriptions.announced(AppSequence(sim.sequence.instance_id, 1))  # it is back
-    subscribed = await changes.count(4)
+    subscribed = await changes.count(5)
     assert subscribed is not None
     assert subscriptions.last_error is None
     await subscriptions.stop()

@@ -534,8 +534,11 @@ class SubscriptionManager:
         subscribe again. A Hello whose InstanceId is not known to be the same as before
         (the first one heard, or none in it) may follow a restart nobody saw: renew now;
         a device that forgot the subscription refuses, and the failed renewal subscribes
-        again. Without a subscription (the device was away), subscribe now.
+        again. Without a subscription (the device was away), subscribe now, and should
+        that fail (its web server may start later), retry after `retry_delay`, not
+        after the long delay reached while it was away.
         """
+        self._failures = 0
         known = self._instance_id
         if sequence is not None:
             self._instance_id = sequence.instance_id
