@@ -9,7 +9,7 @@ substituting or rejecting ticket values (ws-scan.md §4.3).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from .quirks import Quirk
 from .soap import KYOCERA_PREFIXES, PRINT, SCAN, WINDOWS_PREFIXES, WSDP, SoapFault
@@ -580,6 +580,51 @@ KYOCERA_M2040DN = Profile(
     quirks=frozenset({Quirk.SWAPPED_MAX_SIZE, Quirk.UUID_WITHOUT_URN}),
 )
 
+# Models known for their end-of-feeder behaviour: office_mfp's capabilities under their
+# identity (the quirk table of a client keys on it) with their quirks switched on.
+RICOH_MP201 = replace(
+    OFFICE_MFP,
+    name="ricoh_mp201",
+    manufacturer="RICOH",
+    manufacturer_url="http://www.ricoh.com/",
+    model_name="Aficio MP 201",
+    model_number="MP 201SPF",
+    model_url=None,
+    friendly_name="RICOH Aficio MP 201",
+    serial_number="K223M600123",
+    scanner_name="Aficio MP 201",
+    scanner_info="Aficio MP 201",
+    quirks=frozenset(
+        {Quirk.ZERO_IMAGES_SCANS_ONE_SHEET, Quirk.END_OF_FEEDER_JOB_ID_NOT_FOUND}
+    ),
+)
+CANON_MF410 = replace(
+    OFFICE_MFP,
+    name="canon_mf410",
+    manufacturer="Canon",
+    manufacturer_url="http://www.canon.com/",
+    model_name="MF410 Series",
+    model_number="i-SENSYS MF411dw",
+    model_url=None,
+    friendly_name="Canon MF411dw",
+    serial_number="XKG01234",
+    scanner_name="MF410 Series",
+    scanner_info="MF410 Series",
+    quirks=frozenset(
+        {
+            Quirk.EMPTY_FEEDER_NOT_ACCEPTING_JOBS,
+            Quirk.END_OF_FEEDER_NOT_ACCEPTING_JOBS,
+        }
+    ),
+)
+
 PROFILES: dict[str, Profile] = {
-    profile.name: profile for profile in (PHOTO_FLATBED, OFFICE_MFP, KYOCERA_M2040DN)
+    profile.name: profile
+    for profile in (
+        PHOTO_FLATBED,
+        OFFICE_MFP,
+        KYOCERA_M2040DN,
+        RICOH_MP201,
+        CANON_MF410,
+    )
 }

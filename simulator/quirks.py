@@ -19,9 +19,12 @@ class Quirk(StrEnum):
     REQUIRE_JOB_INFORMATION = "require_job_information"
     PANEL_START_ONLY = "panel_start_only"
     CALIBRATING_WARMUP = "calibrating_warmup"
+    HTTP_ERRORS_WITHOUT_SOAP = "http_errors_without_soap"
+    ONE_REQUEST_PER_CONNECTION = "one_request_per_connection"
     # --- end of the feeder ---
     END_OF_FEEDER_JOB_ID_NOT_FOUND = "end_of_feeder_job_id_not_found"
     EMPTY_FEEDER_NOT_ACCEPTING_JOBS = "empty_feeder_not_accepting_jobs"
+    END_OF_FEEDER_NOT_ACCEPTING_JOBS = "end_of_feeder_not_accepting_jobs"
     END_OF_FEEDER_EMPTY_IMAGE = "end_of_feeder_empty_image"
     ZERO_IMAGES_SCANS_ONE_SHEET = "zero_images_scans_one_sheet"
     # --- capabilities ---
@@ -73,6 +76,18 @@ QUIRK_ORIGINS: dict[Quirk, str] = {
         "the first CreateScanJob calls fault ServerErrorNotAcceptingJobs while the "
         "status says Calibrating — many devices after wake-up (airscan-wsd.c)"
     ),
+    Quirk.HTTP_ERRORS_WITHOUT_SOAP: (
+        "errors come as bare HTTP statuses with a text body instead of SOAP faults "
+        "(busy → 503, refused request → 400/409, job or image gone → 404, else 500) — "
+        "embedded web servers in front of the WSD stack; Kyocera answers HTTP 500 while "
+        "it refuses jobs (sa#258)"
+    ),
+    Quirk.ONE_REQUEST_PER_CONNECTION: (
+        "one request per connection: the answer carries no `Connection: close` and "
+        "the connection stays open, but a second request on it is dropped unanswered — "
+        "the rule of RFC 9112 §9.6 (a client that sent `Connection: close` sends "
+        "nothing more on that connection); Kyocera ECOSYS M2040dn (airscan-http.c)"
+    ),
     Quirk.END_OF_FEEDER_JOB_ID_NOT_FOUND: (
         "an ADF job ends with ClientErrorJobIdNotFound instead of "
         "ClientErrorNoImagesAvailable — Ricoh Aficio MP 201 (sa#334)"
@@ -80,6 +95,10 @@ QUIRK_ORIGINS: dict[Quirk, str] = {
     Quirk.EMPTY_FEEDER_NOT_ACCEPTING_JOBS: (
         "an empty ADF is reported at CreateScanJob as ServerErrorNotAcceptingJobs with "
         "ScannerState Idle — Canon MF410 series (sa#98, sa:c32769b)"
+    ),
+    Quirk.END_OF_FEEDER_NOT_ACCEPTING_JOBS: (
+        "an ADF job ends with ServerErrorNotAcceptingJobs at RetrieveImage while the "
+        "ScannerState is Idle — Canon MF410 series (sa#98, sa:c32769b)"
     ),
     Quirk.END_OF_FEEDER_EMPTY_IMAGE: (
         "an ADF job ends with an empty (0-byte) image instead of a fault — "

@@ -532,6 +532,13 @@ class ScanService:
                 job.end_of_feeder_image_sent = True
                 return Transfer(job, [], empty=True)
             if (
+                Quirk.END_OF_FEEDER_NOT_ACCEPTING_JOBS in self.quirks
+                and job.ticket.input_source != "Platen"
+            ):
+                raise SoapFault.receiver(
+                    SCAN, "ServerErrorNotAcceptingJobs", "no more documents"
+                )
+            if (
                 Quirk.END_OF_FEEDER_JOB_ID_NOT_FOUND in self.quirks
                 and job.ticket.input_source != "Platen"
             ):
@@ -562,6 +569,10 @@ class ScanService:
             self.feeder = max(
                 0, self.feeder - sum(1 for p in transfer.pages if p.side == "front")
             )
+            jam_after = self.settings.jam_after_images
+            if jam_after is not None and job.delivered >= jam_after and job.remaining:
+                self.raise_condition("MediaJam")  # aborts the job
+                return
         if job.remaining:
             self._arm_timeout(job)
         else:

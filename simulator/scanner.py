@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
+from http import HTTPStatus
 import logging
 import time
 from types import TracebackType
 from typing import Self
 import uuid as uuid_module
+import weakref
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from lxml import etree
 from lxml.etree import _Element as Element
 
@@ -81,6 +83,19 @@ _HOSTILE_DOCTYPES = {
     ),
 }
 
+#: Quirk.HTTP_ERRORS_WITHOUT_SOAP: the status sent instead of each fault (else 500).
+_HTTP_STATUSES = {
+    "ServerErrorNotAcceptingJobs": 503,
+    "ServerErrorTemporaryError": 503,
+    "InvalidArgs": 400,
+    "ClientErrorInvalidJobToken": 400,
+    "ClientErrorConflictingRequiredParameters": 409,
+    "ClientErrorNoImagesAvailable": 404,
+    "ClientErrorJobIdNotFound": 404,
+    "ClientErrorJobCancelled": 410,
+}
+
+type HttpHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 type Handler = Callable[
     [SoapRequest, Element, web.Request], Awaitable[Element | web.StreamResponse]
 ]
@@ -136,6 +151,12 @@ class SimulatedScanner:
             wall_clock=self._now,
         )
         self.requests: list[tuple[str, bytes]] = []
+        #: Requests dropped by Quirk.ONE_REQUEST_PER_CONNECTION (a client reusing a
+        #: connection it asked to close).
+        self.dropped_requests = 0
+        self._served_connections: weakref.WeakSet[asyncio.BaseTransport] = (
+            weakref.WeakSet()
+        )
         self.online = False
         self.sequence = AppSequence(int(time.time()))
         self._device_runner: web.AppRunner | None = None
@@ -259,8 +280,35 @@ class SimulatedScanner:
         server = runner.addresses[0]
         return int(server[1])
 
+    @web.middleware
+    async def _one_request_per_connection(
+        self, request: web.Request, handler: HttpHandler
+    ) -> web.StreamResponse:
+        """Quirk.ONE_REQUEST_PER_CONNECTION: drop a connection's second request."""
+        transport = request.transport
+        if Quirk.ONE_REQUEST_PER_CONNECTION not in self.quirks or transport is None:
+            return await handler(request)
+        if transport in self._served_connections:
+            self.dropped_requests += 1
+            transport.abort()
+            raise web.HTTPServiceUnavailable  # never reaches the client
+        self._served_connections.add(transport)
+        return await handler(request)
+
+    async def _keep_connection_open(
+        self, request: web.Request, response: web.StreamResponse
+    ) -> None:
+        """Quirk.ONE_REQUEST_PER_CONNECTION: no `Connection: close`, and no close."""
+        if Quirk.ONE_REQUEST_PER_CONNECTION in self.quirks:
+            response.headers.popall(hdrs.CONNECTION, None)
+            # aiohttp closes after answering a request that said `Connection: close`.
+            response._keep_alive = True  # noqa: SLF001
+
     async def _go_online(self) -> None:
-        app = web.Application(client_max_size=1024 * 1024)
+        app = web.Application(
+            client_max_size=1024 * 1024, middlewares=[self._one_request_per_connection]
+        )
+        app.on_response_prepare.append(self._keep_connection_open)
         app.router.add_post(
             self.profile.device_path.format(uuid=self.uuid), self._handle_device
         )
@@ -467,6 +515,13 @@ class SimulatedScanner:
     def _fault_response(
         self, fault: SoapFault, relates_to: str | None
     ) -> web.StreamResponse:
+        if Quirk.HTTP_ERRORS_WITHOUT_SOAP in self.quirks:
+            status = _HTTP_STATUSES.get(fault.subcode, 500)
+            return web.Response(
+                status=status,
+                text=f"{HTTPStatus(status).phrase}: {fault.reason}\r\n",
+                content_type="text/plain",
+            )
         status = 200 if Quirk.FAULT_IN_HTTP_200 in self.quirks else fault.http_status
         return web.Response(
             status=status,

@@ -30,6 +30,8 @@ class Settings:
     oversized_bytes: int = 16 * 1024 * 1024
     # Quirk.HOSTILE_STALL_MID_BODY: how long to stall (None: until the simulator stops).
     stall_seconds: float | None = None
+    # When set, the feeder jams (MediaJam) once a job has delivered this many images.
+    jam_after_images: int | None = None
     # Upper bound of granted WS-Eventing subscription lifetimes.
     max_subscription_seconds: float = 3600.0
     # Jobs kept in GetJobHistory.

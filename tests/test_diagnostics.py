@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
 import pytest
@@ -13,7 +16,16 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from syrupy.assertion import SnapshotAssertion
 from syrupy.filters import props
 
+from custom_components.wsd_scan.const import (
+    CONF_CA_FILE,
+    CONF_CALLBACK_URL,
+    CONF_ENDPOINT,
+    CONF_POST_SCAN,
+    CONF_USER_IDENTIFIER,
+)
 from simulator import SimulatedScanner
+
+from .ha_fixtures import scan, scanner_entry
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
@@ -86,3 +98,49 @@ async def test_diagnostics_snapshot(
         hass, hass_client, loaded_entry
     )
     assert diagnostics == snapshot(exclude=props("current_time"))
+
+
+async def test_diagnostics_redact_the_last_scan_and_post_scan_settings(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    scanner: SimulatedScanner,
+    callback_url: str,
+    tmp_path: Path,
+) -> None:
+    """Scanner UUID, endpoint, SID and CA file redacted; paths are plain strings."""
+    ca_file = tmp_path / "scan-server-ca.pem"
+    entry = scanner_entry(
+        scanner,
+        **{
+            CONF_CALLBACK_URL: callback_url,
+            CONF_POST_SCAN: {
+                CONF_ENDPOINT: "https://scan-server.example:5362/ScanServer/PostScan",
+                CONF_USER_IDENTIFIER: "S-1-5-21-1004336348-1177238915-682003330-512",
+                CONF_CA_FILE: str(ca_file),
+            },
+        },
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    response = await scan(hass, scanner.uuid, source="platen", file_name="letter")
+
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, entry)
+    await hass.config_entries.async_unload(entry.entry_id)
+
+    assert diagnostics["entry"]["options"][CONF_POST_SCAN] == {
+        CONF_ENDPOINT: REDACTED,
+        CONF_USER_IDENTIFIER: REDACTED,
+        CONF_CA_FILE: REDACTED,
+    }
+    last_scan = diagnostics["status"]["last_scan"]
+    assert last_scan["scanner"] == REDACTED
+    assert last_scan["pages"] == 1
+    assert [file["path"] for file in last_scan["files"]] == [
+        response["files"][0]["path"]
+    ]
+    assert all(isinstance(preview, str) for preview in last_scan["previews"])
+    text = json.dumps(diagnostics)
+    for secret in (scanner.uuid, "scan-server.example", "S-1-5-21", str(ca_file)):
+        assert secret not in text
+    assert "__type" not in text

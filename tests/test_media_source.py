@@ -63,14 +63,90 @@ async def test_browse_scanners_scans_files_and_pages(
 
     letter = await media_source.async_browse_media(hass, f"{SCANNER}/letter")
     assert [
-        (child.title, child.media_content_type, child.can_play)
+        (child.title, child.media_content_type, child.can_play, child.can_expand)
         for child in letter.children
     ] == [
-        ("letter.pdf", "application/pdf", True),
-        ("Page 1", "image/jpeg", True),
-        ("Page 2", "image/jpeg", True),
+        ("letter.pdf", "application/pdf", False, True),
+        ("Page 1", "image/jpeg", True, False),
+        ("Page 2", "image/jpeg", True, False),
     ]
     assert letter.children[0].media_content_id == f"{SCANNER}/letter/file/letter.pdf"
+
+
+async def test_a_pdf_opens_as_its_pages_with_the_first_as_thumbnail(
+    hass: HomeAssistant,
+    hass_client_no_auth: ClientSessionGenerator,
+    duplex_pdf: Path,
+) -> None:
+    """The Media panel cannot show a PDF: it opens as a folder of its pages."""
+    letter = await media_source.async_browse_media(hass, f"{SCANNER}/letter")
+    pdf = letter.children[0]
+    client = await hass_client_no_auth()
+    thumbnail = await client.get(pdf.thumbnail)
+    assert thumbnail.status == HTTPStatus.OK
+    previews = duplex_pdf.parent / SCANS_DIR / "letter"
+    assert await thumbnail.read() == (previews / "page-001.jpg").read_bytes()
+
+    document = await media_source.async_browse_media(hass, pdf.media_content_id)
+    assert (document.title, document.can_expand) == ("letter.pdf", True)
+    assert [
+        (page.title, page.media_content_id, page.can_play) for page in document.children
+    ] == [
+        ("Page 1", f"{SCANNER}/letter/page/page-001.jpg", True),
+        ("Page 2", f"{SCANNER}/letter/page/page-002.jpg", True),
+    ]
+
+
+async def test_every_item_the_panel_opens_is_an_image(
+    hass: HomeAssistant, scanner: SimulatedScanner, duplex_pdf: Path
+) -> None:
+    """What the Media panel resolves it shows in a dialog: images, not documents.
+
+    Walks the whole tree (PDF, per-page TIFFs, JPEGs): every item that is not a
+    folder resolves to a JPEG or PNG; every folder browses.
+    """
+    scanner.load_feeder(2)
+    await scan(hass, scanner.uuid, source="feeder", format="tiff", file_name="sheets")
+    await scan(hass, scanner.uuid, source="platen", format="png", file_name="photo")
+    pending = [ROOT]
+    opened = []
+    while pending:
+        node = await media_source.async_browse_media(hass, pending.pop())
+        for child in node.children:
+            if child.can_expand:
+                pending.append(child.media_content_id)
+                continue
+            media = await media_source.async_resolve_media(
+                hass, child.media_content_id, None
+            )
+            assert media.mime_type in {"image/jpeg", "image/png"}
+            opened.append(child.media_content_id.removeprefix(f"{SCANNER}/"))
+    assert "photo/file/photo.png" in opened
+    assert "letter/page/page-002.jpg" in opened
+    assert "sheets/page/page-002.jpg" in opened
+
+
+async def test_a_page_file_opens_as_its_own_page(
+    hass: HomeAssistant, scanner: SimulatedScanner, loaded_entry: MockConfigEntry
+) -> None:
+    """A scan stored one TIFF per page: each TIFF opens as the page it holds."""
+    scanner.load_feeder(2)
+    response = await scan(
+        hass, scanner.uuid, source="feeder", format="tiff", file_name="sheets"
+    )
+    first, second = (file["media_content_id"] for file in response["files"])
+    assert second == f"{SCANNER}/sheets/file/sheets-002.tiff"
+    for media_content_id, number in ((first, 1), (second, 2)):
+        node = await media_source.async_browse_media(hass, media_content_id)
+        assert node.media_content_type == "image/tiff"
+        assert [(page.title, page.media_content_id) for page in node.children] == [
+            (f"Page {number}", f"{SCANNER}/sheets/page/page-00{number}.jpg")
+        ]
+        assert node.thumbnail.startswith(
+            f"{URL_PREFIX}/simulated_office_mfp/sheets/page/page-00{number}.jpg?"
+        )
+        media = await media_source.async_resolve_media(hass, media_content_id, None)
+        assert media.mime_type == "image/tiff"
 
 
 async def test_resolve_and_download_the_pdf(
@@ -148,7 +224,8 @@ async def test_only_listed_files_are_served(
     "identifier",
     [
         "simulated_office_mfp/nothing",
-        "simulated_office_mfp/letter/file/letter.pdf",
+        "simulated_office_mfp/letter/page/page-001.jpg",
+        "simulated_office_mfp/letter/file/missing.pdf",
         "simulated_office_mfp/..",
         "a/b/c",
     ],

@@ -190,7 +190,7 @@ async def test_cancel_stops_the_upload(
     )
     with pytest.raises(HomeAssistantError) as err:
         await scanning
-    assert err.value.translation_key == "scan_cancelled"
+    assert err.value.translation_key == "scan_cancelled_pages_saved"
     assert not runner.busy
     (job,) = server.jobs.values()
     await until(lambda: job.state == "Canceled", 10)

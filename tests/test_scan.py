@@ -21,6 +21,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.wsd_scan.const import DOMAIN
+from custom_components.wsd_scan.diagnostics import async_get_config_entry_diagnostics
 from simulator import PROFILES, Quirk, SimulatedScanner
 from simulator.jobs import Job
 from simulator.pages import encode
@@ -288,7 +289,7 @@ async def test_cancel_mid_job_keeps_the_pages(
 
     job = only_job(scanner)
     assert job.state == "Canceled"
-    assert err.value.translation_key == "scan_cancelled"
+    assert err.value.translation_key == "scan_cancelled_pages_saved"
     placeholders = err.value.translation_placeholders
     kept = int(placeholders["pages"])
     assert 1 <= kept < 8
@@ -314,7 +315,7 @@ async def test_jam_mid_job_keeps_the_pages(
     with pytest.raises(HomeAssistantError) as err:
         await scan(hass, scanner.uuid, source="feeder")
 
-    assert err.value.translation_key == "scan_jam"
+    assert err.value.translation_key == "scan_jam_pages_saved"
     placeholders = err.value.translation_placeholders
     assert placeholders["pages"] == "2"
     job = only_job(scanner)
@@ -599,7 +600,7 @@ async def test_unload_cancels_a_running_scan(
     with pytest.raises(HomeAssistantError) as err:
         await scan(hass, scanner.uuid, source="feeder")
     assert await unloading[0]
-    assert err.value.translation_key == "scan_cancelled"
+    assert err.value.translation_key == "scan_cancelled_pages_saved"
     assert Path(err.value.translation_placeholders["files"]).is_file()
     assert only_job(scanner).state == "Canceled"
 
@@ -680,7 +681,7 @@ async def test_stall_mid_job_times_out_and_keeps_the_pages(
         async with asyncio.timeout(15):
             await scan(hass, scanner.uuid, source="feeder")
 
-    assert err.value.translation_key == "scan_timeout"
+    assert err.value.translation_key == "scan_timeout_pages_saved"
     placeholders = err.value.translation_placeholders
     assert placeholders["pages"] == "1"
     assert (
@@ -689,3 +690,36 @@ async def test_stall_mid_job_times_out_and_keeps_the_pages(
     )
     assert str(err.value).startswith("Simulated Office MFP stopped answering")
     assert not loaded_entry.runtime_data.runner.busy
+
+
+async def test_quirky_models_scan_every_sheet(
+    hass: HomeAssistant, callback_url: str, socket_enabled: None
+) -> None:
+    """Ricoh Aficio MP 201 and Canon MF410: every sheet, quirks in diagnostics."""
+    for profile, quirks in (
+        ("ricoh_mp201", ["feeder_images_to_transfer_100"]),
+        ("canon_mf410", []),
+    ):
+        async with SimulatedScanner(profile, discovery=False) as sim:
+            entry = scanner_entry(sim, callback_url=callback_url)
+            entry.add_to_hass(hass)
+            assert await hass.config_entries.async_setup(entry.entry_id)
+            diagnostics = await async_get_config_entry_diagnostics(hass, entry)
+            assert diagnostics["quirks"] == quirks
+            sim.load_feeder(3)
+            response = await scan(hass, sim.uuid, source="feeder")
+            assert response["pages"] == 3, profile
+            assert not [a for a, _ in sim.requests if a.endswith("/CancelJob")]
+            assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_no_page_saved_says_nothing_about_saved_pages(
+    hass: HomeAssistant, scanner: SimulatedScanner, loaded_entry: MockConfigEntry
+) -> None:
+    """A scan refused before any page: the message names the cause only."""
+    scanner.raise_condition("CoverOpen")
+    with pytest.raises(HomeAssistantError) as err:
+        await scan(hass, scanner.uuid, source="platen")
+    assert err.value.translation_key == "scan_cover_open"
+    assert str(err.value).startswith("A cover of Simulated Office MFP is open.")
+    assert "saved" not in str(err.value)

@@ -53,5 +53,7 @@ def test_schema_and_services_yaml_agree() -> None:
 
 @pytest.mark.parametrize("kind", list(ErrorKind))
 def test_every_scan_error_is_translated(kind: ErrorKind) -> None:
-    """A failed scan raises `scan_<kind>`; each has a message."""
-    assert TRANSLATIONS["exceptions"][f"scan_{kind}"]["message"]
+    """A failed scan raises `scan_<kind>`, or `scan_<kind>_pages_saved` with pages."""
+    assert "{pages}" not in TRANSLATIONS["exceptions"][f"scan_{kind}"]["message"]
+    saved = TRANSLATIONS["exceptions"][f"scan_{kind}_pages_saved"]["message"]
+    assert saved.endswith("Pages saved before the error: {pages} ({files}).")

@@ -51,6 +51,7 @@ from .wsd import (
     WsdError,
     WsdEvent,
     get_device_info,
+    quirks_for,
 )
 from .wsd.models import (
     JobEndStateEvent,
@@ -184,7 +185,11 @@ class WsdScanCoordinator(DataUpdateCoordinator[ScannerStatus]):
                     translation_key="no_scan_service",
                     translation_placeholders={"host": entry.data[CONF_HOST]},
                 )
-            self.scan_client = ScanClient(session, self.device.scan_service_url)
+            self.scan_client = ScanClient(
+                session,
+                self.device.scan_service_url,
+                quirks=quirks_for(self.device.manufacturer, self.device.model),
+            )
             self.elements = await self.scan_client.get_elements()
         except WsdError as err:
             raise ConfigEntryNotReady(

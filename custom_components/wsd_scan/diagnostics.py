@@ -3,23 +3,36 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from pathlib import PurePath
 from typing import Any, Final
 
 from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.const import CONF_HOST
 from homeassistant.core import HomeAssistant
 
-from .const import CONF_CALLBACK_URL, CONF_XADDRS
+from .const import (
+    CONF_CA_FILE,
+    CONF_CALLBACK_URL,
+    CONF_ENDPOINT,
+    CONF_USER_IDENTIFIER,
+    CONF_XADDRS,
+)
 from .models import WsdScanConfigEntry
 from .wsd import SubscriptionManager
 
 #: Addresses, identities and the subscription's secrets (the identifier in the notify URL
-#: is what makes a notification acceptable).
+#: is what makes a notification acceptable). `scanner` is the endpoint UUID a stored scan
+#: names; the post-scan endpoint's user is a Windows SID, its CA file a local path.
 TO_REDACT: Final = {
     CONF_HOST,
     CONF_XADDRS,
     CONF_CALLBACK_URL,
+    CONF_ENDPOINT,
+    CONF_USER_IDENTIFIER,
+    CONF_CA_FILE,
     "uuid",
+    "scanner",
+    "user_name",
     "serial_number",
     "presentation_url",
     "scan_service_url",
@@ -56,18 +69,22 @@ async def async_get_config_entry_diagnostics(
         {
             "entry": {"data": dict(entry.data), "options": dict(entry.options)},
             "device": device,
+            # Entries of the library's device quirk table active for this model.
+            "quirks": list(runtime.scan_client.quirks.names),
             "elements": asdict(runtime.elements),
-            "status": {
-                "status": asdict(coordinator.data),
-                **{
-                    key: asdict(value) if value is not None else None
-                    for key, value in (
-                        ("job", runtime.activity.job),
-                        ("last_scan", runtime.activity.last_scan),
-                        ("post_scan", runtime.activity.post_scan),
-                    )
-                },
-            },
+            "status": _plain(
+                {
+                    "status": asdict(coordinator.data),
+                    **{
+                        key: asdict(value) if value is not None else None
+                        for key, value in (
+                            ("job", runtime.activity.job),
+                            ("last_scan", runtime.activity.last_scan),
+                            ("post_scan", runtime.activity.post_scan),
+                        )
+                    },
+                }
+            ),
             "available": coordinator.last_update_success,
             "push": {
                 "state": coordinator.push_state,
@@ -84,6 +101,20 @@ async def async_get_config_entry_diagnostics(
         },
         TO_REDACT,
     )
+
+
+def _plain(value: Any) -> Any:
+    """Return `value` with paths as strings (the last scan's files) and tuples as lists.
+
+    Tuples become lists so that redaction reaches the dicts inside them.
+    """
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    if isinstance(value, PurePath):
+        return str(value)
+    return value
 
 
 def _subscription(manager: SubscriptionManager | None) -> dict[str, Any]:

@@ -11,14 +11,22 @@ hide PDFs. This source shows the scan library (`storage.py`) by scanner and scan
 Files are served by `ScanFileView` (authenticated; the Media panel gets signed URLs).
 Only files a scan's manifest lists can be reached; PDFs and TIFFs are downloads. Files
 deleted on disk are not shown, and a scan whose files are all deleted is gone.
+
+The Media panel shows what it resolves in a dialog that plays audio, video and images
+only (frontend 20260930: `hui-dialog-web-browser-play-media`); anything else, a PDF
+included, reads "Your browser's media player does not support this type of media". So a
+document (PDF, TIFF) is browsed as a folder of its pages, with its first page as its
+thumbnail; it still resolves to the document itself for media players and automations.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import timedelta
 from http import HTTPStatus
 import mimetypes
 from pathlib import Path
+import re
 from typing import Final, override
 from urllib.parse import quote
 
@@ -42,13 +50,22 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.http import KEY_HASS, HomeAssistantView
 
 from .const import DOMAIN
-from .storage import StoredScan, library_root, list_scans, load_scan, plain_name
+from .storage import (
+    StoredFile,
+    StoredScan,
+    library_root,
+    list_scans,
+    load_scan,
+    plain_name,
+)
 
 URL_PREFIX: Final = "/api/wsd_scan/scans"
 FILE: Final = "file"
 PAGE: Final = "page"
 #: Types a browser shows itself; other files are served as downloads.
 _INLINE_TYPES: Final = frozenset({"image/jpeg", "image/png"})
+#: How the files and previews of a scan stored one file per page end: `-003`.
+_PAGE_SUFFIX: Final = re.compile(r"-\d{3,}")
 
 
 async def async_get_media_source(hass: HomeAssistant) -> WsdScanMediaSource:
@@ -99,6 +116,26 @@ def _mime_type(path: Path) -> str:
     return mimetypes.guess_type(path.name)[0] or "application/octet-stream"
 
 
+def _is_inline(mime_type: str) -> bool:
+    return mime_type in _INLINE_TYPES
+
+
+def _pages_of(scan: StoredScan, document: StoredFile) -> list[tuple[int, Path]]:
+    """Return the numbers and previews of a document's pages.
+
+    A scan is one document (`letter.pdf`: every page) or one file per page
+    (`letter-003.tiff`: page 3, whose preview is `page-003.jpg`).
+    """
+    suffix = document.path.stem.removeprefix(scan.name)
+    if _PAGE_SUFFIX.fullmatch(suffix):
+        return [
+            (int(suffix[1:]), preview)
+            for preview in scan.previews
+            if preview.stem.endswith(suffix)
+        ]
+    return list(enumerate(scan.previews, start=1))
+
+
 def _url(identifier: str) -> str:
     return f"{URL_PREFIX}/{quote(identifier)}"
 
@@ -143,7 +180,7 @@ class WsdScanMediaSource(MediaSource):
                 self.name or DOMAIN,
                 [self._scanner_node(folder) for folder in folders],
             )
-        if root is None or len(parts) > 2:
+        if root is None or (len(parts) > 2 and parts[2] != FILE):
             raise BrowseError(f"Not a folder: {item.identifier}")
         if len(parts) == 1:
             scans = await self.hass.async_add_executor_job(list_scans, root / parts[0])
@@ -155,20 +192,28 @@ class WsdScanMediaSource(MediaSource):
         )
         if scan is None:
             raise BrowseError(f"No scan {item.identifier}")
-        return self._node(
-            item.identifier,
-            scan.name,
-            [
-                *(
-                    self._file_node(scan, FILE, file.path, file.path.name)
-                    for file in scan.files
-                ),
-                *(
-                    self._file_node(scan, PAGE, preview, f"Page {number}")
-                    for number, preview in enumerate(scan.previews, start=1)
-                ),
-            ],
+        if len(parts) == 2:
+            return self._node(
+                item.identifier,
+                scan.name,
+                [
+                    *(self._file_node(scan, file) for file in scan.files),
+                    *self._page_nodes(scan, enumerate(scan.previews, start=1)),
+                ],
+            )
+        document = next(
+            (
+                file
+                for file in scan.files
+                if file.path.name == parts[3] and not _is_inline(_mime_type(file.path))
+            ),
+            None,
         )
+        if document is None:
+            raise BrowseError(f"Not a document: {item.identifier}")
+        node = self._file_node(scan, document)
+        node.children = self._page_nodes(scan, _pages_of(scan, document))
+        return node
 
     def _node(
         self, identifier: str, title: str, children: list[BrowseMediaSource] | None
@@ -207,21 +252,51 @@ class WsdScanMediaSource(MediaSource):
             children_media_class=MediaClass.IMAGE,
         )
 
-    def _file_node(
-        self, scan: StoredScan, kind: str, path: Path, title: str
-    ) -> BrowseMediaSource:
-        mime_type = _mime_type(path)
-        identifier = _identifier(scan, kind, path.name)
-        image = mime_type in _INLINE_TYPES
+    def _file_node(self, scan: StoredScan, file: StoredFile) -> BrowseMediaSource:
+        """Return an image to view, or a document to open as a folder of its pages."""
+        identifier = _identifier(scan, FILE, file.path.name)
+        mime_type = _mime_type(file.path)
+        if _is_inline(mime_type):
+            return self._image_node(identifier, file.path.name, mime_type)
+        pages = _pages_of(scan, file)
         return BrowseMediaSource(
             domain=DOMAIN,
             identifier=identifier,
-            media_class=MediaClass.IMAGE if image else MediaClass.URL,
+            media_class=MediaClass.DIRECTORY,
+            media_content_type=mime_type,
+            title=file.path.name,
+            can_play=False,
+            can_expand=True,
+            thumbnail=self._signed(_identifier(scan, PAGE, pages[0][1].name))
+            if pages
+            else None,
+            children_media_class=MediaClass.IMAGE,
+        )
+
+    def _page_nodes(
+        self, scan: StoredScan, pages: Iterable[tuple[int, Path]]
+    ) -> list[BrowseMediaSource]:
+        return [
+            self._image_node(
+                _identifier(scan, PAGE, preview.name),
+                f"Page {number}",
+                _mime_type(preview),
+            )
+            for number, preview in pages
+        ]
+
+    def _image_node(
+        self, identifier: str, title: str, mime_type: str
+    ) -> BrowseMediaSource:
+        return BrowseMediaSource(
+            domain=DOMAIN,
+            identifier=identifier,
+            media_class=MediaClass.IMAGE,
             media_content_type=mime_type,
             title=title,
             can_play=True,
             can_expand=False,
-            thumbnail=self._signed(identifier) if image else None,
+            thumbnail=self._signed(identifier),
         )
 
     @callback
@@ -257,7 +332,7 @@ class ScanFileView(HomeAssistantView):
         if not path:
             return web.Response(status=HTTPStatus.NOT_FOUND)
         headers = {}
-        if _mime_type(path) not in _INLINE_TYPES:
+        if not _is_inline(_mime_type(path)):
             headers[hdrs.CONTENT_DISPOSITION] = content_disposition_header(
                 "attachment", filename=path.name
             )

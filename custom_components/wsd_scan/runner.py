@@ -348,7 +348,12 @@ class ScanRunner:
                 WsdError(ErrorKind.UNSUPPORTED, "the scanner did not describe itself")
             )
         try:
-            return build_ticket(self.capabilities, settings, status=self.status())
+            return build_ticket(
+                self.capabilities,
+                settings,
+                status=self.status(),
+                quirks=self.client.quirks,
+            )
         except WsdError as err:
             raise self._error(err) from err
 
@@ -431,7 +436,8 @@ class ScanRunner:
         )
         return error_class(
             translation_domain=DOMAIN,
-            translation_key=key or f"scan_{err.kind}",
+            # With no page saved, the message says nothing about saved pages.
+            translation_key=key or f"scan_{err.kind}{'_pages_saved' if pages else ''}",
             translation_placeholders={
                 "name": self.name,
                 "error": str(err),

@@ -15,7 +15,7 @@ import pikepdf
 import pytest
 
 from custom_components.wsd_scan.wsd.cli import local_addresses, run
-from simulator import ScanServer, SimulatedScanner
+from simulator import ScanServer, Settings, SimulatedScanner
 from tests.loopback import DeviceFactory
 
 from .conftest import CAPTURES, Tls
@@ -72,9 +72,10 @@ async def test_info_by_host_or_url(
         assert await run(["info", target, "--json"]) == 0
     info = _output(capsys)
     assert isinstance(info, dict)
-    assert set(info) == {"device", "capabilities", "status"}
+    assert set(info) == {"device", "quirks", "capabilities", "status"}
     assert info["device"]["uuid"] == sim.uuid
     assert info["device"]["manufacturer"] == "Kyocera"
+    assert info["quirks"] == []
     assert info["capabilities"]["platen"] is not None
     assert info["status"]["state"] == "idle"
 
@@ -150,6 +151,45 @@ async def test_scan_failure_is_one_line_naming_the_cause(
     assert message in error
 
 
+async def test_info_and_scan_of_a_quirky_model(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """The Ricoh Aficio MP 201: `info` names its quirk, `scan` gets every sheet."""
+    async with SimulatedScanner(profile="ricoh_mp201", discovery=False) as sim:
+        assert await run(["info", sim.device_url]) == 0
+        info = _output(capsys)
+        assert isinstance(info, dict)
+        assert info["quirks"] == ["feeder_images_to_transfer_100"]
+        sim.load_feeder(3)
+        out = tmp_path / "ricoh.pdf"
+        command = ["scan", sim.device_url, "--source", "adf", "--resolution", "75"]
+        assert await run([*command, "--out", str(out)]) == 0
+    assert _output(capsys) == {"pages": 3, "files": [str(out)], "format": "pdf"}
+    with pikepdf.open(out) as pdf:
+        assert len(pdf.pages) == 3
+
+
+async def test_pages_before_a_failure_are_kept(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """A jam after two pages: the two are written, stderr says so, exit 1."""
+    out = tmp_path / "jammed.pdf"
+    async with SimulatedScanner(
+        profile="office_mfp", discovery=False, settings=Settings(jam_after_images=2)
+    ) as sim:
+        sim.load_feeder(4)
+        command = ["scan", sim.device_url, "--source", "adf", "--resolution", "75"]
+        assert await run([*command, "--out", str(out)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    kept, error = captured.err.splitlines()
+    assert kept == f"kept 2 pages scanned before the error: {out}"
+    assert error.startswith("error: paper jam")
+    with pikepdf.open(out) as pdf:
+        assert len(pdf.pages) == 2
+    assert not list(tmp_path.glob(".wsd-scan-*"))
+
+
 async def test_scan_of_an_empty_feeder(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
@@ -166,7 +206,10 @@ async def test_scan_of_an_empty_feeder(
             ]
         )
     assert status == 1
-    assert "feeder is empty" in capsys.readouterr().err
+    error = capsys.readouterr().err
+    assert "feeder is empty" in error
+    assert "kept" not in error
+    assert not (tmp_path / "x.pdf").exists()
 
 
 async def test_unreachable_and_invalid_devices(

@@ -13,19 +13,23 @@ from aiohttp import web
 from PIL import Image
 import pytest
 
+from custom_components.wsd_scan.wsd.eventing import SCAN_AVAILABLE_EVENT, EventingClient
 from custom_components.wsd_scan.wsd.exceptions import ErrorKind, WsdError
+from custom_components.wsd_scan.wsd.metadata import get_device_info
 from custom_components.wsd_scan.wsd.models import (
     ColorMode,
     DocumentFormat,
     ImageFormat,
     InputSource,
     PaperSize,
+    ScanDestination,
     ScannedPage,
     ScanSettings,
     ScanSource,
     ScanTicket,
     Size,
 )
+from custom_components.wsd_scan.wsd.quirks import quirks_for
 from custom_components.wsd_scan.wsd.scan import (
     RetryPolicy,
     ScanClient,
@@ -598,3 +602,281 @@ async def test_cancel_before_run(session: aiohttp.ClientSession, scans: Path) ->
             await job.run()
         assert "CreateScanJob" not in actions(sim)
     assert err.value.kind is ErrorKind.CANCELLED
+
+
+# --- devices we did not write ----------------------------------------------------------
+
+
+async def device_client(
+    session: aiohttp.ClientSession, sim: SimulatedScanner, **options: object
+) -> ScanClient:
+    """Describe the simulated device as a caller does: metadata, then its quirks."""
+    device = await get_device_info(session, sim.uuid, [sim.device_url])
+    assert device.scan_service_url is not None
+    return ScanClient(
+        session,
+        device.scan_service_url,
+        quirks=quirks_for(device.manufacturer, device.model),
+        **options,  # type: ignore[arg-type]
+    )
+
+
+async def quirked_ticket(client: ScanClient, **settings: object) -> ScanTicket:
+    """Build a ticket from the device's capabilities and its quirk table entries."""
+    elements = await client.get_elements()
+    assert elements.capabilities is not None
+    return build_ticket(
+        elements.capabilities,
+        ScanSettings(**(SMALL | settings)),  # type: ignore[arg-type]
+        status=elements.status,
+        quirks=client.quirks,
+    )
+
+
+async def test_canon_mf410_end_of_feeder_is_the_end_of_the_batch(
+    session: aiohttp.ClientSession, scans: Path
+) -> None:
+    """NotAcceptingJobs + Idle at RetrieveImage after pages: all pages, no CancelJob."""
+    async with SimulatedScanner("canon_mf410", discovery=False) as sim:
+        sim.load_feeder(3)
+        client = await device_client(session, sim)
+        result = await client.scan(
+            await quirked_ticket(client, source=ScanSource.FEEDER), scans
+        )
+        assert "CancelJob" not in actions(sim)
+        # The scanner's status decided it (Idle), after the fault.
+        assert actions(sim)[-2:] == ["RetrieveImage", "GetScannerElements"]
+    assert [p.index for p in result.pages] == [1, 2, 3]
+    assert sorted(scans.iterdir()) == [p.path for p in result.pages]
+
+
+async def test_canon_mf410_empty_feeder(
+    session: aiohttp.ClientSession, scans: Path
+) -> None:
+    """The same device with nothing in the feeder: FEEDER_EMPTY, never BUSY."""
+    async with SimulatedScanner("canon_mf410", discovery=False) as sim:
+        sim.load_feeder(0)
+        client = await device_client(session, sim, sleep=RecordingSleep())
+        ticket = await quirked_ticket(client, source=ScanSource.FEEDER)
+        with pytest.raises(ScanJobError) as err:
+            await client.scan(ticket, scans)
+    assert err.value.kind is ErrorKind.FEEDER_EMPTY
+    assert err.value.pages == ()
+
+
+async def test_ricoh_mp201_scans_every_sheet(
+    session: aiohttp.ClientSession, scans: Path
+) -> None:
+    """The quirk table asks the Ricoh for 100 images: 3 sheets give 3 pages."""
+    async with SimulatedScanner("ricoh_mp201", discovery=False) as sim:
+        sim.load_feeder(3)
+        client = await device_client(session, sim)
+        assert client.quirks.names == ("feeder_images_to_transfer_100",)
+        ticket = await quirked_ticket(client, source=ScanSource.FEEDER)
+        assert ticket.images_to_transfer == 100
+        result = await client.scan(ticket, scans)
+        assert "CancelJob" not in actions(sim)
+    assert [p.index for p in result.pages] == [1, 2, 3]
+
+
+async def test_ricoh_mp201_without_the_quirk_table_loses_sheets(
+    session: aiohttp.ClientSession, scans: Path
+) -> None:
+    """What the table prevents: ImagesToTransfer=0 scans one sheet of three."""
+    async with SimulatedScanner("ricoh_mp201", discovery=False) as sim:
+        sim.load_feeder(3)
+        client = ScanClient(session, sim.scan_url)
+        result = await client.scan(
+            await quirked_ticket(client, source=ScanSource.FEEDER), scans
+        )
+    assert len(result.pages) == 1
+
+
+async def test_ricoh_count_is_no_limit(
+    session: aiohttp.ClientSession, http_device: DeviceFactory, scans: Path
+) -> None:
+    """The quirk's 100 stands for "until empty": the device ends the batch, not us."""
+    quirks = quirks_for("RICOH", "Aficio MP 201")
+    assert quirks.feeder_images is not None
+    url = await scripted(
+        http_device,
+        {
+            "CreateScanJob": [soap_answer(CREATED), soap_answer(CREATED)],
+            "RetrieveImage": [image(JPEG), image(JPEG), image(JPEG), fault("ClientErrorJobIdNotFound")],
+        },
+    )  # fmt: skip
+    ticket = replace(FEEDER, images_to_transfer=1)
+    # A real page count stops the job after it...
+    assert len((await ScanClient(session, url).scan(ticket, scans)).pages) == 1
+    # ...the quirk's stand-in does not.
+    client = ScanClient(session, url, quirks=replace(quirks, feeder_images=1))
+    assert len((await client.scan(ticket, scans / "2")).pages) == 2
+
+
+async def test_one_request_per_connection_serves_a_whole_job(
+    session: aiohttp.ClientSession, scans: Path
+) -> None:
+    """One request per connection: a whole job and a push registration, none lost.
+
+    Metadata, a 4-page duplex job and a ScanDestinations subscription (renewed, ended)
+    without one failed or dropped request.
+    """
+    async with SimulatedScanner(
+        quirks={Quirk.ONE_REQUEST_PER_CONNECTION}, discovery=False
+    ) as sim:
+        sim.load_feeder(2)
+        client = await device_client(session, sim)
+        ticket = await quirked_ticket(client, source=ScanSource.FEEDER_DUPLEX)
+        result = await client.scan(ticket, scans)
+        eventing = EventingClient(session, client.url)
+        subscription = await eventing.subscribe(
+            "http://127.0.0.1:9/notify",
+            [SCAN_AVAILABLE_EVENT],
+            destinations=[ScanDestination("Home Assistant", client_context="ha")],
+        )
+        assert set(subscription.destination_tokens) == {"ha"}
+        await eventing.renew(subscription)
+        await eventing.unsubscribe(subscription)
+        assert sim.dropped_requests == 0
+        assert len(sim.requests) >= 10
+    assert len(result.pages) == 4
+
+
+async def test_one_request_per_connection_catches_a_reused_connection(
+    session: aiohttp.ClientSession,
+) -> None:
+    """The quirk is real: a client reusing the connection loses its second request."""
+    async with SimulatedScanner(
+        quirks={Quirk.ONE_REQUEST_PER_CONNECTION}, discovery=False
+    ) as sim:
+        async with session.post(sim.scan_url, data=b"<x/>") as response:
+            assert "Connection" not in response.headers
+            await response.read()
+        with pytest.raises(aiohttp.ServerDisconnectedError):
+            async with session.post(sim.scan_url, data=b"<x/>") as response:
+                await response.read()
+        assert sim.dropped_requests == 1
+
+
+@pytest.mark.parametrize(
+    "quirk",
+    [Quirk.END_OF_FEEDER_NOT_ACCEPTING_JOBS, Quirk.HTTP_ERRORS_WITHOUT_SOAP],
+)
+async def test_more_end_of_feeder_variants(
+    session: aiohttp.ClientSession, scans: Path, quirk: Quirk
+) -> None:
+    """NotAcceptingJobs with Idle (Canon MF410), HTTP 404 (a web server in front)."""
+    async with scanner(session, quirks={quirk}) as (sim, client, _):
+        sim.load_feeder(2)
+        ticket = await ticket_for(client, source=ScanSource.FEEDER)
+        result = await client.scan(ticket, scans)
+        assert "CancelJob" not in actions(sim)
+    assert len(result.pages) == 2
+    assert sorted(scans.iterdir()) == [p.path for p in result.pages]
+
+
+async def test_http_503_is_retried_like_not_accepting_jobs(
+    session: aiohttp.ClientSession, scans: Path
+) -> None:
+    """Busy as a bare HTTP 503 while the lamp warms: retried, then the job runs."""
+    async with scanner(
+        session,
+        quirks={Quirk.HTTP_ERRORS_WITHOUT_SOAP, Quirk.CALIBRATING_WARMUP},
+        settings=Settings(calibration_faults=2),
+    ) as (sim, client, sleep):
+        result = await client.scan(await ticket_for(client), scans)
+        assert actions(sim).count("CreateScanJob") == 3
+    assert len(result.pages) == 1
+    assert len(sleep.delays) == 2
+
+
+async def test_http_400_is_invalid_settings_with_the_reason(
+    session: aiohttp.ClientSession, scans: Path
+) -> None:
+    """A ticket refused with a bare HTTP 400: INVALID_ARGUMENT naming the reason."""
+    async with scanner(
+        session, quirks={Quirk.HTTP_ERRORS_WITHOUT_SOAP, Quirk.REQUIRE_JOB_INFORMATION}
+    ) as (_, client, sleep):
+        ticket = replace(await ticket_for(client), job_information="")
+        with pytest.raises(ScanJobError) as err:
+            await client.scan(ticket, scans)
+    assert err.value.kind is ErrorKind.INVALID_ARGUMENT
+    assert "HTTP 400: Bad Request: JobInformation missing" in str(err.value)
+    assert sleep.delays == []
+
+
+NOT_HTML = "text/plain"
+
+
+def plain(status: int, text: str = "") -> web.Response:
+    """Return a bare HTTP error answer."""
+    return web.Response(status=status, text=text, content_type=NOT_HTML)
+
+
+@pytest.mark.parametrize(
+    ("ticket", "script", "kind", "pages"),
+    [
+        # Canon MF410 with nothing scanned: the feeder was empty.
+        (FEEDER, {"CreateScanJob": [soap_answer(CREATED)], "RetrieveImage": [fault("ServerErrorNotAcceptingJobs")], "GetScannerElements": [status("Idle", "None")]}, ErrorKind.FEEDER_EMPTY, 0),
+        # NotAcceptingJobs while still Processing is no end of batch.
+        (FEEDER, {"CreateScanJob": [soap_answer(CREATED)], "RetrieveImage": [image(JPEG), fault("ServerErrorNotAcceptingJobs")], "GetScannerElements": [status("Processing", "None")], "CancelJob": [soap_answer("")]}, ErrorKind.BUSY, 1),
+        (FEEDER, {"CreateScanJob": [soap_answer(CREATED)], "RetrieveImage": [plain(410)]}, ErrorKind.FEEDER_EMPTY, 0),
+        (PLATEN, {"CreateScanJob": [soap_answer(CREATED)], "RetrieveImage": [plain(404, "<html><body><h1>No such job</h1></body></html>")]}, ErrorKind.DEVICE_ERROR, 0),
+        (FEEDER, {"CreateScanJob": [soap_answer(CREATED)], "RetrieveImage": [image(JPEG), plain(503)], "CancelJob": [soap_answer("")]}, ErrorKind.BUSY, 1),
+        (FEEDER, {"CreateScanJob": [soap_answer(CREATED)], "RetrieveImage": [image(JPEG), plain(409, "Conflict: duplex is off\nmore")], "CancelJob": [soap_answer("")]}, ErrorKind.INVALID_ARGUMENT, 1),
+        (PLATEN, {"CreateScanJob": [plain(500, "Internal Server Error")]}, ErrorKind.DEVICE_ERROR, 0),
+        (PLATEN, {"CreateScanJob": [plain(409, "paper size and source conflict")]}, ErrorKind.INVALID_ARGUMENT, 0),
+    ],
+)  # fmt: skip
+async def test_non_soap_answers_during_a_job(
+    session: aiohttp.ClientSession,
+    http_device: DeviceFactory,
+    scans: Path,
+    *,
+    ticket: ScanTicket,
+    script: Script,
+    kind: ErrorKind,
+    pages: int,
+) -> None:
+    """Bare HTTP errors and Canon's NotAcceptingJobs map to the kinds users act on."""
+    url = await scripted(http_device, script)
+    client = ScanClient(
+        session, url, retry=RetryPolicy(attempts=1), sleep=RecordingSleep()
+    )
+    with pytest.raises(ScanJobError) as err:
+        await client.scan(ticket, scans)
+    assert err.value.kind is kind
+    assert len(err.value.pages) == pages
+
+
+async def test_no_cancel_for_a_job_the_device_ended(
+    session: aiohttp.ClientSession, http_device: DeviceFactory, scans: Path
+) -> None:
+    """A job the device says is gone, or an idle device: no CancelJob; else one."""
+    calls: list[str] = []
+    replies = {
+        "CreateScanJob": lambda: soap_answer(CREATED),
+        "GetScannerElements": lambda: status("Idle", "None"),
+        "CancelJob": lambda: soap_answer(""),
+    }
+    retrieve: list[web.Response] = []
+
+    async def answer(request: web.Request) -> web.Response:
+        body = await request.text()
+        operation = body.split("<wsa:Action>", 1)[1].split("<", 1)[0].rpartition("/")[2]
+        calls.append(operation)
+        return retrieve.pop(0) if operation == "RetrieveImage" else replies[operation]()
+
+    url = await http_device(answer)
+    client = ScanClient(session, url, retry=RetryPolicy(attempts=1))
+    for failure, cancelled in (
+        (fault("ClientErrorJobCancelled"), False),
+        (plain(410), False),
+        (fault("ServerErrorInternalError"), False),  # the status says Idle
+        (plain(500), True),
+    ):
+        calls.clear()
+        retrieve[:] = [failure]
+        with pytest.raises(ScanJobError):
+            await client.scan(PLATEN, scans)
+        assert ("CancelJob" in calls) is cancelled, failure

@@ -10,7 +10,12 @@ from aiohttp import web
 import pytest
 
 from custom_components.wsd_scan.wsd import soap
-from custom_components.wsd_scan.wsd.exceptions import ErrorKind, WsdError, WsdFault
+from custom_components.wsd_scan.wsd.exceptions import (
+    ErrorKind,
+    WsdError,
+    WsdFault,
+    WsdHttpError,
+)
 from custom_components.wsd_scan.wsd.xml import SCAN, SOAP, build_envelope, element
 from tests.loopback import DeviceFactory
 
@@ -124,32 +129,68 @@ async def test_empty_202_is_none(
 
 
 @pytest.mark.parametrize(
-    ("status", "body", "message"),
+    ("body", "message"),
     [
-        (500, b"", "HTTP 500 without a body"),
-        (404, b"  \r\n", "HTTP 404 without a body"),
-        (500, build_envelope("urn:a", "urn:to"), "HTTP 500 from"),
-        (200, b"<html>It works!</html", "malformed XML"),
-        (200, b"<html>It works!</html>", "not a SOAP envelope"),
+        (b"<html>It works!</html", "malformed XML"),
+        (b"<html>It works!</html>", "not a SOAP envelope"),
     ],
 )
 async def test_answers_that_make_no_sense_are_protocol_errors(
     http_device: DeviceFactory,
     session: aiohttp.ClientSession,
-    status: int,
     body: bytes,
     message: str,
 ) -> None:
-    """Error statuses without a fault and non-SOAP bodies are PROTOCOL errors."""
+    """A 2xx answer that is no SOAP envelope is a PROTOCOL error."""
 
     async def handler(request: web.Request) -> web.StreamResponse:
-        return web.Response(status=status, body=body)
+        return web.Response(body=body)
 
     url = await http_device(handler)
     with pytest.raises(WsdError, match=message) as caught:
         await soap.post(session, url, REQUEST)
     assert caught.value.kind is ErrorKind.PROTOCOL
     assert not isinstance(caught.value, WsdFault)
+
+
+@pytest.mark.parametrize(
+    ("status", "content_type", "body", "kind", "reason"),
+    [
+        (503, "text/html", b"<html><head><title>503 Service Unavailable</title></head>",
+         ErrorKind.BUSY, "503 Service Unavailable"),
+        (400, "text/plain", b"Resolution 9999 is not supported\r\nsee manual",
+         ErrorKind.INVALID_ARGUMENT, "Resolution 9999 is not supported"),
+        (409, "text/plain", b"", ErrorKind.INVALID_ARGUMENT, "Conflict"),
+        (404, "text/plain", b"  \r\n", ErrorKind.DEVICE_ERROR, "Not Found"),
+        (500, SOAP_TYPE, build_envelope("urn:a", "urn:to"), ErrorKind.DEVICE_ERROR,
+         "Internal Server Error"),
+        (502, "text/plain", b"\x1b[31mbad\x00 gateway\x07 " + b"x" * 1000,
+         ErrorKind.DEVICE_ERROR, "[31mbad gateway " + "x" * 183 + "…"),
+    ],
+)  # fmt: skip
+async def test_http_errors_without_a_fault(
+    http_device: DeviceFactory,
+    session: aiohttp.ClientSession,
+    *,
+    status: int,
+    content_type: str,
+    body: bytes,
+    kind: ErrorKind,
+    reason: str,
+) -> None:
+    """Bare HTTP errors keep their status and the first line of the server's text."""
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return web.Response(status=status, body=body, content_type=content_type)
+
+    url = await http_device(handler)
+    with pytest.raises(WsdHttpError) as caught:
+        await soap.post(session, url, REQUEST)
+    assert caught.value.kind is kind
+    assert caught.value.status == status
+    assert caught.value.reason == reason
+    assert len(caught.value.reason) <= soap.MAX_REASON
+    assert str(caught.value) == f"the device answered HTTP {status}: {reason}"
 
 
 async def test_declared_oversized_body_is_refused_unread(
@@ -266,3 +307,22 @@ def test_connection_error_mapping() -> None:
     assert soap.connection_error("u", TimeoutError()).kind is ErrorKind.TIMEOUT
     assert soap.connection_error("u", OSError("no route")).kind is ErrorKind.UNREACHABLE
     assert "no route" in str(soap.connection_error("u", OSError("no route")))
+
+
+async def test_multipart_bodies_are_sent_whole(
+    http_device: DeviceFactory, session: aiohttp.ClientSession
+) -> None:
+    """An MTOM package (WS-DSP uploads) goes out as written, on a connection of its own."""
+    seen: list[bytes] = []
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        seen.append(await request.read())
+        return web.Response(status=202)
+
+    package = aiohttp.MultipartWriter("related", "b1")
+    package.append(REQUEST, {"Content-Type": SOAP_TYPE})
+    url = await http_device(handler)
+    content_type = f"multipart/related; boundary={package.boundary}"
+    assert await soap.post(session, url, package, content_type=content_type) is None
+    assert REQUEST in seen[0]
+    assert seen[0].startswith(b"--b1")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from lxml import etree
 import pytest
 
@@ -21,6 +23,7 @@ from custom_components.wsd_scan.wsd.models import (
     SourceCapabilities,
     ValueRange,
 )
+from custom_components.wsd_scan.wsd.quirks import NO_QUIRKS, quirks_for
 from custom_components.wsd_scan.wsd.scan import (
     RetryPolicy,
     build_ticket,
@@ -89,13 +92,51 @@ def test_feeder_duplex_uses_what_both_sides_support() -> None:
     assert ticket.quality is None  # lossless
 
 
-def test_feeder_images_for_ricoh() -> None:
-    """A caller can ask for a fixed number of feeder images (Ricoh Aficio MP 201)."""
-    ticket = build_ticket(
-        OFFICE, ScanSettings(source=ScanSource.FEEDER), feeder_images=100
+def test_quirk_table_drives_the_ticket() -> None:
+    """Model quirks: Ricoh's feeder count, Canon iR colour limit, Samsung's TIFF limit."""
+    ricoh = quirks_for("RICOH", "Aficio MP 201")
+    assert ricoh.names == ("feeder_images_to_transfer_100",)
+    feeder = ScanSettings(source=ScanSource.FEEDER)
+    assert build_ticket(OFFICE, feeder, quirks=ricoh).images_to_transfer == 100
+    assert build_ticket(OFFICE, feeder).images_to_transfer == 0
+    platen = ScanSettings(source=ScanSource.PLATEN)
+    assert build_ticket(OFFICE, platen, quirks=ricoh).images_to_transfer == 1
+
+    canon = quirks_for("Canon", "iR2630")
+    assert canon.names == ("color_up_to_300_dpi",)
+    color = ScanSettings(resolution=600)
+    assert build_ticket(OFFICE, color).resolution == 600
+    assert build_ticket(OFFICE, color, quirks=canon).resolution == 300
+    gray = ScanSettings(resolution=600, color=ColorMode.GRAY)
+    assert build_ticket(OFFICE, gray, quirks=canon).resolution == 600
+
+    samsung = quirks_for("Samsung Electronics Co., Ltd.", "M288x Series")
+    assert samsung.names == ("uncompressed_tiff_up_to_150_dpi",)
+    device = replace(OFFICE, formats=("tiff-single-uncompressed", "jfif"))
+    tiff = ScanSettings(format=DocumentFormat.TIFF, resolution=300)
+    assert build_ticket(device, tiff).format == "tiff-single-uncompressed"
+    assert build_ticket(device, tiff, quirks=samsung).format == "jfif"
+    low = ScanSettings(format=DocumentFormat.TIFF, resolution=100)
+    assert build_ticket(device, low, quirks=samsung).format == (
+        "tiff-single-uncompressed"
     )
-    assert ticket.input_source is InputSource.ADF
-    assert ticket.images_to_transfer == 100
+
+
+@pytest.mark.parametrize(
+    ("manufacturer", "model"),
+    [
+        ("RICOH", "Aficio MP 2015"),
+        ("Canon", "MF410 Series"),
+        ("Samsung", "C480 Series"),
+        (None, None),
+        ("Kyocera", "ECOSYS M2040dn"),
+    ],
+)
+def test_other_devices_have_no_quirks(
+    manufacturer: str | None, model: str | None
+) -> None:
+    """Only the models named in the table get its entries."""
+    assert quirks_for(manufacturer, model) is NO_QUIRKS
 
 
 @pytest.mark.parametrize(

@@ -34,7 +34,7 @@ from .eventing import (
     SubscriptionManager,
     decode_event,
 )
-from .exceptions import ErrorKind, WsdError, WsdFault
+from .exceptions import ErrorKind, WsdError, WsdFault, WsdHttpError
 from .metadata import get_device_info
 from .models import (
     AppSequence,
@@ -63,9 +63,11 @@ from .models import (
     Subscription,
     WsdEvent,
 )
+from .quirks import NO_QUIRKS, DeviceQuirks, quirks_for
 from .scan import RetryPolicy, ScanClient, ScanJob, ScanJobError, build_ticket
 
 __all__ = [
+    "NO_QUIRKS",
     "NULL_SID",
     "SCAN_AVAILABLE_EVENT",
     "STATUS_EVENTS",
@@ -73,6 +75,7 @@ __all__ = [
     "ColorMode",
     "DeviceCondition",
     "DeviceInfo",
+    "DeviceQuirks",
     "DiscoveredDevice",
     "DiscoveryEvent",
     "DiscoveryEventType",
@@ -112,6 +115,7 @@ __all__ = [
     "WsdError",
     "WsdEvent",
     "WsdFault",
+    "WsdHttpError",
     "assemble",
     "async_assemble",
     "build_ticket",
@@ -125,6 +129,7 @@ __all__ = [
     "post_scan_ssl",
     "preview_page",
     "probe",
+    "quirks_for",
     "resolve",
     "sniff_image_format",
 ]

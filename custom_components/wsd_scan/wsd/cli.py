@@ -70,7 +70,8 @@ from .models import (
     ScanSettings,
     ScanSource,
 )
-from .scan import ScanClient, build_ticket
+from .quirks import quirks_for
+from .scan import ScanClient, ScanJobError, build_ticket
 
 #: What a user can do about each kind of failure.
 ADVICE: Final[dict[ErrorKind, str]] = {
@@ -141,7 +142,11 @@ async def _resolve_device(session: aiohttp.ClientSession, target: str) -> Device
 def _scan_client(session: aiohttp.ClientSession, device: DeviceInfo) -> ScanClient:
     if device.scan_service_url is None:
         raise WsdError(ErrorKind.UNSUPPORTED, f"{device.name} has no scan service")
-    return ScanClient(session, device.scan_service_url)
+    return ScanClient(
+        session,
+        device.scan_service_url,
+        quirks=quirks_for(device.manufacturer, device.model),
+    )
 
 
 async def _discover(options: argparse.Namespace) -> None:
@@ -182,10 +187,12 @@ def local_addresses() -> list[str]:
 async def _info(options: argparse.Namespace) -> None:
     async with aiohttp.ClientSession() as session:
         device = await _resolve_device(session, options.device)
-        elements = await _scan_client(session, device).get_elements()
+        client = _scan_client(session, device)
+        elements = await client.get_elements()
     _print_json(
         {
             "device": device,
+            "quirks": client.quirks.names,
             "capabilities": elements.capabilities,
             "status": elements.status,
         }
@@ -216,15 +223,34 @@ async def _scan_to(
         raise WsdError(
             ErrorKind.PROTOCOL, "the scanner did not describe its capabilities"
         )
-    ticket = build_ticket(elements.capabilities, settings, status=elements.status)
+    ticket = build_ticket(
+        elements.capabilities, settings, status=elements.status, quirks=client.quirks
+    )
     out.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=".wsd-scan-") as pages_dir:
-        result = await client.scan(
-            ticket,
-            Path(pages_dir),
-            scan_identifier=scan_identifier,
-            destination_token=destination_token,
-        )
+        try:
+            result = await client.scan(
+                ticket,
+                Path(pages_dir),
+                scan_identifier=scan_identifier,
+                destination_token=destination_token,
+            )
+        except ScanJobError as err:
+            if err.pages:
+                # No page is lost: what arrived before the failure is saved.
+                kept = await async_assemble(
+                    [page.path for page in err.pages],
+                    out.parent,
+                    out.stem,
+                    settings.format,
+                    resolution=ticket.resolution,
+                )
+                print(
+                    f"kept {len(err.pages)} pages scanned before the error: "
+                    + ", ".join(str(path) for path in kept),
+                    file=sys.stderr,
+                )
+            raise
         files = await async_assemble(
             [page.path for page in result.pages],
             out.parent,

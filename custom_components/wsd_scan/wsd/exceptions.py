@@ -62,3 +62,17 @@ class WsdFault(WsdError):
         self.code = code
         self.reason = reason
         self.detail = detail
+
+
+class WsdHttpError(WsdError):
+    """The device answered with an HTTP error status and no SOAP fault.
+
+    `reason` is the first line of the answer's body (bounded, control characters
+    removed), or the status's reason phrase when the body has no text.
+    """
+
+    def __init__(self, kind: ErrorKind, status: int, reason: str, message: str) -> None:
+        """Describe the answer."""
+        super().__init__(kind, message)
+        self.status = status
+        self.reason = reason

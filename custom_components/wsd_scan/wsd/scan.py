@@ -19,7 +19,7 @@ from typing import Final
 import aiohttp
 
 from . import soap
-from .exceptions import ErrorKind, WsdError, WsdFault
+from .exceptions import ErrorKind, WsdError, WsdFault, WsdHttpError
 from .models import (
     PAPER_SIZES,
     ColorMode,
@@ -44,7 +44,9 @@ from .models import (
     ValueRange,
 )
 from .mtom import read_mtom
+from .quirks import NO_QUIRKS, DeviceQuirks
 from .xml import (
+    MAX_MESSAGE_SIZE,
     SCAN,
     Element,
     Envelope,
@@ -106,6 +108,11 @@ _FALLBACK_FORMATS: Final = (
     "dib",
 )
 
+#: Colour entries that are not colour (quirk limits on colour scans do not apply).
+_NOT_COLOR: Final = frozenset(
+    {"BlackAndWhite1", "Grayscale4", "Grayscale8", "Grayscale16"}
+)
+
 _COLOR_PREFERENCES: Final[dict[ColorMode, tuple[str, ...]]] = {
     ColorMode.COLOR: ("RGB24", "RGB48", "RGBa32", "RGBa64"),
     ColorMode.GRAY: ("Grayscale8", "Grayscale16", "Grayscale4", "RGB24"),
@@ -155,6 +162,10 @@ _FAULT_KINDS: Final = {
 _END_OF_FEEDER: Final = frozenset(
     {"ClientErrorNoImagesAvailable", "ClientErrorJobIdNotFound"}
 )
+#: Faults saying the device no longer runs the job (no CancelJob after them).
+_JOB_GONE: Final = frozenset({"ClientErrorJobIdNotFound", "ClientErrorJobCancelled"})
+#: HTTP statuses of a server that no longer knows the job (RFC 9110 §15.5.5, §15.5.11).
+_GONE: Final = frozenset({404, 410})
 
 
 # --- scanner elements -------------------------------------------------------------------
@@ -419,17 +430,28 @@ def build_ticket(
     *,
     status: ScannerStatus | None = None,
     job_information: str = "Home Assistant",
-    feeder_images: int = 0,
+    quirks: DeviceQuirks = NO_QUIRKS,
 ) -> ScanTicket:
     """Build a ticket that asks the device only for what it advertised.
 
-    `feeder_images` is ImagesToTransfer for feeder jobs: 0 means "until the feeder is
-    empty"; Ricoh Aficio MP 201 scans a single sheet with 0 and needs e.g. 100.
+    `quirks` are the device's entries of the quirk table (`quirks_for`): feeder
+    ImagesToTransfer, resolution limits of colour or of formats.
     """
     input_source = _choose_source(capabilities, settings.source, status)
     source = capabilities.source(input_source)
     assert source is not None  # _choose_source only returns sources the device has
-    device_format = choose_format(capabilities.formats, settings.format, settings.color)
+    color = choose_color(source.color_entries, settings.color)
+    resolutions = source.resolutions
+    if quirks.max_color_resolution is not None and color not in _NOT_COLOR:
+        resolutions = tuple(
+            r for r in resolutions if r <= quirks.max_color_resolution
+        ) or (min(resolutions),)
+    resolution = nearest_resolution(resolutions, settings.resolution)
+    device_format = choose_format(
+        (f for f in capabilities.formats if quirks.format_allowed(f, resolution)),
+        settings.format,
+        settings.color,
+    )
     content_type = None
     if capabilities.content_types:
         # Canon TR4570 assumes Text when ContentType is missing: always send one.
@@ -446,9 +468,11 @@ def build_ticket(
         input_source=input_source,
         # 1 on the platen, 0 ("until empty") on the feeder: OKI MC332dn/MC362dn/MB471
         # refuse the next job after a platen job sent with 0 (sane-airscan bbc39f0).
-        images_to_transfer=1 if input_source is InputSource.PLATEN else feeder_images,
-        color=choose_color(source.color_entries, settings.color),
-        resolution=nearest_resolution(source.resolutions, settings.resolution),
+        images_to_transfer=1
+        if input_source is InputSource.PLATEN
+        else quirks.feeder_images or 0,
+        color=color,
+        resolution=resolution,
         size=scan_size(source, settings.paper),
         content_type=content_type,
         quality=quality,
@@ -541,6 +565,10 @@ class CreatedJob:
     job_token: str
 
 
+def _is_multipart(response: aiohttp.ClientResponse) -> bool:
+    return response.content_type.lower().startswith("multipart/")
+
+
 # --- client -----------------------------------------------------------------------------
 
 type Sleep = Callable[[float], Awaitable[None]]
@@ -559,9 +587,15 @@ class ScanClient:
         image_idle_timeout: float = IMAGE_IDLE_TIMEOUT,
         retry: RetryPolicy = RetryPolicy(),  # noqa: B008 - immutable
         sleep: Sleep = asyncio.sleep,
+        quirks: DeviceQuirks = NO_QUIRKS,
     ) -> None:
-        """Use `session` to talk to the scan service at `url`."""
+        """Use `session` to talk to the scan service at `url`.
+
+        `quirks` are the device's entries of the quirk table (`quirks_for`); pass the
+        same to `build_ticket`.
+        """
         self.session = session
+        self.quirks = quirks
         self.url = url
         self.timeout = timeout
         self.image_idle_timeout = image_idle_timeout
@@ -639,9 +673,13 @@ class ScanClient:
         # bounds the silence instead.
         timeout = aiohttp.ClientTimeout(total=None, sock_connect=self.timeout)
         try:
-            async with self.session.post(
-                self.url, data=payload, headers=soap.request_headers(), timeout=timeout
+            async with soap.exchange(
+                self.session, self.url, payload, timeout=timeout
             ) as response:
+                if not 200 <= response.status < 300 and not _is_multipart(response):
+                    async with asyncio.timeout(self.timeout):
+                        body = await soap.read_answer(response, MAX_MESSAGE_SIZE)
+                    raise soap.error_answer(response.status, response.reason, body)
                 result = await read_mtom(
                     response, path, stall_timeout=self.image_idle_timeout
                 )
@@ -720,6 +758,8 @@ class ScanJob:
         self.job_id: str | None = None
         self._task: asyncio.Task[object] | None = None
         self._cancel_requested = False
+        #: Whether the device ended the job itself (nothing to cancel).
+        self._device_done = False
 
     @property
     def _feeder(self) -> bool:
@@ -747,12 +787,12 @@ class ScanJob:
         self._refuse_if_cancelled()
         self._task = asyncio.current_task()
         job: CreatedJob | None = None
-        finished = False
+        self._device_done = False
         try:
             job = await self._create()
             self.job_id = job.job_id
             await self._retrieve_pages(job)
-            finished = True
+            self._device_done = True
             if self.cancel_requested and (task := asyncio.current_task()):
                 # Cancelled after the last page (from `on_page`): nothing left to stop.
                 task.uncancel()
@@ -779,8 +819,9 @@ class ScanJob:
         finally:
             self._task = None
             # Xerox VersaLink B405 stays busy for long after a CancelJob of a job that
-            # already delivered everything: only unfinished jobs are cancelled.
-            if job is not None and not finished:
+            # already delivered everything: only jobs the device may still run are
+            # cancelled.
+            if job is not None and not self._device_done:
                 await self._cancel_quietly(job.job_id)
 
     def _refuse_if_cancelled(self) -> None:
@@ -804,6 +845,10 @@ class ScanJob:
                     scan_identifier=self.scan_identifier,
                     destination_token=self.destination_token,
                 )
+            except WsdHttpError as err:
+                if err.kind is not ErrorKind.BUSY:
+                    raise
+                _LOGGER.debug("CreateScanJob attempt %d: %s; retrying", attempt, err)
             except WsdFault as fault:
                 kind = await self._explain_create_fault(fault)
                 if kind is not None:
@@ -859,10 +904,17 @@ class ScanJob:
                 size, image_format = await self.client.retrieve_image(
                     job, f"{self.file_stem}-{index:03d}", part
                 )
-            except WsdFault as fault:
-                if self._feeder and fault.subcode in _END_OF_FEEDER and self.pages:
+            except (WsdFault, WsdHttpError) as err:
+                if not await self._batch_ended(err):
+                    raise await self._page_error(err) from err
+                self._device_done = True
+                if self.pages:
                     return
-                raise await self._page_error(fault) from fault
+                raise ScanJobError(
+                    ErrorKind.FEEDER_EMPTY,
+                    _describe(ErrorKind.FEEDER_EMPTY, err),
+                    subcode=_subcode(err),
+                ) from err
             if size == 0:
                 part.unlink()
                 # Epson ES-580W ends a feeder job with an empty image instead of a fault.
@@ -883,25 +935,52 @@ class ScanJob:
                 return
 
     def _last_page(self) -> bool:
+        if not self._feeder or self.ticket.format in _MULTI_PAGE_FORMATS:
+            return True
+        wanted = self.ticket.images_to_transfer
+        # The quirk table's stand-in for "until the feeder is empty" is no page count:
+        # the device ends the batch.
         return (
-            not self._feeder
-            or self.ticket.format in _MULTI_PAGE_FORMATS
-            or 0 < self.ticket.images_to_transfer <= len(self.pages)
+            0 < wanted <= len(self.pages) and wanted != self.client.quirks.feeder_images
         )
 
-    async def _page_error(self, fault: WsdFault) -> ScanJobError:
-        """Explain a RetrieveImage fault, asking the scanner's status if needed."""
+    async def _batch_ended(self, err: WsdFault | WsdHttpError) -> bool:
+        """Whether a RetrieveImage failure is the device's way to end a feeder batch."""
+        if not self._feeder:
+            return False
+        if isinstance(err, WsdHttpError):
+            # A server that no longer knows the job once its pages are gone.
+            return err.status in _GONE
+        if err.subcode in _END_OF_FEEDER:
+            return True
+        if err.subcode != "ServerErrorNotAcceptingJobs":
+            return False
+        # Canon MF410 series ends the batch this way, with ScannerState Idle (sane-airscan
+        # #98, commit c32769b); Processing would mean another job took over.
+        status = await self._status_or_none()
+        return (
+            status is not None
+            and status.state is ScannerState.IDLE
+            and status_problem(status) is None
+        )
+
+    async def _page_error(self, err: WsdFault | WsdHttpError) -> ScanJobError:
+        """Explain a RetrieveImage failure, asking the scanner's status if needed."""
         pages = tuple(self.pages)
-        if fault.subcode in _END_OF_FEEDER and self._feeder:
-            kind: ErrorKind | None = ErrorKind.FEEDER_EMPTY
-        elif fault.subcode == "ClientErrorJobCancelled":
-            kind = ErrorKind.CANCELLED
+        if isinstance(err, WsdHttpError):
+            self._device_done = err.status in _GONE
+            return ScanJobError(err.kind, str(err), pages=pages)
+        if err.subcode in _JOB_GONE:
+            self._device_done = True
+            kind: ErrorKind | None = _FAULT_KINDS.get(err.subcode)
         else:
             status = await self._status_or_none()
+            # An idle scanner has no job left to cancel.
+            self._device_done = status is not None and status.state is ScannerState.IDLE
             kind = status_problem(status) if status is not None else None
-        kind = kind or _FAULT_KINDS.get(fault.subcode, ErrorKind.DEVICE_ERROR)
+        kind = kind or _FAULT_KINDS.get(err.subcode, ErrorKind.DEVICE_ERROR)
         return ScanJobError(
-            kind, _describe(kind, fault), pages=pages, subcode=fault.subcode
+            kind, _describe(kind, err), pages=pages, subcode=err.subcode
         )
 
 
@@ -919,10 +998,17 @@ _MESSAGES: Final = {
 }
 
 
-def _describe(kind: ErrorKind, fault: WsdFault) -> str:
-    """Return a user-facing message naming the cause and the device's fault."""
+def _subcode(err: WsdError) -> str | None:
+    return err.subcode if isinstance(err, WsdFault) else None
+
+
+def _describe(kind: ErrorKind, err: WsdError) -> str:
+    """Return a user-facing message naming the cause and the device's fault or answer."""
     cause = _MESSAGES.get(kind, "the scanner refused the scan")
-    details = ": ".join(
-        part for part in (fault.subcode or fault.code, fault.reason) if part
-    )
+    if isinstance(err, WsdFault):
+        details = ": ".join(
+            part for part in (err.subcode or err.code, err.reason) if part
+        )
+    else:
+        details = str(err)
     return f"{cause} ({details})" if details else cause
