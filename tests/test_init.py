@@ -118,7 +118,9 @@ async def test_device_registry_entry(
     assert device.name == "Simulated Office MFP"
     assert device.manufacturer == "Simulated Imaging"
     assert device.model == "OfficeJet Sim 4200dn"
-    assert device.model_id == "4200dn"
+    assert (
+        device.model_id is None
+    )  # the model says it: not "OfficeJet Sim 4200dn (4200dn)"
     assert device.serial_number == "SIM4200-000123"
     assert device.sw_version == "2.14.0"
     assert device.configuration_url == scanner.presentation_url

@@ -87,8 +87,18 @@ async def test_scan_button_uses_the_options(
     assert path.suffix == ".jpg"
     assert last_scan.attributes["pages"] == 1
     assert last_scan.attributes["complete"] is True
+    pages = hass.states.get(
+        entity_id(entity_registry, "sensor", scanner.uuid, "last_scan_pages")
+    )
+    assert (pages.name, pages.state) == ("Simulated Office MFP Last scan pages", "1")
+    assert pages.attributes["unit_of_measurement"] == "pages"
+    file = hass.states.get(
+        entity_id(entity_registry, "sensor", scanner.uuid, "last_scan_file")
+    )
+    assert (file.name, file.state) == ("Simulated Office MFP Last scan file", path.name)
 
     image = hass.states.get(image_id)
+    assert image.name == "Simulated Office MFP Last scan preview"
     assert dt_util.parse_datetime(image.state).replace(
         microsecond=0
     ) == dt_util.parse_datetime(last_scan.state)

@@ -9,9 +9,11 @@ from homeassistant.const import STATE_UNKNOWN
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant
 from homeassistant.helpers import entity_registry as er
 from homeassistant.helpers.event import async_track_state_change_event
+from homeassistant.helpers.translation import async_get_translations
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.wsd_scan.const import DOMAIN
 from custom_components.wsd_scan.wsd import ScanClient, ScanSettings, build_ticket
 from simulator import SimulatedScanner
 
@@ -56,6 +58,12 @@ async def test_job_state_follows_a_scan(
     state = hass.states.get(job_id)
     assert state.state == STATE_UNKNOWN
     assert state.name == "Simulated Office MFP Job state"
+    # Every state is a translation key: "Pending-Held" is `pending_held`, translated.
+    translations = await async_get_translations(hass, "en", "entity", [DOMAIN])
+    prefix = f"component.{DOMAIN}.entity.sensor.job_state.state"
+    assert "pending_held" in state.attributes["options"]
+    for option in state.attributes["options"]:
+        assert f"{prefix}.{option}" in translations
     seen: list[str] = []
 
     def remember(event: Event[EventStateChangedData]) -> None:

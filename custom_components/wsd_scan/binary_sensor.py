@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Final, override
+from typing import Any, override
 
 from homeassistant.components.binary_sensor import (
     BinarySensorEntity,
@@ -14,18 +14,12 @@ from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .entity import WsdScanStatusEntity, snake_case
+from .entity import NOT_A_PROBLEM, WsdScanStatusEntity, snake_case
 from .models import WsdScanConfigEntry
 from .wsd import ScannerElements, ScannerStatus
 
 # Read-only: the coordinator does all updates.
 PARALLEL_UPDATES = 0
-
-#: Conditions that are reported but need nobody: warm-up, and an empty feeder (the
-#: feeder sensor shows that; an idle feeder is usually empty).
-NOT_A_PROBLEM: Final = frozenset(
-    {"Calibrating", "LampWarming", "LampWarning", "InputTrayEmpty"}
-)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -34,31 +28,31 @@ class WsdScanBinarySensorEntityDescription(BinarySensorEntityDescription):
 
     is_on_fn: Callable[[ScannerStatus], bool]
     attributes_fn: Callable[[ScannerStatus], dict[str, Any]] | None = None
-    exists_fn: Callable[[ScannerElements], bool] = lambda _: True
 
 
 def _conditions(status: ScannerStatus) -> dict[str, Any]:
     return {"conditions": sorted(snake_case(name) for name in status.problems)}
 
 
-BINARY_SENSORS: tuple[WsdScanBinarySensorEntityDescription, ...] = (
-    WsdScanBinarySensorEntityDescription(
-        key="problem",
-        translation_key="problem",
-        device_class=BinarySensorDeviceClass.PROBLEM,
-        is_on_fn=lambda status: bool(status.problems - NOT_A_PROBLEM),
-        attributes_fn=_conditions,
-    ),
-    WsdScanBinarySensorEntityDescription(
-        key="feeder_loaded",
-        translation_key="feeder_loaded",
-        is_on_fn=lambda status: not status.feeder_empty,
-        exists_fn=lambda elements: (
-            elements.capabilities is not None
-            and elements.capabilities.adf_front is not None
-        ),
-    ),
+PROBLEM = WsdScanBinarySensorEntityDescription(
+    key="problem",
+    translation_key="problem",
+    device_class=BinarySensorDeviceClass.PROBLEM,
+    is_on_fn=lambda status: bool(status.problems - NOT_A_PROBLEM),
+    attributes_fn=_conditions,
 )
+FEEDER_LOADED = WsdScanBinarySensorEntityDescription(
+    key="feeder_loaded",
+    translation_key="feeder_loaded",
+    is_on_fn=lambda status: not status.feeder_empty,
+)
+
+
+def _has_feeder(elements: ScannerElements) -> bool:
+    return (
+        elements.capabilities is not None
+        and elements.capabilities.adf_front is not None
+    )
 
 
 async def async_setup_entry(
@@ -67,12 +61,10 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the scanner's binary sensors (the feeder's only where there is one)."""
-    elements = entry.runtime_data.elements
-    async_add_entities(
-        WsdScanBinarySensor(entry, description)
-        for description in BINARY_SENSORS
-        if description.exists_fn(elements)
-    )
+    entities = [WsdScanBinarySensor(entry, PROBLEM)]
+    if _has_feeder(entry.runtime_data.elements):
+        entities.append(WsdScanFeederSensor(entry, FEEDER_LOADED))
+    async_add_entities(entities)
 
 
 class WsdScanBinarySensor(WsdScanStatusEntity, BinarySensorEntity):
@@ -82,7 +74,7 @@ class WsdScanBinarySensor(WsdScanStatusEntity, BinarySensorEntity):
 
     @property
     @override
-    def is_on(self) -> bool:
+    def is_on(self) -> bool | None:
         """Return whether the sensor is on."""
         return self.entity_description.is_on_fn(self.coordinator.data)
 
@@ -92,3 +84,21 @@ class WsdScanBinarySensor(WsdScanStatusEntity, BinarySensorEntity):
         """Return the attributes, if the description has any."""
         attributes_fn = self.entity_description.attributes_fn
         return attributes_fn(self.coordinator.data) if attributes_fn else None
+
+
+class WsdScanFeederSensor(WsdScanBinarySensor):
+    """Paper in the feeder: unknown until the scanner has said once that it is empty.
+
+    Many scanners never report InputTrayEmpty; for them "no report" would read as
+    Loaded with no paper in the feeder. One that reported it once is believed after.
+    """
+
+    _reports_empty = False
+
+    @property
+    @override
+    def is_on(self) -> bool | None:
+        """Return whether the feeder holds paper; None while that is not known."""
+        if self.coordinator.data.feeder_empty:
+            self._reports_empty = True
+        return super().is_on if self._reports_empty else None

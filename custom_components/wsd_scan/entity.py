@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import override
+from typing import Final, override
 
 from homeassistant.helpers.device_registry import DeviceInfo
 from homeassistant.helpers.entity import Entity, EntityDescription
@@ -18,9 +18,27 @@ _ACRONYM = re.compile(r"([A-Z]+)([A-Z][a-z])")
 _WORD = re.compile(r"([a-z0-9])([A-Z])")
 
 
+#: Conditions that are reported but need nobody: warm-up, and an empty feeder (the
+#: feeder sensor shows that; an idle feeder is usually empty).
+NOT_A_PROBLEM: Final = frozenset(
+    {"Calibrating", "LampWarming", "LampWarning", "InputTrayEmpty"}
+)
+
+
 def snake_case(name: str) -> str:
-    """Turn a WS-Scan keyword (`MediaJam`, `ADFJam`) into a translation key."""
-    return _WORD.sub(r"\1_\2", _ACRONYM.sub(r"\1_\2", name)).lower()
+    """Turn a WS-Scan keyword (`MediaJam`, `ADFJam`, `Pending-Held`) into a key."""
+    spaced = _WORD.sub(r"\1_\2", _ACRONYM.sub(r"\1_\2", name))
+    return spaced.replace("-", "_").lower()
+
+
+def _model_id(model: str | None, model_number: str | None) -> str | None:
+    """Return the model number unless the model name already says it.
+
+    The device page shows "model (model id)": "OfficeJet 4200dn (4200dn)" says it twice.
+    """
+    if model and model_number and model_number.casefold() in model.casefold():
+        return None
+    return model_number
 
 
 class WsdScanEntity(Entity):
@@ -42,7 +60,7 @@ class WsdScanEntity(Entity):
             name=device.name,
             manufacturer=device.manufacturer,
             model=device.model,
-            model_id=device.model_number,
+            model_id=_model_id(device.model, device.model_number),
             serial_number=device.serial_number,
             sw_version=device.firmware_version,
             configuration_url=device.presentation_url,

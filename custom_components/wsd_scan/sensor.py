@@ -1,4 +1,4 @@
-"""Sensors: the scanner's state, its latest scan job and the last scan stored."""
+"""Sensors: the scanner's state and problem, its latest job and the last scan stored."""
 
 from __future__ import annotations
 
@@ -15,7 +15,12 @@ from homeassistant.components.sensor import (
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .entity import WsdScanActivityEntity, WsdScanStatusEntity, snake_case
+from .entity import (
+    NOT_A_PROBLEM,
+    WsdScanActivityEntity,
+    WsdScanStatusEntity,
+    snake_case,
+)
 from .models import WsdScanConfigEntry
 from .runner import ScanActivity
 from .wsd import JobState, ScannerState, ScannerStatus
@@ -27,18 +32,42 @@ SCANNER_STATES = [ScannerState.IDLE, ScannerState.PROCESSING, ScannerState.STOPP
 JOB_STATES = [
     snake_case(state.value) for state in JobState if state is not JobState.UNKNOWN
 ]
+#: The problems the problem sensor names, most pressing first (WS-Scan DeviceCondition
+#: names); several at once show as the first.
+PROBLEMS = [
+    "MediaJam",
+    "MultipleFeedError",
+    "CoverOpen",
+    "InterlockOpen",
+    "LampError",
+    "InternalStorageFull",
+    "AttentionRequired",
+    "Paused",
+]
+#: The problem sensor's states: none, one of PROBLEMS, or another the device named.
+PROBLEM_NONE = "none"
+PROBLEM_OTHER = "other"
+PROBLEM_STATES = [PROBLEM_NONE, *map(snake_case, PROBLEMS), PROBLEM_OTHER]
 
 
 @dataclass(frozen=True, kw_only=True)
 class WsdScanSensorEntityDescription[Source](SensorEntityDescription):
     """Describes a sensor showing part of `Source` (the status, or the scan activity)."""
 
-    value_fn: Callable[[Source], str | datetime | None]
+    value_fn: Callable[[Source], str | int | datetime | None]
     attributes_fn: Callable[[Source], dict[str, Any]] | None = None
 
 
 def _scanner_state(status: ScannerStatus) -> str | None:
     return status.state.value if status.state in SCANNER_STATES else None
+
+
+def _problem(status: ScannerStatus) -> str:
+    problems = status.problems - NOT_A_PROBLEM
+    for name in PROBLEMS:
+        if name in problems:
+            return snake_case(name)
+    return PROBLEM_OTHER if problems else PROBLEM_NONE
 
 
 def _job_state(activity: ScanActivity) -> str | None:
@@ -74,6 +103,12 @@ def _last_scan_attributes(activity: ScanActivity) -> dict[str, Any]:
     }
 
 
+def _last_scan_file(activity: ScanActivity) -> str | None:
+    """Return the name of the last scan's file; its first, when each page is a file."""
+    scan = activity.last_scan
+    return scan.files[0].path.name if scan and scan.files else None
+
+
 SCANNER_STATE = WsdScanSensorEntityDescription[ScannerStatus](
     key="scanner_state",
     translation_key="scanner_state",
@@ -82,6 +117,13 @@ SCANNER_STATE = WsdScanSensorEntityDescription[ScannerStatus](
     device_class=SensorDeviceClass.ENUM,
     options=[state.value for state in SCANNER_STATES],
     value_fn=_scanner_state,
+)
+PROBLEM = WsdScanSensorEntityDescription[ScannerStatus](
+    key="problem_cause",
+    translation_key="problem_cause",
+    device_class=SensorDeviceClass.ENUM,
+    options=PROBLEM_STATES,
+    value_fn=_problem,
 )
 JOB_STATE = WsdScanSensorEntityDescription[ScanActivity](
     key="job_state",
@@ -100,6 +142,16 @@ LAST_SCAN = WsdScanSensorEntityDescription[ScanActivity](
     ),
     attributes_fn=_last_scan_attributes,
 )
+LAST_SCAN_PAGES = WsdScanSensorEntityDescription[ScanActivity](
+    key="last_scan_pages",
+    translation_key="last_scan_pages",
+    value_fn=lambda activity: activity.last_scan.pages if activity.last_scan else None,
+)
+LAST_SCAN_FILE = WsdScanSensorEntityDescription[ScanActivity](
+    key="last_scan_file",
+    translation_key="last_scan_file",
+    value_fn=_last_scan_file,
+)
 
 
 async def async_setup_entry(
@@ -111,8 +163,11 @@ async def async_setup_entry(
     async_add_entities(
         [
             WsdScanStatusSensor(entry, SCANNER_STATE),
+            WsdScanStatusSensor(entry, PROBLEM),
             WsdScanJobSensor(entry, JOB_STATE),
             WsdScanActivitySensor(entry, LAST_SCAN),
+            WsdScanActivitySensor(entry, LAST_SCAN_PAGES),
+            WsdScanActivitySensor(entry, LAST_SCAN_FILE),
         ]
     )
 
@@ -124,7 +179,7 @@ class WsdScanStatusSensor(WsdScanStatusEntity, SensorEntity):
 
     @property
     @override
-    def native_value(self) -> str | datetime | None:
+    def native_value(self) -> str | int | datetime | None:
         """Return the state."""
         return self.entity_description.value_fn(self.coordinator.data)
 
@@ -136,7 +191,7 @@ class WsdScanActivitySensor(WsdScanActivityEntity, SensorEntity):
 
     @property
     @override
-    def native_value(self) -> str | datetime | None:
+    def native_value(self) -> str | int | datetime | None:
         """Return the state."""
         return self.entity_description.value_fn(self.activity)
 
