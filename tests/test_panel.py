@@ -126,7 +126,8 @@ async def test_profiles_appear_on_the_panel(
     }
     event = entity_id(entity_registry, "event", panel_scanner.uuid, "scan_button")
     state = hass.states.get(event)
-    assert state.attributes["event_types"] == ["Home Assistant", "Photos"]
+    # Event types are the profiles' ids: renaming a profile keeps automations working.
+    assert state.attributes["event_types"] == ["documents", "photos"]
     assert state.attributes["device_class"] == "button"
 
 
@@ -143,7 +144,7 @@ async def test_each_press_runs_its_profile(
     scan_identifier = await press(hass, panel_scanner, "Photos")
 
     state = hass.states.get(event)
-    assert state.attributes["event_type"] == "Photos"
+    assert state.attributes["event_type"] == "photos"
     assert state.attributes["profile"] == "Photos"
     assert state.attributes["scan_identifier"] == scan_identifier
     assert state.attributes["input_source"] == "platen"
@@ -156,13 +157,15 @@ async def test_each_press_runs_its_profile(
     assert last is not None
     assert [f.mime_type for f in last.files] == ["image/jpeg"]
     assert all(f.path.is_file() for f in last.files)
+    assert last.name.startswith("scan_photos_")
 
     # The feeder holds paper: the scanner says ADF, and its word wins over "auto".
     panel_scanner.load_feeder(2)
     scan_identifier = await press(hass, panel_scanner, "Home Assistant")
 
     state = hass.states.get(event)
-    assert state.attributes["event_type"] == "Home Assistant"
+    assert state.attributes["event_type"] == "documents"
+    assert state.attributes["profile"] == "Home Assistant"
     assert state.attributes["input_source"] == "feeder"
     job = list(panel_scanner.jobs.values())[-1]
     assert job.scan_identifier == scan_identifier

@@ -24,6 +24,7 @@ from typing import Final
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
+from homeassistant.util import slugify
 
 from .const import DOMAIN
 from .profiles import Profile
@@ -42,6 +43,9 @@ from .wsd import (
 )
 
 _LOGGER = logging.getLogger(__name__)
+#: Scans started on the panel are named after their profile (as a slug, so any name
+#: makes a file name): `scan_receipts_2026-01-31_08-15-00`.
+PANEL_FILE_NAME: Final = "scan_{profile}_{{date}}_{{time}}"
 
 #: Requested lifetime of the panel subscription. Long, because every renewal is a chance
 #: for a device to get it wrong; devices may grant less (Epson: 15 minutes), and renewal
@@ -184,6 +188,7 @@ class PanelScans:
         try:
             outcome = await self.runner.async_scan(
                 settings,
+                PANEL_FILE_NAME.format(profile=slugify(press.profile.name)),
                 destination=press.profile.destination,
                 scan_identifier=press.scan_identifier,
                 destination_token=self.destination_tokens.get(press.profile.profile_id),
