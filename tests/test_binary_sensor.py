@@ -107,6 +107,7 @@ async def test_no_feeder_sensor_without_a_feeder(
         assert await hass.config_entries.async_unload(entry.entry_id)
 
 
+@pytest.mark.usefixtures("loaded_entry")
 @pytest.mark.parametrize(
     ("conditions", "cause"),
     [
@@ -119,7 +120,6 @@ async def test_problem_cause_names_the_most_pressing(
     hass: HomeAssistant,
     entity_registry: er.EntityRegistry,
     scanner: SimulatedScanner,
-    loaded_entry: MockConfigEntry,
     conditions: list[str],
     cause: str,
 ) -> None:

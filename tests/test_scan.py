@@ -390,6 +390,28 @@ async def test_cancel_without_a_scan(
     assert err.value.translation_key == "not_scanning"
 
 
+@pytest.mark.usefixtures("loaded_entry")
+async def test_auto_scans_the_glass_when_the_feeder_is_empty(
+    hass: HomeAssistant, scanner: SimulatedScanner
+) -> None:
+    """An empty feeder the scanner did not report: the glass is scanned instead.
+
+    The simulator, like many scanners, never reports an empty feeder: `auto` picks the
+    feeder, the scanner refuses the job, and the glass is scanned (the response says so).
+    """
+    response = await scan(hass, scanner.uuid, source="auto")
+
+    (job,) = scanner.jobs.values()  # the refused job was never created
+    assert job.ticket.input_source == "Platen"
+    assert response["pages"] == 1
+    assert response["glass_instead_of_feeder"] is True
+
+    scanner.load_feeder(2)
+    response = await scan(hass, scanner.uuid, source="auto")
+    assert response["pages"] == 2
+    assert "glass_instead_of_feeder" not in response
+
+
 @pytest.mark.parametrize(
     ("condition", "source", "key"),
     [

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 import logging
 from pathlib import Path
@@ -60,6 +60,7 @@ from .wsd import (
     ScannerCapabilities,
     ScannerStatus,
     ScanSettings,
+    ScanSource,
     ScanTicket,
     WsdError,
     build_ticket,
@@ -175,6 +176,8 @@ class ScanOutcome:
     post_scan: PostScanJobStatus | None = None
     #: Whether the files stay in the media library (not for post-scan-only scans).
     kept: bool = True
+    #: Whether `auto` found the feeder empty and scanned the glass instead.
+    glass_instead_of_feeder: bool = False
 
 
 class ScanRunner:
@@ -248,19 +251,47 @@ class ScanRunner:
                 translation_placeholders={"name": self.name},
             )
         self._busy = True
+        glass = False
         try:
-            scan = await self._scan(
-                settings, file_name, scan_identifier, destination_token
-            )
+            try:
+                scan = await self._scan(
+                    settings, file_name, scan_identifier, destination_token
+                )
+            except HomeAssistantError as err:
+                if not self._glass_instead(settings, err):
+                    raise
+                # Many scanners never report an empty feeder, so `auto` picked it.
+                _LOGGER.info("%s: the feeder is empty; scanning the glass", self.name)
+                glass = True
+                scan = await self._scan(
+                    replace(settings, source=ScanSource.PLATEN),
+                    file_name,
+                    scan_identifier,
+                    destination_token,
+                )
             if destination is Destination.MEDIA:
-                return ScanOutcome(scan)
+                return ScanOutcome(scan, glass_instead_of_feeder=glass)
             post_scan = await self._hand_over(scan)
         finally:
             self._busy = False
         if destination is Destination.POST_SCAN:
             await self.storage.async_remove(scan)
             self.observer.async_scan_stored(await self.storage.async_latest())
-        return ScanOutcome(scan, post_scan, kept=destination is Destination.BOTH)
+        return ScanOutcome(
+            scan,
+            post_scan,
+            kept=destination is Destination.BOTH,
+            glass_instead_of_feeder=glass,
+        )
+
+    def _glass_instead(self, settings: ScanSettings, err: HomeAssistantError) -> bool:
+        """Whether an `auto` scan that found the feeder empty can use the glass."""
+        return (
+            settings.source is ScanSource.AUTO
+            and err.translation_key == f"scan_{ErrorKind.FEEDER_EMPTY}"
+            and self.capabilities is not None
+            and self.capabilities.platen is not None
+        )
 
     async def _scan(
         self,

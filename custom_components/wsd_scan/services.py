@@ -141,7 +141,8 @@ def _scan_response(outcome: ScanOutcome) -> dict[str, Any]:
     """Return the action's response data for a finished scan.
 
     `files` lists what the media library holds (nothing when the scan only went to the
-    post-scan endpoint); `post_scan` is there when the scan went to the endpoint.
+    post-scan endpoint); `post_scan` is there when the scan went to the endpoint, and
+    `glass_instead_of_feeder` when `auto` found the feeder empty.
     """
     scan = outcome.scan
     response: dict[str, Any] = {
@@ -157,6 +158,8 @@ def _scan_response(outcome: ScanOutcome) -> dict[str, Any]:
         ],
         "duration": scan.duration,
     }
+    if outcome.glass_instead_of_feeder:
+        response["glass_instead_of_feeder"] = True
     if (post_scan := outcome.post_scan) is not None:
         response["post_scan"] = {
             "job_token": post_scan.job_token,
