@@ -22,6 +22,7 @@ from custom_components.wsd_scan.const import (
     NOTIFY_PATH,
 )
 from custom_components.wsd_scan.coordinator import (
+    LIVENESS_INTERVAL,
     SUBSCRIPTION_LIFETIME,
     PushIssue,
     PushState,
@@ -69,14 +70,14 @@ async def confirm_push(hass: HomeAssistant, scanner: SimulatedScanner) -> None:
 async def test_notifications_stop_polling(
     hass: HomeAssistant, scanner: SimulatedScanner, loaded_entry: MockConfigEntry
 ) -> None:
-    """The scanner is polled only until its first notification arrives."""
+    """Polling slows to a liveness check once the first notification arrives."""
     coordinator = loaded_entry.runtime_data.coordinator
     assert coordinator.update_interval == timedelta(seconds=DEFAULT_POLL_INTERVAL)
 
     await confirm_push(hass, scanner)
 
     assert coordinator.push_state is PushState.WORKING
-    assert coordinator.update_interval is None
+    assert coordinator.update_interval == LIVENESS_INTERVAL
 
 
 async def test_reboot_leads_to_resubscription(
@@ -180,13 +181,14 @@ async def test_unreachable_scanner_is_unavailable_until_it_returns(
     loaded_entry: MockConfigEntry,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """The failed renewal reveals a vanished scanner; it comes back by itself."""
+    """The liveness check finds a vanished scanner within a minute; it comes back."""
     state_id = entity_id(entity_registry, "sensor", scanner.uuid, "scanner_state")
     await confirm_push(hass, scanner)
     caplog.set_level(logging.INFO)
 
     await scanner.set_online(False)
-    advance(hass, RENEWAL)
+    assert timedelta(seconds=60) - timedelta(seconds=10) > LIVENESS_INTERVAL
+    advance(hass, LIVENESS_INTERVAL)
     await until(lambda: hass.states.get(state_id).state == STATE_UNAVAILABLE)
     await hass.async_block_till_done(wait_background_tasks=True)
 

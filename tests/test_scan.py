@@ -440,11 +440,14 @@ async def test_scanner_problems_before_the_job(
 async def test_unreachable_scanner(
     hass: HomeAssistant, scanner: SimulatedScanner, loaded_entry: MockConfigEntry
 ) -> None:
-    """A scanner that is gone: the translated unreachable error."""
+    """A scanner that is gone: "cannot reach" its address, not the raw error."""
     await scanner.set_online(False)
     with pytest.raises(HomeAssistantError) as err:
         await scan(hass, scanner.uuid, source="platen")
     assert err.value.translation_key == "scan_unreachable"
+    assert str(err.value).startswith(
+        f"Cannot reach Simulated Office MFP at 127.0.0.1:{scanner.http_port}. "
+    )
 
 
 async def test_unsupported_source(

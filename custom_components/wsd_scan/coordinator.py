@@ -6,7 +6,8 @@ through a subscription made by the scanner's `Push` (push.py), posted to the
 notification view (notification_view.py). The coordinator polls
 GetScannerElements(ScannerStatus) until the first notification proves that the scanner
 reaches Home Assistant, and again whenever the subscription is lost (refused, scanner
-gone, callback unreachable). Repair issues say why push does not work; they disappear
+gone, callback unreachable); while notifications arrive, it still reads the status
+every `LIVENESS_INTERVAL`, to notice a scanner that was switched off. Repair issues say why push does not work; they disappear
 when it does.
 
 The coordinator's data is the scanner's own status. Job events are handed on to
@@ -67,6 +68,11 @@ _LOGGER = logging.getLogger(__name__)
 #: Requested subscription lifetime. Short, as onvif does: devices cannot list or collect
 #: forgotten subscriptions, and each renewal (at half of it) doubles as a liveness check.
 SUBSCRIPTION_LIFETIME: Final = 600.0
+
+#: How often the status is read while notifications arrive: a scanner switched off
+#: sends nothing, and only a request finds it gone (unavailable within a minute, with
+#: the request's own timeout).
+LIVENESS_INTERVAL: Final = timedelta(seconds=45)
 
 #: Errors that mean the scanner is not there, as opposed to refusing the subscription.
 _ABSENT: Final = frozenset({ErrorKind.UNREACHABLE, ErrorKind.TIMEOUT})
@@ -231,10 +237,13 @@ class WsdScanCoordinator(DataUpdateCoordinator[ScannerStatus]):
 
     @override
     async def _async_update_data(self) -> ScannerStatus:
-        """Read the status (at setup, then only while push does not work)."""
+        """Read the status (at setup, by polling, and to check that it is there)."""
         try:
             status = await self.scan_client.get_status()
         except WsdError as err:
+            # Gone, or not answering: poll until it answers and notifies again.
+            self._push_confirmed = False
+            self.update_interval = self._poll_interval
             raise UpdateFailed(
                 translation_domain=DOMAIN,
                 translation_key="unreachable",
@@ -249,9 +258,9 @@ class WsdScanCoordinator(DataUpdateCoordinator[ScannerStatus]):
     @callback
     def _handle_event(self, event: WsdEvent) -> None:
         if not self._push_confirmed:
-            _LOGGER.debug("Notifications from %s arrive; polling stops", self.name)
+            _LOGGER.debug("Notifications from %s arrive; polling slows", self.name)
             self._push_confirmed = True
-            self.update_interval = None
+            self.update_interval = LIVENESS_INTERVAL
             ir.async_delete_issue(
                 self.hass, DOMAIN, self._issue_id(PushIssue.CALLBACK_UNREACHABLE)
             )

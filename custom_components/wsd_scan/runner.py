@@ -37,6 +37,7 @@ from typing import Final, Protocol
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.util import dt as dt_util
+import yarl
 
 from .const import DOMAIN, Destination
 from .post_scan import PostScanTarget
@@ -475,6 +476,7 @@ class ScanRunner:
             translation_key=key or f"scan_{err.kind}{'_pages_saved' if pages else ''}",
             translation_placeholders={
                 "name": self.name,
+                "host": yarl.URL(self.client.url).raw_authority,
                 "error": str(err),
                 "pages": str(pages),
                 "files": files,
