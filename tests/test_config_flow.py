@@ -52,6 +52,7 @@ from custom_components.wsd_scan.const import (
     CONF_ENDPOINT,
     CONF_FILTERS,
     CONF_FORMAT,
+    CONF_NOTIFY_SCANS,
     CONF_PAPER,
     CONF_POLL_INTERVAL,
     CONF_POST_SCAN,
@@ -1087,6 +1088,7 @@ async def test_options_saved_flat_and_entry_reloaded(
         CONF_RESOLUTION: "600",
         CONF_COLOR: "gray",
         CONF_PAPER: "letter",
+        CONF_NOTIFY_SCANS: False,
         options_flow.SECTION_ADVANCED: {
             CONF_POLL_INTERVAL: 120,
             CONF_CALLBACK_URL: " http://192.168.1.5:8123/ ",
@@ -1103,6 +1105,7 @@ async def test_options_saved_flat_and_entry_reloaded(
         CONF_RESOLUTION: 600,
         CONF_COLOR: "gray",
         CONF_PAPER: "letter",
+        CONF_NOTIFY_SCANS: False,
         CONF_POLL_INTERVAL: 120,
         CONF_CALLBACK_URL: "http://192.168.1.5:8123",
     }
@@ -1116,6 +1119,7 @@ async def test_options_saved_flat_and_entry_reloaded(
         CONF_RESOLUTION: "600",
         CONF_COLOR: "gray",
         CONF_PAPER: "letter",
+        CONF_NOTIFY_SCANS: False,
         options_flow.SECTION_ADVANCED: {
             CONF_POLL_INTERVAL: 120,
             CONF_CALLBACK_URL: "http://192.168.1.5:8123",
@@ -1165,6 +1169,7 @@ STORED_OPTIONS = {
             {
                 **PHOTO_SETTINGS,
                 CONF_RESOLUTION: 600,
+                CONF_NOTIFY_SCANS: True,
                 CONF_POLL_INTERVAL: 90,
                 CONF_CALLBACK_URL: None,
             },

@@ -7,6 +7,7 @@ from collections.abc import AsyncGenerator
 from dataclasses import replace
 from datetime import timedelta
 
+from homeassistant.components import persistent_notification
 from homeassistant.const import CONF_NAME
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
@@ -22,6 +23,7 @@ from custom_components.wsd_scan.const import (
     CONF_PROFILES,
     CONF_RESOLUTION,
     CONF_SOURCE,
+    DOMAIN,
     NOTIFY_PATH,
 )
 from custom_components.wsd_scan.wsd import SCAN_AVAILABLE_EVENT
@@ -158,6 +160,11 @@ async def test_each_press_runs_its_profile(
     assert [f.mime_type for f in last.files] == ["image/jpeg"]
     assert all(f.path.is_file() for f in last.files)
     assert last.name.startswith("scan_photos_")
+    notifications = persistent_notification._async_get_or_create_notifications(hass)  # noqa: SLF001
+    notification = notifications[f"{DOMAIN}_scan_{panel_entry.entry_id}"]
+    assert notification["message"] == (
+        f"1 page stored in Media → WSD scans: {last.files[0].path.name}."
+    )
 
     # The feeder holds paper: the scanner says ADF, and its word wins over "auto".
     panel_scanner.load_feeder(2)

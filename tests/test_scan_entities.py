@@ -6,6 +6,7 @@ from collections.abc import AsyncGenerator
 from http import HTTPStatus
 from pathlib import Path
 
+from homeassistant.components import persistent_notification
 from homeassistant.const import ATTR_ENTITY_ID, STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
@@ -19,8 +20,10 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 from custom_components.wsd_scan.const import (
     CONF_CALLBACK_URL,
     CONF_FORMAT,
+    CONF_NOTIFY_SCANS,
     CONF_RESOLUTION,
     CONF_SOURCE,
+    DOMAIN,
 )
 from custom_components.wsd_scan.storage import SCANS_DIR
 from simulator import SimulatedScanner
@@ -209,3 +212,40 @@ async def test_pressing_while_scanning_is_busy(
         await press(hass, button_id)
     assert err.value.translation_key == "busy"
     await first
+
+
+def scan_notification(hass: HomeAssistant, entry: MockConfigEntry) -> str | None:
+    """Return the message of the scanner's scan notification, if one is shown."""
+    notifications = persistent_notification._async_get_or_create_notifications(hass)  # noqa: SLF001
+    notification = notifications.get(f"{DOMAIN}_scan_{entry.entry_id}")
+    return None if notification is None else notification["message"]
+
+
+async def test_a_button_scan_shows_a_notification_unless_switched_off(
+    hass: HomeAssistant,
+    entity_registry: er.EntityRegistry,
+    scanner: SimulatedScanner,
+    entry: MockConfigEntry,
+) -> None:
+    """The Scan button leaves a trace: a notification with pages and file."""
+    button_id = entity_id(entity_registry, "button", scanner.uuid, "scan")
+    assert scan_notification(hass, entry) is None
+    await press(hass, button_id)
+    file = hass.states.get(
+        entity_id(entity_registry, "sensor", scanner.uuid, "last_scan_file")
+    ).state
+    assert scan_notification(hass, entry) == (
+        f"1 page stored in Media → WSD scans: {file}."
+    )
+
+    # An action's scan is the automation's business.
+    persistent_notification.async_dismiss(hass, f"{DOMAIN}_scan_{entry.entry_id}")
+    await scan(hass, scanner.uuid, source="platen")
+    assert scan_notification(hass, entry) is None
+
+    hass.config_entries.async_update_entry(
+        entry, options={**entry.options, CONF_NOTIFY_SCANS: False}
+    )
+    await hass.async_block_till_done()
+    await press(hass, button_id)
+    assert scan_notification(hass, entry) is None

@@ -11,6 +11,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from .entity import WsdScanStatusEntity
 from .models import WsdScanConfigEntry
 from .profiles import scan_settings
+from .scan_notification import async_notify_scan
 
 # Presses are not queued here: the scanner's runner refuses a second scan as busy.
 PARALLEL_UPDATES = 0
@@ -41,6 +42,7 @@ class WsdScanButton(WsdScanStatusEntity, ButtonEntity):
     @override
     async def async_press(self) -> None:
         """Scan; errors (busy, feeder empty, …) are shown as translated messages."""
-        await self._entry.runtime_data.runner.async_scan(
+        outcome = await self._entry.runtime_data.runner.async_scan(
             scan_settings(self._entry.options)
         )
+        async_notify_scan(self.hass, self._entry, outcome)

@@ -18,6 +18,8 @@ CONF_XADDRS: Final = "xaddrs"
 CONF_POLL_INTERVAL: Final = "poll_interval"
 #: Base URL the scanner posts WS-Eventing notifications to (HA behind NAT/containers).
 CONF_CALLBACK_URL: Final = "callback_url"
+#: Whether a scan started by the Scan button or on the panel shows a notification.
+CONF_NOTIFY_SCANS: Final = "notify_scans"
 #: Default scan settings (the Scan button, panel scans, actions without arguments).
 CONF_SOURCE: Final = "source"
 CONF_FORMAT: Final = "format"

@@ -50,6 +50,7 @@ from .const import (
     CONF_ENDPOINT,
     CONF_FILTERS,
     CONF_FORMAT,
+    CONF_NOTIFY_SCANS,
     CONF_PAPER,
     CONF_POLL_INTERVAL,
     CONF_POST_SCAN,
@@ -158,6 +159,7 @@ def _options_schema(*, advanced_open: bool) -> probatio.Schema:
     return probatio.Schema(
         {
             **SETTINGS_FIELDS,
+            probatio.Required(CONF_NOTIFY_SCANS, default=True): BooleanSelector(),
             probatio.Required(SECTION_ADVANCED): section(
                 ADVANCED_SCHEMA, {"collapsed": not advanced_open}
             ),
@@ -202,6 +204,7 @@ class WsdScanOptionsFlow(OptionsFlow):
             options: dict[str, Any] = {
                 **self.config_entry.options,
                 **_settings(user_input),
+                CONF_NOTIFY_SCANS: user_input[CONF_NOTIFY_SCANS],
                 CONF_POLL_INTERVAL: int(advanced[CONF_POLL_INTERVAL]),
             }
             options.pop(CONF_CALLBACK_URL, None)
@@ -376,6 +379,8 @@ def _as_shown(stored: Mapping[str, Any]) -> dict[str, Any]:
 def _sectioned(options: Mapping[str, Any]) -> dict[str, Any]:
     """Turn stored (flat) options into the form's shape."""
     shown = _as_shown({key: options[key] for key in SETTINGS_KEYS if key in options})
+    if CONF_NOTIFY_SCANS in options:
+        shown[CONF_NOTIFY_SCANS] = options[CONF_NOTIFY_SCANS]
     shown[SECTION_ADVANCED] = {
         key: options[key]
         for key in (CONF_POLL_INTERVAL, CONF_CALLBACK_URL)

@@ -30,6 +30,7 @@ from .const import DOMAIN
 from .profiles import Profile
 from .push import Push
 from .runner import ScanRunner
+from .scan_notification import async_notify_scan
 from .wsd import (
     SCAN_AVAILABLE_EVENT,
     ErrorKind,
@@ -203,6 +204,7 @@ class PanelScans:
             if err.translation_key == f"scan_{ErrorKind.STALE_DESTINATION}":
                 self.async_resubscribe()
             return
+        async_notify_scan(self.hass, self.entry, outcome)
         _LOGGER.info(
             "Scanned %d pages from the panel of %s (%s) into %s",
             outcome.scan.pages,
