@@ -208,6 +208,29 @@ async def test_search_at_start_and_every_interval(
     [flow] = discovery_flows(hass)
     assert flow["context"]["unique_id"] == office.uuid
 
+    # Unplugged (no Bye): the next search does not hear it, and the offer is withdrawn.
+    await office.set_online(False)
+    async_fire_time_changed(hass, dt_util.utcnow() + 2 * DISCOVERY_INTERVAL)
+    await hass.async_block_till_done()
+    await searched(hass)
+    assert discovery_flows(hass) == []
+
+
+async def test_bye_withdraws_the_offer(
+    hass: HomeAssistant, start_scanner: StartScanner
+) -> None:
+    """A discovered scanner that says Bye is no longer offered."""
+    await async_setup_discovery(hass)
+    await searched(hass)
+    office = await start_scanner("office_mfp")
+    twin = await start_scanner("office_mfp")
+    await until(lambda: len(discovery_flows(hass)) == 2)
+
+    await office.stop()
+    await until(lambda: len(discovery_flows(hass)) == 1)
+    [flow] = discovery_flows(hass)
+    assert flow["context"]["unique_id"] == twin.uuid
+
 
 async def test_search_updates_known_scanner(
     hass: HomeAssistant, start_scanner: StartScanner

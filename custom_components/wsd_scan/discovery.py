@@ -43,6 +43,7 @@ from homeassistant.util.signal_type import SignalType
 from . import wsd
 from .const import DOMAIN
 from .wsd.discovery import url_host
+from .wsd.models import normalize_uuid
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -203,6 +204,7 @@ class WsdDiscovery:
         """
         interfaces = await async_get_interfaces(self._hass)
         await self._async_listen(interfaces)
+        answered: set[str] = set()
         try:
             async with contextlib.aclosing(
                 cast(
@@ -213,9 +215,13 @@ class WsdDiscovery:
                 )
             ) as devices:
                 async for device in devices:
+                    answered.add(normalize_uuid(device.uuid))
                     self._async_found(device)
         except wsd.WsdError as err:
             _LOGGER.debug("WS-Discovery search on %s failed: %s", interfaces, err)
+            return
+        # A scanner offered earlier that no longer answers is gone: withdraw its card.
+        self._async_withdraw(lambda uuid: uuid not in answered)
 
     async def _async_listen(self, interfaces: list[str]) -> None:
         """(Re)start the Hello listener on `interfaces` unless it already runs there."""
@@ -245,6 +251,21 @@ class WsdDiscovery:
         async_dispatcher_send(self._hass, SIGNAL_DISCOVERY_EVENT, event)
         if event.type is wsd.DiscoveryEventType.HELLO:
             self._async_found(event.device)
+        else:  # Bye: the scanner leaves the network
+            gone = normalize_uuid(event.device.uuid)
+            self._async_withdraw(lambda uuid: uuid == gone)
+
+    @callback
+    def _async_withdraw(self, is_gone: Callable[[str], bool]) -> None:
+        """Abort the discovered (not yet added) scanners `is_gone` picks by UUID."""
+        flows = self._hass.config_entries.flow.async_progress_by_handler(
+            DOMAIN, match_context={"source": SOURCE_INTEGRATION_DISCOVERY}
+        )
+        for flow in flows:
+            unique_id = flow["context"].get("unique_id")
+            if unique_id is not None and is_gone(unique_id):
+                _LOGGER.debug("Discovered scanner %s is gone", unique_id)
+                self._hass.config_entries.flow.async_abort(flow["flow_id"])
 
     @callback
     def _async_found(self, device: wsd.DiscoveredDevice) -> None:
