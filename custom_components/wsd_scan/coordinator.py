@@ -307,7 +307,8 @@ class WsdScanCoordinator(DataUpdateCoordinator[ScannerStatus]):
             self.hass,
             DOMAIN,
             self._issue_id(issue),
-            is_fixable=False,
+            # The fix flow (repairs.py) asks for the callback URL.
+            is_fixable=issue is not PushIssue.SUBSCRIPTION_REFUSED,
             severity=ir.IssueSeverity.WARNING,
             translation_key=issue,
             translation_placeholders={

@@ -167,7 +167,7 @@ def _options_schema(*, advanced_open: bool) -> probatio.Schema:
     )
 
 
-def _callback_url(value: str) -> str | None:
+def callback_url(value: str) -> str | None:
     """Return the normalised callback base URL; None unless it is an http(s) URL."""
     try:
         url = yarl.URL(value.strip())
@@ -209,7 +209,7 @@ class WsdScanOptionsFlow(OptionsFlow):
             }
             options.pop(CONF_CALLBACK_URL, None)
             if raw_url := (advanced.get(CONF_CALLBACK_URL) or "").strip():
-                if (url := _callback_url(raw_url)) is None:
+                if (url := callback_url(raw_url)) is None:
                     errors["base"] = "invalid_callback_url"
                 else:
                     options[CONF_CALLBACK_URL] = url
@@ -347,14 +347,14 @@ def _post_scan_endpoint_valid(value: str) -> bool:
     user part typed after it would end up in that URL.
     """
     if "://" in value:
-        return _callback_url(value) is not None
+        return callback_url(value) is not None
     if is_ipv6_address(value):
         value = f"[{value}]"
     try:
         authority = yarl.URL(f"http://{value}")
     except ValueError:
         return False
-    return authority.raw_path in ("", "/") and _callback_url(str(authority)) is not None
+    return authority.raw_path in ("", "/") and callback_url(str(authority)) is not None
 
 
 def _settings(user_input: Mapping[str, Any]) -> dict[str, Any]:

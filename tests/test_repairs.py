@@ -1,0 +1,83 @@
+"""The fix flow of the push issues: the callback URL, asked and saved."""
+
+from __future__ import annotations
+
+from unittest.mock import patch
+
+from homeassistant.components.repairs import DOMAIN as REPAIRS_DOMAIN
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.network import NoURLAvailableError
+from homeassistant.setup import async_setup_component
+import pytest
+
+from custom_components.wsd_scan.const import CONF_CALLBACK_URL, DOMAIN
+from custom_components.wsd_scan.coordinator import PushIssue, PushState
+from simulator import SimulatedScanner
+
+from .ha_fixtures import scanner_entry, until
+
+pytestmark = pytest.mark.usefixtures("socket_enabled")
+
+
+@pytest.fixture
+async def repairs(hass: HomeAssistant) -> None:
+    """Set up repairs before the test server freezes its routes (`callback_url`)."""
+    assert await async_setup_component(hass, REPAIRS_DOMAIN, {})
+
+
+@pytest.mark.usefixtures("repairs")
+async def test_the_fix_flow_sets_a_callback_url_that_works(
+    hass: HomeAssistant,
+    issue_registry: ir.IssueRegistry,
+    scanner: SimulatedScanner,
+    callback_url: str,
+) -> None:
+    """No URL of Home Assistant: the fix asks one, suggests one, and push then works."""
+    entry = scanner_entry(scanner)
+    entry.add_to_hass(hass)
+    with patch(
+        "custom_components.wsd_scan.push.get_url", side_effect=NoURLAvailableError
+    ):
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done(wait_background_tasks=True)
+    issue_id = f"{PushIssue.NO_CALLBACK_URL}_{entry.entry_id}"
+    issue = issue_registry.async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.is_fixable
+
+    flows = hass.data[REPAIRS_DOMAIN]["flow_manager"]
+    result = await flows.async_init(DOMAIN, context={"issue_id": issue_id})
+    assert result["type"] is FlowResultType.FORM
+    assert result["step_id"] == "callback_url"
+    # The scanner is on loopback: the routed address is 127.0.0.1.
+    [field] = result["data_schema"].schema
+    assert field.description["suggested_value"].startswith("http://127.0.0.1:")
+
+    result = await flows.async_configure(
+        result["flow_id"], {CONF_CALLBACK_URL: "192.168.1.5:8123"}
+    )
+    assert result["errors"] == {CONF_CALLBACK_URL: "invalid_callback_url"}
+
+    result = await flows.async_configure(
+        result["flow_id"], {CONF_CALLBACK_URL: callback_url}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert entry.options[CONF_CALLBACK_URL] == callback_url
+    assert issue_registry.async_get_issue(DOMAIN, issue_id) is None
+
+    # Reloaded with the URL: the scanner's events reach Home Assistant.
+    scanner.raise_condition("Paused")
+    await scanner.wait_for_notifications()
+    coordinator = entry.runtime_data.coordinator
+    await until(lambda: coordinator.push_state is PushState.WORKING)
+
+    # Events that do not arrive later on: the fix starts from the URL set.
+    coordinator._create_issue(PushIssue.CALLBACK_UNREACHABLE)  # noqa: SLF001
+    issue_id = f"{PushIssue.CALLBACK_UNREACHABLE}_{entry.entry_id}"
+    result = await flows.async_init(DOMAIN, context={"issue_id": issue_id})
+    [field] = result["data_schema"].schema
+    assert field.description["suggested_value"] == callback_url
+    assert await hass.config_entries.async_unload(entry.entry_id)
