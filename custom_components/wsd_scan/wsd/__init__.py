@@ -25,6 +25,13 @@ from .dsp import (
     post_scan,
     post_scan_ssl,
 )
+from .dsp_server import (
+    PostScanLimits,
+    PostScanServer,
+    ReceivedDocument,
+    ReceivedJob,
+    ServerAnswer,
+)
 from .eventing import (
     SCAN_AVAILABLE_EVENT,
     STATUS_EVENTS,
@@ -93,7 +100,11 @@ __all__ = [
     "PaperSize",
     "PostScanClient",
     "PostScanJobStatus",
+    "PostScanLimits",
+    "PostScanServer",
     "PostScanSettings",
+    "ReceivedDocument",
+    "ReceivedJob",
     "RetryPolicy",
     "ScanAvailableEvent",
     "ScanClient",
@@ -109,6 +120,7 @@ __all__ = [
     "ScannerElements",
     "ScannerState",
     "ScannerStatus",
+    "ServerAnswer",
     "Size",
     "Subscription",
     "SubscriptionManager",
