@@ -338,7 +338,7 @@ async def test_a_job_without_documents_completes_empty(
         (_create_request(user=None), "UserIdentifier"),
         (_create_request(user="S-1\t5"), "UserIdentifier"),
         (_create_request(scan_process=None), "PSP_Identifier"),
-        (_create_request(scan_process="not-a-guid"), "PSP_Identifier"),
+        (_create_request(scan_process=" "), "PSP_Identifier"),
         (_create_request(root_name=None), "DocumentRootName"),
         (_create_request(root_name="x" * 256), "DocumentRootName"),
         (_create_request(continue_on_error="maybe"), "ContinueOnError"),

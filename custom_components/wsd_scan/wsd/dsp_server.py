@@ -138,7 +138,7 @@ class ReceivedDocument:
 
 @dataclass(frozen=True, slots=True)
 class ReceivedJob:
-    """A post-scan job whose documents have all arrived (EndPostScanJob)."""
+    """A post-scan job: what CreatePostScanJob said, the documents received."""
 
     job_token: str
     user_identifier: str
@@ -152,6 +152,7 @@ class ReceivedJob:
 
 
 type JobHandler = Callable[[ReceivedJob], Awaitable[None]]
+type RequestObserver = Callable[[str, Envelope], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,6 +180,19 @@ class _Job:
     size: int = 0
     completed: datetime | None = None
     ending: bool = False
+
+    def received(self) -> ReceivedJob:
+        return ReceivedJob(
+            job_token=self.token,
+            user_identifier=self.user_identifier,
+            scan_process_id=self.scan_process_id,
+            document_root_name=self.document_root_name,
+            filters=self.filters,
+            created=self.created,
+            documents=tuple(
+                document for _id, document in sorted(self.documents.items())
+            ),
+        )
 
     def status(self) -> PostScanJobStatus:
         return PostScanJobStatus(
@@ -265,7 +279,9 @@ class PostScanServer:
     `on_job` gets each completed job's documents; a `WsdError` of kind BUSY from it
     becomes ServerErrorTemporaryError (the job stays open: the client repeats
     EndPostScanJob), any other `WsdError` or `OSError` aborts the job. `clock` (seconds,
-    monotonic) and `sleep` drive the idle timeout.
+    monotonic) and `sleep` drive the idle timeout. `on_request` sees each well-formed
+    request (its operation and envelope) before it runs, and may refuse it by raising a
+    `WsdFault` (the simulator injects faults this way).
     """
 
     def __init__(
@@ -276,11 +292,13 @@ class PostScanServer:
         limits: PostScanLimits = PostScanLimits(),  # noqa: B008 - immutable
         clock: Callable[[], float] = time.monotonic,
         sleep: Sleep = asyncio.sleep,
+        on_request: RequestObserver | None = None,
     ) -> None:
         """Configure; call `start` before serving."""
         self.spool = spool
         self.limits = limits
         self._on_job = on_job
+        self._on_request = on_request
         self._clock = clock
         self._sleep = sleep
         self._jobs: dict[str, _Job] = {}
@@ -318,6 +336,11 @@ class PostScanServer:
         """Return a job's status, None once it is unknown or forgotten."""
         job = self._jobs.get(job_token)
         return None if job is None else job.status()
+
+    def job(self, job_token: str) -> ReceivedJob | None:
+        """Return what a job said and the documents received so far (spooled)."""
+        job = self._jobs.get(job_token)
+        return None if job is None else job.received()
 
     @property
     def job_statuses(self) -> list[PostScanJobStatus]:
@@ -370,7 +393,7 @@ class PostScanServer:
             action = envelope.action or ""
             if upload is None and action == f"{DSP}/SendImage":
                 upload = await self._inline_document(envelope)
-            body = await self._operate(action, envelope.payload, upload)
+            body = await self._operate(envelope, upload)
             return ServerAnswer(200, _answer(f"{action}Response", body, envelope))
         except WsdFault as fault:
             return _fault_answer(fault, envelope)
@@ -423,10 +446,9 @@ class PostScanServer:
             self._receiving -= 1
         return result.envelope, _Upload(path, result.size, result.image_format)
 
-    async def _operate(
-        self, action: str, payload: Element | None, upload: _Upload | None
-    ) -> Element:
+    async def _operate(self, envelope: Envelope, upload: _Upload | None) -> Element:
         """Run one operation; return the response's body element."""
+        action, payload = envelope.action or "", envelope.payload
         operation = action.removeprefix(f"{DSP}/")
         if operation == action or operation not in self._operations:
             raise WsdFault(
@@ -439,6 +461,8 @@ class PostScanServer:
             raise _invalid(f"the body is no {operation}Request")
         if upload is not None and operation != "SendImage":
             raise _invalid(f"{operation} carries no document")
+        if self._on_request is not None:
+            await self._on_request(operation, envelope)
         response = element(f"dsp:{operation}Response")
         await self._operations[operation](payload, response, upload)
         return response
@@ -458,11 +482,8 @@ class PostScanServer:
         self, payload: Element, response: Element, _upload: _Upload | None
     ) -> None:
         user = _required(payload, "dsp:UserIdentifier", "UserIdentifier")
+        # A GUID in the DSM examples; any short text here, as the client sends it.
         scan_process_id = _required(payload, "dsp:PSP_Identifier", "PSP_Identifier")
-        try:
-            uuid.UUID(scan_process_id)
-        except ValueError as err:
-            raise _invalid("PSP_Identifier is no GUID", "PSP_Identifier") from err
         instructions = find(payload, "dsp:PostScanInstructions")
         if instructions is None:
             raise _invalid("PostScanInstructions is missing", "PostScanInstructions")
@@ -562,17 +583,7 @@ class PostScanServer:
     ) -> None:
         job = self._job(payload)
         job.ending = True
-        received = ReceivedJob(
-            job_token=job.token,
-            user_identifier=job.user_identifier,
-            scan_process_id=job.scan_process_id,
-            document_root_name=job.document_root_name,
-            filters=job.filters,
-            created=job.created,
-            documents=tuple(
-                document for _id, document in sorted(job.documents.items())
-            ),
-        )
+        received = job.received()
         try:
             if received.documents:
                 await self._on_job(received)
