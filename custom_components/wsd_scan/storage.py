@@ -388,6 +388,35 @@ class ScanStorage:
         scans = await self.hass.async_add_executor_job(list_scans, root / self.device)
         return next((scan for scan in scans if scan.scanner == self.scanner), None)
 
+    async def async_store_delivered(
+        self, files: Sequence[ScannedPage], work: Path, name: str, *, created: datetime
+    ) -> StoredScan:
+        """Store files as they are, byte for byte (documents a post-scan client sent).
+
+        One scan of one file per document, named and published like `async_store`'s.
+        """
+        folder = self.folder
+        try:
+            outputs = await self.hass.async_add_executor_job(_as_delivered, files, work)
+            scan_dir, stored, previews = await self.hass.async_add_executor_job(
+                _publish, folder, outputs, files, work, name
+            )
+            scan = StoredScan(
+                folder=folder,
+                name=scan_dir.name,
+                created=created,
+                scanner=self.scanner,
+                files=stored,
+                previews=previews,
+                pages=len(files),
+                complete=True,
+                duration=0.0,
+            )
+            await self.hass.async_add_executor_job(_write_manifest, scan)
+        except OSError as err:
+            raise storage_error(err, folder) from err
+        return scan
+
 
 def _remove_scan(scan: StoredScan) -> None:
     # The manifest first: a scan without it no longer exists, whatever remains.

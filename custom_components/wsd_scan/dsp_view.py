@@ -1,0 +1,195 @@
+"""Home Assistant as a WS-DSP scan server: post-scan jobs land in the media library.
+
+With the scanner entry's option "Receive post-scan jobs" on, Home Assistant serves the
+library's `PostScanServer` at `/api/wsd_scan/dsp/<secret>`. WS-DSP clients (devices,
+another Home Assistant, `scripts/wsd post-scan`) cannot log in, so the long random
+secret in the URL is the access control: an unknown secret is a 404 before any byte of
+the body is read. Documents stream into a spool folder in the scanner's `.incoming`
+(removed at start, so a restart leaves no partial files); on EndPostScanJob they are
+stored byte for byte as one scan in the scanner's media folder, shown as its last scan,
+and the `wsd_scan_post_scan_received` event tells automations.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+import hmac
+import logging
+import secrets
+from typing import Final
+
+from aiohttp import web
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers.http import HomeAssistantView
+from homeassistant.util import dt as dt_util, slugify
+from homeassistant.util.hass_dict import HassKey
+
+from .const import DOMAIN
+from .storage import INCOMING_DIR, ScanStorage, StoredScan, render_file_name
+from .wsd import ErrorKind, PostScanServer, ReceivedJob, ScannedPage, WsdError
+
+_LOGGER = logging.getLogger(__name__)
+
+#: Option: serve a post-scan endpoint for this scanner (off by default).
+CONF_RECEIVE_POST_SCAN: Final = "receive_post_scan"
+#: Option: the secret in the endpoint's URL (made when receiving is turned on).
+CONF_RECEIVE_SECRET: Final = "receive_post_scan_secret"
+DSP_PATH: Final = f"/api/{DOMAIN}/dsp"
+EVENT_POST_SCAN_RECEIVED: Final = f"{DOMAIN}_post_scan_received"
+RECEIVERS: Final = HassKey[dict[str, "PostScanReceiver"]](f"{DOMAIN}_dsp_receivers")
+#: File names of received scans: the job's DocumentRootName, shortened, then the time.
+_MAX_ROOT_NAME: Final = 60
+_DISK_FULL: Final = "disk_full"
+
+
+def new_secret() -> str:
+    """Return a fresh endpoint secret: 256 random bits, URL-safe."""
+    return secrets.token_urlsafe(32)
+
+
+def endpoint_path(secret: str) -> str:
+    """Return the path of the endpoint with `secret` (the base URL is Home Assistant's)."""
+    return f"{DSP_PATH}/{secret}"
+
+
+class PostScanReceiver:
+    """One scanner entry's post-scan endpoint: the server and where its jobs go."""
+
+    def __init__(
+        self,
+        hass: HomeAssistant,
+        storage: ScanStorage,
+        *,
+        entry_id: str,
+        secret: str,
+        on_stored: Callable[[StoredScan], None],
+    ) -> None:
+        """Receive into `storage`; `on_stored` shows each stored job as the last scan."""
+        self.hass = hass
+        self.storage = storage
+        self.entry_id = entry_id
+        self.secret = secret
+        self._on_stored = on_stored
+        self.server = PostScanServer(
+            storage.folder / INCOMING_DIR / f"post-scan-{entry_id}", self._store
+        )
+
+    async def async_start(self) -> None:
+        """Start serving under the secret."""
+        await self.server.start()
+        self.hass.data[RECEIVERS][self.secret] = self
+
+    async def async_stop(self) -> None:
+        """Stop serving: open jobs are cancelled, their files removed."""
+        self.hass.data[RECEIVERS].pop(self.secret, None)
+        await self.server.close()
+
+    async def _store(self, job: ReceivedJob) -> None:
+        """Store a completed job's documents as one scan and tell automations."""
+        created = dt_util.as_local(job.created)
+        root = slugify(job.document_root_name)[:_MAX_ROOT_NAME] or "post_scan"
+        name = render_file_name(
+            f"{root}_{{date}}_{{time}}", device=self.storage.device, when=created
+        )
+        work = self.storage.work_folder()
+        try:
+            await self.hass.async_add_executor_job(work.mkdir, 0o777, True)
+            scan = await self.storage.async_store_delivered(
+                [
+                    ScannedPage(
+                        index, document.path, document.image_format, document.size
+                    )
+                    for index, document in enumerate(job.documents, start=1)
+                ],
+                work,
+                name,
+                created=created,
+            )
+        except HomeAssistantError as err:
+            # A full disk may empty: the client repeats EndPostScanJob later.
+            kind = (
+                ErrorKind.BUSY
+                if err.translation_key == _DISK_FULL
+                else ErrorKind.STORAGE
+            )
+            raise WsdError(kind, str(err)) from err
+        except OSError as err:
+            raise WsdError(ErrorKind.STORAGE, str(err)) from err
+        finally:
+            await self.storage.async_discard(work)
+        _LOGGER.info(
+            "Received post-scan job %s (%d documents) as %s",
+            job.job_token,
+            len(job.documents),
+            scan.name,
+        )
+        self._on_stored(scan)
+        self.hass.bus.async_fire(
+            EVENT_POST_SCAN_RECEIVED,
+            {
+                "entry_id": self.entry_id,
+                "job_token": job.job_token,
+                "document_root_name": job.document_root_name,
+                "user": job.user_identifier,
+                "scan_process_id": job.scan_process_id,
+                "name": scan.name,
+                "files": [str(file.path) for file in scan.files],
+            },
+        )
+
+
+class WsdPostScanView(HomeAssistantView):
+    """Serves every receiving scanner's post-scan endpoint, routed by its secret."""
+
+    url = f"{DSP_PATH}/{{secret}}"
+    name = f"api:{DOMAIN}:dsp"
+    # WS-DSP clients cannot log in: the secret in the URL is the access control.
+    requires_auth = False
+
+    def __init__(self, receivers: Mapping[str, PostScanReceiver]) -> None:
+        """Route to `receivers` by secret."""
+        self.receivers = receivers
+
+    async def post(self, request: web.Request, secret: str) -> web.StreamResponse:
+        """Hand the request to the secret's server; 404 (body unread) for none."""
+        receiver = next(
+            (
+                receiver
+                for known, receiver in self.receivers.items()
+                if hmac.compare_digest(known.encode(), secret.encode())
+            ),
+            None,
+        )
+        if receiver is None:
+            return web.Response(status=404)
+        return await receiver.server.aiohttp_handler(request)
+
+
+def async_setup_dsp_view(hass: HomeAssistant) -> None:
+    """Register the view (once: views cannot be unregistered); receivers join later."""
+    receivers: dict[str, PostScanReceiver] = {}
+    hass.data[RECEIVERS] = receivers
+    hass.http.register_view(WsdPostScanView(receivers))
+
+
+async def async_setup_receiver(
+    hass: HomeAssistant,
+    entry: ConfigEntry,
+    storage: ScanStorage,
+    on_stored: Callable[[StoredScan], None],
+) -> None:
+    """Serve the entry's post-scan endpoint while it is loaded, if its option is on."""
+    secret = entry.options.get(CONF_RECEIVE_SECRET)
+    if not entry.options.get(CONF_RECEIVE_POST_SCAN) or not secret:
+        return
+    try:
+        receiver = PostScanReceiver(
+            hass, storage, entry_id=entry.entry_id, secret=secret, on_stored=on_stored
+        )
+        await receiver.async_start()
+    except (HomeAssistantError, OSError) as err:
+        _LOGGER.warning("%s cannot receive post-scan jobs: %s", entry.title, err)
+        return
+    entry.async_on_unload(receiver.async_stop)

@@ -1,0 +1,266 @@
+"""Home Assistant as a WS-DSP scan server: our own client posts to its endpoint."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+import io
+from pathlib import Path
+
+import aiohttp
+from homeassistant.core import Event, HomeAssistant
+from PIL import Image
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.wsd_scan.const import CONF_CALLBACK_URL
+from custom_components.wsd_scan.dsp_view import (
+    CONF_RECEIVE_POST_SCAN,
+    CONF_RECEIVE_SECRET,
+    EVENT_POST_SCAN_RECEIVED,
+    endpoint_path,
+    new_secret,
+)
+from custom_components.wsd_scan.wsd import (
+    PostScanClient,
+    PostScanSettings,
+    WsdError,
+    post_scan,
+)
+from simulator import SimulatedScanner
+
+from .ha_fixtures import scanner_entry, until
+
+pytestmark = pytest.mark.usefixtures("socket_enabled")
+
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def _image(kind: str) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 30), (90, 20, 200)).save(buffer, kind)
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def documents(tmp_path: Path) -> list[Path]:
+    """Return a JPEG, a PNG and a PDF to send."""
+    paths = []
+    for name, data in (
+        ("page.jpg", _image("JPEG")),
+        ("page.png", _image("PNG")),
+        ("scan.pdf", PDF),
+    ):
+        path = tmp_path / name
+        path.write_bytes(data)
+        paths.append(path)
+    return paths
+
+
+@pytest.fixture
+async def session() -> AsyncGenerator[aiohttp.ClientSession]:
+    """Provide the session of a WS-DSP client (no Home Assistant login)."""
+    async with aiohttp.ClientSession() as client:
+        yield client
+
+
+async def _setup(
+    hass: HomeAssistant, sim: SimulatedScanner, callback_url: str, **options: object
+) -> MockConfigEntry:
+    entry = scanner_entry(sim, **{CONF_CALLBACK_URL: callback_url, **options})
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    return entry
+
+
+@pytest.fixture
+def secret() -> str:
+    """Return the endpoint's secret."""
+    return new_secret()
+
+
+@pytest.fixture
+def endpoint(callback_url: str, secret: str) -> str:
+    """Return the endpoint's URL."""
+    return f"{callback_url}{endpoint_path(secret)}"
+
+
+@pytest.fixture
+async def receiving(
+    hass: HomeAssistant, scanner: SimulatedScanner, callback_url: str, secret: str
+) -> AsyncGenerator[MockConfigEntry]:
+    """Set the scanner's entry up with "Receive post-scan jobs" on."""
+    entry = await _setup(
+        hass,
+        scanner,
+        callback_url,
+        **{CONF_RECEIVE_POST_SCAN: True, CONF_RECEIVE_SECRET: secret},
+    )
+    yield entry
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+def _library_files(media_dir: Path) -> list[Path]:
+    """Files in the scan library, hidden work folders and previews left out."""
+    return sorted(
+        path
+        for path in (media_dir / "wsd_scan").rglob("*")
+        if path.is_file() and not any(part.startswith(".") for part in path.parts)
+    )
+
+
+def _hidden_files(media_dir: Path, folder: str) -> list[Path]:
+    return [path for path in media_dir.rglob(f"{folder}/**/*") if path.is_file()]
+
+
+async def test_a_job_lands_byte_identical_in_the_media_library(  # noqa: PLR0917
+    hass: HomeAssistant,
+    receiving: MockConfigEntry,
+    endpoint: str,
+    session: aiohttp.ClientSession,
+    documents: list[Path],
+    media_dir: Path,
+) -> None:
+    """JPEG, PNG and PDF in one job: stored as sent, the last scan, an event."""
+    events: list[Event] = []
+    hass.bus.async_listen(EVENT_POST_SCAN_RECEIVED, events.append)
+
+    status = await post_scan(
+        session,
+        endpoint,
+        documents,
+        PostScanSettings(user_identifier="S-1-5-21-7", document_root_name="Invoices"),
+    )
+    await hass.async_block_till_done()
+
+    assert (status.state, status.images_received) == ("Completed", 3)
+    stored = _library_files(media_dir)
+    assert [path.read_bytes() for path in stored] == [
+        path.read_bytes() for path in documents
+    ]
+    assert all(path.name.startswith("invoices_") for path in stored)
+    last_scan = receiving.runtime_data.coordinator.data.last_scan
+    assert last_scan is not None
+    assert [file.path for file in last_scan.files] == stored
+    [event] = events
+    assert event.data["document_root_name"] == "Invoices"
+    assert event.data["user"] == "S-1-5-21-7"
+    assert event.data["job_token"] == status.job_token
+    assert event.data["files"] == [str(path) for path in stored]
+    assert _hidden_files(media_dir, ".incoming") == []
+
+
+@pytest.mark.usefixtures("receiving")
+async def test_two_jobs_at_once(
+    endpoint: str,
+    session: aiohttp.ClientSession,
+    documents: list[Path],
+    media_dir: Path,
+) -> None:
+    """Concurrent jobs become two scans with their own names."""
+    url = endpoint
+    first, second = (
+        await post_scan(session, url, documents[:1]),
+        await post_scan(session, url, documents[1:]),
+    )
+    assert first.state == second.state == "Completed"
+    assert len(_library_files(media_dir)) == 3
+
+
+@pytest.mark.usefixtures("receiving")
+async def test_cancel_mid_job_leaves_nothing(
+    endpoint: str,
+    session: aiohttp.ClientSession,
+    documents: list[Path],
+    media_dir: Path,
+) -> None:
+    """A cancelled job's documents are neither stored nor left in the spool."""
+    client = PostScanClient(session, endpoint)
+    token = await client.create_job(PostScanSettings())
+    await client.send_image(token, 1, documents[0])
+    assert len(_hidden_files(media_dir, ".incoming")) == 1
+
+    await client.cancel_job(token)
+
+    assert _hidden_files(media_dir, ".incoming") == []
+    assert _library_files(media_dir) == []
+
+
+@pytest.mark.usefixtures("receiving")
+@pytest.mark.parametrize("path", ["wrong", "", new_secret()])
+async def test_a_wrong_secret_is_not_found(
+    callback_url: str,
+    session: aiohttp.ClientSession,
+    documents: list[Path],
+    media_dir: Path,
+    path: str,
+) -> None:
+    """404 without reading the job: nothing stored, nothing spooled."""
+    with pytest.raises(WsdError, match="404"):
+        await post_scan(session, f"{callback_url}{endpoint_path(path)}", documents)
+    assert _library_files(media_dir) == []
+    assert _hidden_files(media_dir, ".incoming") == []
+
+
+async def test_off_by_default_and_gone_with_the_entry(  # noqa: PLR0917 - fixtures
+    hass: HomeAssistant,
+    scanner: SimulatedScanner,
+    callback_url: str,
+    secret: str,
+    session: aiohttp.ClientSession,
+    documents: list[Path],
+) -> None:
+    """Without the option there is no endpoint; unloading the entry ends it."""
+    url = f"{callback_url}{endpoint_path(secret)}"
+    entry = await _setup(hass, scanner, callback_url, **{CONF_RECEIVE_SECRET: secret})
+    with pytest.raises(WsdError, match="404"):
+        await post_scan(session, url, documents)
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    await hass.config_entries.async_remove(entry.entry_id)
+
+    entry = await _setup(
+        hass,
+        scanner,
+        callback_url,
+        **{CONF_RECEIVE_POST_SCAN: True, CONF_RECEIVE_SECRET: secret},
+    )
+    assert (await post_scan(session, url, documents[:1])).state == "Completed"
+    assert await hass.config_entries.async_unload(entry.entry_id)
+    with pytest.raises(WsdError, match="404"):
+        await post_scan(session, url, documents[:1])
+
+
+async def test_a_restart_during_a_job_leaves_no_partial_files(  # noqa: PLR0917
+    hass: HomeAssistant,
+    receiving: MockConfigEntry,
+    endpoint: str,
+    session: aiohttp.ClientSession,
+    documents: list[Path],
+    media_dir: Path,
+) -> None:
+    """Documents of a job cut off by a reload are removed; the next start is clean."""
+    client = PostScanClient(session, endpoint)
+    token = await client.create_job(PostScanSettings())
+    await client.send_image(token, 1, documents[0])
+    assert await hass.config_entries.async_reload(receiving.entry_id)
+    await until(lambda: not _hidden_files(media_dir, ".incoming"))
+
+    with pytest.raises(WsdError, match="unknown JobToken"):
+        await client.end_job(token)
+    assert _library_files(media_dir) == []
+
+
+@pytest.mark.usefixtures("receiving")
+async def test_a_job_that_cannot_be_stored_fails_and_leaves_nothing(
+    endpoint: str,
+    session: aiohttp.ClientSession,
+    documents: list[Path],
+    media_dir: Path,
+) -> None:
+    """A scanner folder that cannot take the scan: the client hears an error."""
+    library = media_dir / "wsd_scan"
+    scans = next(library.iterdir()) / ".scans"
+    scans.write_bytes(b"")  # not a folder: no scan can be published
+    with pytest.raises(WsdError, match="ServerErrorInternalError"):
+        await post_scan(session, endpoint, documents[:1])
+    assert _hidden_files(media_dir, ".incoming") == []
