@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator
 import io
 from pathlib import Path
+import tracemalloc
 
 import aiohttp
 from homeassistant.core import Event, HomeAssistant
@@ -17,13 +18,16 @@ from custom_components.wsd_scan.dsp_view import (
     CONF_RECEIVE_POST_SCAN,
     CONF_RECEIVE_SECRET,
     EVENT_POST_SCAN_RECEIVED,
+    RECEIVERS,
     endpoint_path,
     new_secret,
 )
 from custom_components.wsd_scan.wsd import (
     PostScanClient,
+    PostScanLimits,
     PostScanSettings,
     WsdError,
+    WsdFault,
     post_scan,
 )
 from simulator import SimulatedScanner
@@ -263,4 +267,68 @@ async def test_a_job_that_cannot_be_stored_fails_and_leaves_nothing(
     scans.write_bytes(b"")  # not a folder: no scan can be published
     with pytest.raises(WsdError, match="ServerErrorInternalError"):
         await post_scan(session, endpoint, documents[:1])
+    assert _hidden_files(media_dir, ".incoming") == []
+
+
+async def test_an_oversized_document_is_refused_with_bounded_memory(  # noqa: PLR0917
+    hass: HomeAssistant,
+    receiving: MockConfigEntry,
+    endpoint: str,
+    secret: str,
+    tmp_path: Path,
+    media_dir: Path,
+) -> None:
+    """A document past the cap: a fault, nothing stored, memory far below its size."""
+    hass.data[RECEIVERS][secret].server.limits = PostScanLimits(
+        max_document_size=1024**2
+    )
+    big = tmp_path / "big.jpg"
+    size = 32 * 1024**2
+    with big.open("wb") as file:
+        file.write(b"\xff\xd8\xff\xe0")
+        file.truncate(size)
+    tracemalloc.start()
+    try:
+        # Its own session, closed before the checks: the server reads the rest of a
+        # refused body until the client hangs up (aiohttp's lingering close).
+        async with aiohttp.ClientSession() as session:
+            with pytest.raises(WsdFault) as fault:
+                await post_scan(session, endpoint, [big])
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert fault.value.subcode == "InvalidArgs"
+    assert peak < size / 4, f"peak {peak} bytes for {size} sent"
+    assert _library_files(media_dir) == []
+    assert _hidden_files(media_dir, ".incoming") == []
+
+
+@pytest.mark.usefixtures("receiving")
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (
+            b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><x>&a;</x>',
+            "application/soap+xml",
+        ),
+        (
+            b"--b\r\nContent-Type: text/xml\r\n\r\n<broken",
+            'multipart/related; boundary="b"',
+        ),
+    ],
+    ids=["hostile-xml", "malformed-mtom"],
+)
+async def test_hostile_requests_are_faults(
+    endpoint: str,
+    session: aiohttp.ClientSession,
+    media_dir: Path,
+    body: bytes,
+    content_type: str,
+) -> None:
+    """Hostile XML and broken MIME get an InvalidArgs fault; nothing is kept."""
+    async with session.post(
+        endpoint, data=body, headers={"Content-Type": content_type}
+    ) as response:
+        assert response.status == 400
+        assert b"InvalidArgs" in await response.read()
     assert _hidden_files(media_dir, ".incoming") == []
