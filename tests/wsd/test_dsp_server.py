@@ -8,9 +8,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 import errno
 import io
+import json
 import os
 from pathlib import Path
 import tracemalloc
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -29,6 +31,7 @@ from custom_components.wsd_scan.wsd import (
     RetryPolicy,
     WsdError,
     WsdFault,
+    cli,
     post_scan,
 )
 from custom_components.wsd_scan.wsd.xml import (
@@ -828,3 +831,32 @@ async def test_inline_documents_are_bounded_and_decoded(
     fault = _fault(answer)
     assert ("undecodable" in fault.reason, fault.detail) == (True, "ImageData")
     assert served.spooled() == []
+
+
+async def test_serve_post_scan_command(
+    session: aiohttp.ClientSession, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`scripts/wsd serve-post-scan` prints its endpoint, then each job kept in DIR."""
+    out = tmp_path / "out"
+    command = asyncio.create_task(
+        cli.run(["serve-post-scan", "--out", str(out), "--count", "1"])
+    )
+    lines: list[dict[str, Any]] = []
+    async with asyncio.timeout(10):
+        while not lines:
+            await asyncio.sleep(0.01)
+            lines += [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    files = _files(tmp_path)
+    client = PostScanClient(session, lines[0]["endpoint"])
+    token = await client.create_job(PostScanSettings())
+    for document_id, path in enumerate(files, start=1):
+        await client.send_image(token, document_id, path)
+    await client.end_job(token)
+    assert await command == 0
+
+    [job] = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert job["job_token"] == token
+    assert [Path(name).read_bytes() for name in job["files"]] == [
+        path.read_bytes() for path in files
+    ]
+    assert list((out / ".incoming").iterdir()) == []
