@@ -14,6 +14,7 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.wsd_scan.const import CONF_CALLBACK_URL
+from custom_components.wsd_scan.diagnostics import async_get_config_entry_diagnostics
 from custom_components.wsd_scan.dsp_view import (
     CONF_RECEIVE_POST_SCAN,
     CONF_RECEIVE_SECRET,
@@ -332,3 +333,12 @@ async def test_hostile_requests_are_faults(
         assert response.status == 400
         assert b"InvalidArgs" in await response.read()
     assert _hidden_files(media_dir, ".incoming") == []
+
+
+async def test_diagnostics_redact_the_secret(
+    hass: HomeAssistant, receiving: MockConfigEntry, secret: str
+) -> None:
+    """The secret is the key to the endpoint: diagnostics leave it out."""
+    diagnostics = await async_get_config_entry_diagnostics(hass, receiving)
+    assert diagnostics["entry"]["options"][CONF_RECEIVE_SECRET] == "**REDACTED**"
+    assert secret not in str(diagnostics)

@@ -18,6 +18,7 @@ from .const import (
     CONF_XADDRS,
 )
 from .coordinator import WsdScanConfigEntry
+from .dsp_view import CONF_RECEIVE_SECRET
 from .wsd import SubscriptionManager
 
 #: Addresses, identities and the subscription's secrets (the identifier in the notify URL
@@ -30,6 +31,8 @@ TO_REDACT: Final = {
     CONF_ENDPOINT,
     CONF_USER_IDENTIFIER,
     CONF_CA_FILE,
+    # The key to the post-scan endpoint Home Assistant serves.
+    CONF_RECEIVE_SECRET,
     "uuid",
     "scanner",
     "user_name",
