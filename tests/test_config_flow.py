@@ -1287,7 +1287,7 @@ async def test_profiles_added_changed_and_removed(
     await hass.async_block_till_done()
     assert entry.options[CONF_PROFILES] == []
     result = await hass.config_entries.options.async_init(entry.entry_id)
-    assert result["menu_options"] == ["settings", "post_scan", "add_profile"]
+    assert result["menu_options"] == ["settings", "post_scan", "receive", "add_profile"]
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,9 @@ from pathlib import Path
 import tracemalloc
 
 import aiohttp
+from homeassistant.config_entries import ConfigFlowResult
 from homeassistant.core import Event, HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
 from PIL import Image
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -342,3 +344,79 @@ async def test_diagnostics_redact_the_secret(
     diagnostics = await async_get_config_entry_diagnostics(hass, receiving)
     assert diagnostics["entry"]["options"][CONF_RECEIVE_SECRET] == "**REDACTED**"
     assert secret not in str(diagnostics)
+
+
+async def _receive_step(
+    hass: HomeAssistant, entry: MockConfigEntry, **user_input: bool
+) -> ConfigFlowResult:
+    """Submit the options flow's receive step; return what it shows next."""
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": "receive"}
+    )
+    assert result["step_id"] == "receive"
+    return await hass.config_entries.options.async_configure(
+        result["flow_id"], user_input
+    )
+
+
+async def test_the_option_turns_receiving_on_shows_and_rotates_the_address(
+    hass: HomeAssistant,
+    scanner: SimulatedScanner,
+    callback_url: str,
+    session: aiohttp.ClientSession,
+    documents: list[Path],
+) -> None:
+    """On: a secret is made and its address shown; rotated: the old address is gone."""
+    entry = await _setup(hass, scanner, callback_url)
+
+    result = await _receive_step(hass, entry, receive_post_scan=True)
+    assert result["step_id"] == "receive_url"
+    placeholders = result["description_placeholders"]
+    assert placeholders is not None
+    secret = placeholders["url"].rpartition("/")[2]
+    result = await hass.config_entries.options.async_configure(result["flow_id"], {})
+    await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options[CONF_RECEIVE_SECRET] == secret
+    assert len(secret) >= 43
+    url = f"{callback_url}{endpoint_path(secret)}"
+    assert (await post_scan(session, url, documents[:1])).state == "Completed"
+
+    result = await _receive_step(
+        hass, entry, receive_post_scan=True, rotate_secret=True
+    )
+    result = await hass.config_entries.options.async_configure(result["flow_id"], {})
+    await hass.async_block_till_done()
+    assert entry.options[CONF_RECEIVE_SECRET] != secret
+    with pytest.raises(WsdError, match="404"):
+        await post_scan(session, url, documents[:1])
+
+    result = await _receive_step(hass, entry, receive_post_scan=False)
+    await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options[CONF_RECEIVE_POST_SCAN] is False
+    new_url = f"{callback_url}{endpoint_path(entry.options[CONF_RECEIVE_SECRET])}"
+    with pytest.raises(WsdError, match="404"):
+        await post_scan(session, new_url, documents[:1])
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_without_a_media_folder_nothing_is_served(
+    hass: HomeAssistant,
+    scanner: SimulatedScanner,
+    callback_url: str,
+    secret: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """No media folder: the scanner works, the endpoint is absent and a warning says why."""
+    hass.config.media_dirs = {}
+    entry = await _setup(
+        hass,
+        scanner,
+        callback_url,
+        **{CONF_RECEIVE_POST_SCAN: True, CONF_RECEIVE_SECRET: secret},
+    )
+    assert "cannot receive post-scan jobs" in caplog.text
+    assert secret not in hass.data[RECEIVERS]
+    assert await hass.config_entries.async_unload(entry.entry_id)

@@ -84,6 +84,12 @@ from .const import (
     DOMAIN,
     Destination,
 )
+from .dsp_view import (
+    CONF_RECEIVE_POST_SCAN,
+    CONF_RECEIVE_SECRET,
+    endpoint_url,
+    new_secret,
+)
 from .post_scan import post_scan_settings, tls_setting
 from .profiles import MAX_PROFILE_NAME, SETTINGS_KEYS, stored_profiles
 from .wsd.discovery import DIRECTED_PROBE_PATH, directed_probe_url, same_host, url_host
@@ -189,6 +195,16 @@ OPTIONS_SCHEMA: Final = probatio.Schema(
             ),
             {"collapsed": True},
         ),
+    }
+)
+
+
+#: Field of the receive step: a new secret, so the old URL stops working.
+CONF_ROTATE_SECRET: Final = "rotate_secret"
+RECEIVE_SCHEMA: Final = probatio.Schema(
+    {
+        probatio.Required(CONF_RECEIVE_POST_SCAN, default=False): BooleanSelector(),
+        probatio.Required(CONF_ROTATE_SECRET, default=False): BooleanSelector(),
     }
 )
 
@@ -665,12 +681,13 @@ class WsdScanOptionsFlow(OptionsFlowWithReload):
     """Default scan settings, the polling fallback, the callback URL and panel profiles."""
 
     _profile_id: str | None = None
+    _receive_options: dict[str, Any]
 
     async def async_step_init(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Offer what can be changed."""
-        menu = ["settings", "post_scan", "add_profile"]
+        menu = ["settings", "post_scan", "receive", "add_profile"]
         if stored_profiles(self.config_entry.options):
             menu += ["edit_profile", "remove_profile"]
         return self.async_show_menu(step_id="init", menu_options=menu)
@@ -724,6 +741,48 @@ class WsdScanOptionsFlow(OptionsFlowWithReload):
                 user_input or self.config_entry.options.get(CONF_POST_SCAN, {}),
             ),
             errors=errors,
+        )
+
+    async def async_step_receive(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Turn receiving post-scan jobs on or off; make or rotate the URL's secret."""
+        options = dict(self.config_entry.options)
+        if user_input is not None:
+            options[CONF_RECEIVE_POST_SCAN] = user_input[CONF_RECEIVE_POST_SCAN]
+            if options[CONF_RECEIVE_POST_SCAN] and (
+                user_input.get(CONF_ROTATE_SECRET) or CONF_RECEIVE_SECRET not in options
+            ):
+                options[CONF_RECEIVE_SECRET] = new_secret()
+            if not options[CONF_RECEIVE_POST_SCAN]:
+                return self.async_create_entry(data=options)
+            self._receive_options = options
+            return await self.async_step_receive_url()
+        secret = options.get(CONF_RECEIVE_SECRET)
+        return self.async_show_form(
+            step_id="receive",
+            data_schema=self.add_suggested_values_to_schema(
+                RECEIVE_SCHEMA,
+                {CONF_RECEIVE_POST_SCAN: options.get(CONF_RECEIVE_POST_SCAN, False)},
+            ),
+            description_placeholders={
+                "url": endpoint_url(self.hass, secret) if secret else "-"
+            },
+        )
+
+    async def async_step_receive_url(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Show the endpoint's URL to give WS-DSP clients, then save."""
+        if user_input is not None:
+            return self.async_create_entry(data=self._receive_options)
+        return self.async_show_form(
+            step_id="receive_url",
+            description_placeholders={
+                "url": endpoint_url(
+                    self.hass, self._receive_options[CONF_RECEIVE_SECRET]
+                )
+            },
         )
 
     async def async_step_add_profile(

@@ -23,6 +23,7 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.http import HomeAssistantView
+from homeassistant.helpers.network import NoURLAvailableError, get_url
 from homeassistant.util import dt as dt_util, slugify
 from homeassistant.util.hass_dict import HassKey
 
@@ -52,6 +53,15 @@ def new_secret() -> str:
 def endpoint_path(secret: str) -> str:
     """Return the path of the endpoint with `secret` (the base URL is Home Assistant's)."""
     return f"{DSP_PATH}/{secret}"
+
+
+def endpoint_url(hass: HomeAssistant, secret: str) -> str:
+    """Return the endpoint's URL to give clients: Home Assistant's own URL + the path."""
+    try:
+        base = get_url(hass, prefer_external=True, allow_cloud=False)
+    except NoURLAvailableError:
+        base = "http://<Home Assistant>:8123"
+    return f"{base}{endpoint_path(secret)}"
 
 
 class PostScanReceiver:
@@ -95,7 +105,6 @@ class PostScanReceiver:
         )
         work = self.storage.work_folder()
         try:
-            await self.hass.async_add_executor_job(work.mkdir, 0o777, True)
             scan = await self.storage.async_store_delivered(
                 [
                     ScannedPage(
@@ -115,8 +124,6 @@ class PostScanReceiver:
                 else ErrorKind.STORAGE
             )
             raise WsdError(kind, str(err)) from err
-        except OSError as err:
-            raise WsdError(ErrorKind.STORAGE, str(err)) from err
         finally:
             await self.storage.async_discard(work)
         _LOGGER.info(

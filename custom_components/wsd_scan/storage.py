@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 import errno
+from functools import partial
 import json
 import logging
 import mimetypes
@@ -393,10 +394,12 @@ class ScanStorage:
     ) -> StoredScan:
         """Store files as they are, byte for byte (documents a post-scan client sent).
 
-        One scan of one file per document, named and published like `async_store`'s.
+        One scan of one file per document, named and published like `async_store`'s;
+        `work` is made here, and left for the caller to discard.
         """
         folder = self.folder
         try:
+            await self.hass.async_add_executor_job(partial(work.mkdir, parents=True))
             outputs = await self.hass.async_add_executor_job(_as_delivered, files, work)
             scan_dir, stored, previews = await self.hass.async_add_executor_job(
                 _publish, folder, outputs, files, work, name
