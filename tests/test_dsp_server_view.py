@@ -18,6 +18,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from custom_components.wsd_scan.const import CONF_CALLBACK_URL
 from custom_components.wsd_scan.diagnostics import async_get_config_entry_diagnostics
 from custom_components.wsd_scan.dsp_view import (
+    CONF_RECEIVE_HOSTS,
     CONF_RECEIVE_POST_SCAN,
     CONF_RECEIVE_SECRET,
     EVENT_POST_SCAN_RECEIVED,
@@ -33,6 +34,7 @@ from custom_components.wsd_scan.wsd import (
     WsdFault,
     post_scan,
 )
+from custom_components.wsd_scan.wsd.xml import DSP, build_envelope, element
 from simulator import SimulatedScanner
 
 from .ha_fixtures import scanner_entry, until
@@ -347,7 +349,7 @@ async def test_diagnostics_redact_the_secret(
 
 
 async def _receive_step(
-    hass: HomeAssistant, entry: MockConfigEntry, **user_input: bool
+    hass: HomeAssistant, entry: MockConfigEntry, **user_input: object
 ) -> ConfigFlowResult:
     """Submit the options flow's receive step; return what it shows next."""
     result = await hass.config_entries.options.async_init(entry.entry_id)
@@ -419,4 +421,70 @@ async def test_without_a_media_folder_nothing_is_served(
     )
     assert "cannot receive post-scan jobs" in caplog.text
     assert secret not in hass.data[RECEIVERS]
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.parametrize(
+    ("clients", "status"),
+    [(["127.0.0.2"], 404), (["10.0.0.0/8", "127.0.0.0/8"], 400)],
+    ids=["other address", "allowed network"],
+)
+async def test_only_allowed_clients_reach_the_endpoint(  # noqa: PLR0917 - fixtures
+    hass: HomeAssistant,
+    scanner: SimulatedScanner,
+    callback_url: str,
+    endpoint: str,
+    secret: str,
+    session: aiohttp.ClientSession,
+    clients: list[str],
+    status: int,
+) -> None:
+    """With allowed clients set, anyone else gets the unknown secret's 404."""
+    entry = await _setup(
+        hass,
+        scanner,
+        callback_url,
+        **{
+            CONF_RECEIVE_POST_SCAN: True,
+            CONF_RECEIVE_SECRET: secret,
+            CONF_RECEIVE_HOSTS: clients,
+        },
+    )
+    request = build_envelope(
+        f"{DSP}/GetPostScanJobElements",
+        endpoint,
+        element("dsp:GetPostScanJobElementsRequest"),
+    )
+    async with session.post(
+        endpoint,
+        data=request,
+        headers={"Content-Type": "application/soap+xml"},
+    ) as response:
+        # The server itself answers this request without a job with a fault (400).
+        assert response.status == status
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_the_option_checks_the_allowed_clients(
+    hass: HomeAssistant, scanner: SimulatedScanner, callback_url: str
+) -> None:
+    """Addresses and networks are accepted; anything else is shown as an error."""
+    entry = await _setup(hass, scanner, callback_url)
+    result = await _receive_step(
+        hass,
+        entry,
+        receive_post_scan=True,
+        receive_post_scan_hosts=["192.168.1.0/24", "not an address"],
+    )
+    assert result["errors"] == {CONF_RECEIVE_HOSTS: "invalid_receive_hosts"}
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"],
+        {
+            CONF_RECEIVE_POST_SCAN: True,
+            CONF_RECEIVE_HOSTS: [" 192.168.1.0/24 ", "", "fd00::1"],
+        },
+    )
+    result = await hass.config_entries.options.async_configure(result["flow_id"], {})
+    await hass.async_block_till_done()
+    assert entry.options[CONF_RECEIVE_HOSTS] == ["192.168.1.0/24", "fd00::1"]
     assert await hass.config_entries.async_unload(entry.entry_id)

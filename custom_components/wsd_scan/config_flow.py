@@ -85,8 +85,10 @@ from .const import (
     Destination,
 )
 from .dsp_view import (
+    CONF_RECEIVE_HOSTS,
     CONF_RECEIVE_POST_SCAN,
     CONF_RECEIVE_SECRET,
+    client_networks,
     endpoint_url,
     new_secret,
 )
@@ -205,6 +207,9 @@ RECEIVE_SCHEMA: Final = probatio.Schema(
     {
         probatio.Required(CONF_RECEIVE_POST_SCAN, default=False): BooleanSelector(),
         probatio.Required(CONF_ROTATE_SECRET, default=False): BooleanSelector(),
+        probatio.Optional(CONF_RECEIVE_HOSTS): TextSelector(
+            TextSelectorConfig(multiple=True)
+        ),
     }
 )
 
@@ -748,8 +753,19 @@ class WsdScanOptionsFlow(OptionsFlowWithReload):
     ) -> ConfigFlowResult:
         """Turn receiving post-scan jobs on or off; make or rotate the URL's secret."""
         options = dict(self.config_entry.options)
+        errors: dict[str, str] = {}
         if user_input is not None:
             options[CONF_RECEIVE_POST_SCAN] = user_input[CONF_RECEIVE_POST_SCAN]
+            options[CONF_RECEIVE_HOSTS] = [
+                host.strip()
+                for host in user_input.get(CONF_RECEIVE_HOSTS, [])
+                if host.strip()
+            ]
+            try:
+                client_networks(options[CONF_RECEIVE_HOSTS])
+            except ValueError:
+                errors[CONF_RECEIVE_HOSTS] = "invalid_receive_hosts"
+        if user_input is not None and not errors:
             if options[CONF_RECEIVE_POST_SCAN] and (
                 user_input.get(CONF_ROTATE_SECRET) or CONF_RECEIVE_SECRET not in options
             ):
@@ -758,13 +774,18 @@ class WsdScanOptionsFlow(OptionsFlowWithReload):
                 return self.async_create_entry(data=options)
             self._receive_options = options
             return await self.async_step_receive_url()
-        secret = options.get(CONF_RECEIVE_SECRET)
+        secret = self.config_entry.options.get(CONF_RECEIVE_SECRET)
         return self.async_show_form(
             step_id="receive",
             data_schema=self.add_suggested_values_to_schema(
                 RECEIVE_SCHEMA,
-                {CONF_RECEIVE_POST_SCAN: options.get(CONF_RECEIVE_POST_SCAN, False)},
+                user_input
+                or {
+                    CONF_RECEIVE_POST_SCAN: options.get(CONF_RECEIVE_POST_SCAN, False),
+                    CONF_RECEIVE_HOSTS: options.get(CONF_RECEIVE_HOSTS, []),
+                },
             ),
+            errors=errors,
             description_placeholders={
                 "url": endpoint_url(self.hass, secret) if secret else "-"
             },

@@ -12,8 +12,9 @@ and the `wsd_scan_post_scan_received` event tells automations.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 import hmac
+from ipaddress import IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 import logging
 import secrets
 from typing import Final
@@ -37,6 +38,8 @@ _LOGGER = logging.getLogger(__name__)
 CONF_RECEIVE_POST_SCAN: Final = "receive_post_scan"
 #: Option: the secret in the endpoint's URL (made when receiving is turned on).
 CONF_RECEIVE_SECRET: Final = "receive_post_scan_secret"
+#: Option: the client addresses or networks allowed to send (empty: any).
+CONF_RECEIVE_HOSTS: Final = "receive_post_scan_hosts"
 DSP_PATH: Final = f"/api/{DOMAIN}/dsp"
 EVENT_POST_SCAN_RECEIVED: Final = f"{DOMAIN}_post_scan_received"
 RECEIVERS: Final = HassKey[dict[str, "PostScanReceiver"]](f"{DOMAIN}_dsp_receivers")
@@ -53,6 +56,14 @@ def new_secret() -> str:
 def endpoint_path(secret: str) -> str:
     """Return the path of the endpoint with `secret` (the base URL is Home Assistant's)."""
     return f"{DSP_PATH}/{secret}"
+
+
+def client_networks(values: Iterable[str]) -> tuple[IPv4Network | IPv6Network, ...]:
+    """Parse addresses or networks (`192.168.1.20`, `192.168.1.0/24`, `fd00::/8`).
+
+    Raises ValueError for anything else.
+    """
+    return tuple(ip_network(value.strip(), strict=False) for value in values)
 
 
 def endpoint_url(hass: HomeAssistant, secret: str) -> str:
@@ -74,17 +85,34 @@ class PostScanReceiver:
         *,
         entry_id: str,
         secret: str,
+        clients: tuple[IPv4Network | IPv6Network, ...] = (),
         on_stored: Callable[[StoredScan], None],
     ) -> None:
-        """Receive into `storage`; `on_stored` shows each stored job as the last scan."""
+        """Receive into `storage`; `on_stored` shows each stored job as the last scan.
+
+        `clients` restricts who may send (empty: anyone with the secret).
+        """
         self.hass = hass
         self.storage = storage
         self.entry_id = entry_id
         self.secret = secret
+        self.clients = clients
         self._on_stored = on_stored
         self.server = PostScanServer(
             storage.folder / INCOMING_DIR / f"post-scan-{entry_id}", self._store
         )
+
+    def allows(self, remote: str | None) -> bool:
+        """Whether a request from `remote` may reach the server."""
+        if not self.clients:
+            return True
+        try:
+            address = ip_address((remote or "").partition("%")[0])
+        except ValueError:
+            return False
+        if isinstance(address, IPv6Address) and address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        return any(address in network for network in self.clients)
 
     async def async_start(self) -> None:
         """Start serving under the secret."""
@@ -160,7 +188,10 @@ class WsdPostScanView(HomeAssistantView):
         self.receivers = receivers
 
     async def post(self, request: web.Request, secret: str) -> web.StreamResponse:
-        """Hand the request to the secret's server; 404 (body unread) for none."""
+        """Hand the request to the secret's server; 404 (body unread) for none.
+
+        A client outside the allowed addresses gets the same 404: it learns nothing.
+        """
         receiver = next(
             (
                 receiver
@@ -169,7 +200,7 @@ class WsdPostScanView(HomeAssistantView):
             ),
             None,
         )
-        if receiver is None:
+        if receiver is None or not receiver.allows(request.remote):
             return web.Response(status=404)
         return await receiver.server.aiohttp_handler(request)
 
@@ -193,10 +224,15 @@ async def async_setup_receiver(
         return
     try:
         receiver = PostScanReceiver(
-            hass, storage, entry_id=entry.entry_id, secret=secret, on_stored=on_stored
+            hass,
+            storage,
+            entry_id=entry.entry_id,
+            secret=secret,
+            clients=client_networks(entry.options.get(CONF_RECEIVE_HOSTS, [])),
+            on_stored=on_stored,
         )
         await receiver.async_start()
-    except (HomeAssistantError, OSError) as err:
+    except (HomeAssistantError, OSError, ValueError) as err:
         _LOGGER.warning("%s cannot receive post-scan jobs: %s", entry.title, err)
         return
     entry.async_on_unload(receiver.async_stop)
