@@ -236,6 +236,7 @@ def test_every_reason_is_translated() -> None:
         "invalid_endpoint",
         "invalid_filter",
         "invalid_ca_file",
+        "invalid_receive_hosts",
     }
 
 

@@ -23,6 +23,8 @@ from custom_components.wsd_scan.dsp_view import (
     CONF_RECEIVE_SECRET,
     EVENT_POST_SCAN_RECEIVED,
     RECEIVERS,
+    client_allowed,
+    client_networks,
     endpoint_path,
     new_secret,
 )
@@ -488,3 +490,23 @@ async def test_the_option_checks_the_allowed_clients(
     await hass.async_block_till_done()
     assert entry.options[CONF_RECEIVE_HOSTS] == ["192.168.1.0/24", "fd00::1"]
     assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.parametrize(
+    ("remote", "allowed"),
+    [
+        ("192.168.1.20", True),
+        ("::ffff:192.168.1.20", True),
+        ("fe80::1%eth0", True),
+        ("192.168.2.1", False),
+        (None, False),
+        ("not an address", False),
+    ],
+)
+def test_client_addresses_are_compared_as_addresses(
+    remote: str | None, allowed: bool
+) -> None:
+    """IPv4-mapped IPv6 is its IPv4 address, a zone is ignored; garbage never matches."""
+    clients = client_networks(["192.168.1.0/24", "fe80::/10"])
+    assert client_allowed(clients, remote) is allowed
+    assert client_allowed((), remote)

@@ -66,6 +66,21 @@ def client_networks(values: Iterable[str]) -> tuple[IPv4Network | IPv6Network, .
     return tuple(ip_network(value.strip(), strict=False) for value in values)
 
 
+def client_allowed(
+    clients: tuple[IPv4Network | IPv6Network, ...], remote: str | None
+) -> bool:
+    """Whether a request from `remote` may reach a server for `clients` (empty: any)."""
+    if not clients:
+        return True
+    try:
+        address = ip_address((remote or "").partition("%")[0])
+    except ValueError:
+        return False
+    if isinstance(address, IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return any(address in network for network in clients)
+
+
 def endpoint_url(hass: HomeAssistant, secret: str) -> str:
     """Return the endpoint's URL to give clients: Home Assistant's own URL + the path."""
     try:
@@ -101,18 +116,6 @@ class PostScanReceiver:
         self.server = PostScanServer(
             storage.folder / INCOMING_DIR / f"post-scan-{entry_id}", self._store
         )
-
-    def allows(self, remote: str | None) -> bool:
-        """Whether a request from `remote` may reach the server."""
-        if not self.clients:
-            return True
-        try:
-            address = ip_address((remote or "").partition("%")[0])
-        except ValueError:
-            return False
-        if isinstance(address, IPv6Address) and address.ipv4_mapped is not None:
-            address = address.ipv4_mapped
-        return any(address in network for network in self.clients)
 
     async def async_start(self) -> None:
         """Start serving under the secret."""
@@ -200,7 +203,7 @@ class WsdPostScanView(HomeAssistantView):
             ),
             None,
         )
-        if receiver is None or not receiver.allows(request.remote):
+        if receiver is None or not client_allowed(receiver.clients, request.remote):
             return web.Response(status=404)
         return await receiver.server.aiohttp_handler(request)
 
