@@ -88,9 +88,9 @@ from .dsp_view import (
     CONF_RECEIVE_HOSTS,
     CONF_RECEIVE_POST_SCAN,
     CONF_RECEIVE_SECRET,
-    client_networks,
+    CONF_ROTATE_SECRET,
     endpoint_url,
-    new_secret,
+    receive_options,
 )
 from .post_scan import post_scan_settings, tls_setting
 from .profiles import MAX_PROFILE_NAME, SETTINGS_KEYS, stored_profiles
@@ -201,8 +201,6 @@ OPTIONS_SCHEMA: Final = probatio.Schema(
 )
 
 
-#: Field of the receive step: a new secret, so the old URL stops working.
-CONF_ROTATE_SECRET: Final = "rotate_secret"
 RECEIVE_SCHEMA: Final = probatio.Schema(
     {
         probatio.Required(CONF_RECEIVE_POST_SCAN, default=False): BooleanSelector(),
@@ -752,37 +750,27 @@ class WsdScanOptionsFlow(OptionsFlowWithReload):
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Turn receiving post-scan jobs on or off; make or rotate the URL's secret."""
-        options = dict(self.config_entry.options)
         errors: dict[str, str] = {}
         if user_input is not None:
-            options[CONF_RECEIVE_POST_SCAN] = user_input[CONF_RECEIVE_POST_SCAN]
-            options[CONF_RECEIVE_HOSTS] = [
-                host.strip()
-                for host in user_input.get(CONF_RECEIVE_HOSTS, [])
-                if host.strip()
-            ]
             try:
-                client_networks(options[CONF_RECEIVE_HOSTS])
+                options = receive_options(self.config_entry.options, user_input)
             except ValueError:
                 errors[CONF_RECEIVE_HOSTS] = "invalid_receive_hosts"
-        if user_input is not None and not errors:
-            if options[CONF_RECEIVE_POST_SCAN] and (
-                user_input.get(CONF_ROTATE_SECRET) or CONF_RECEIVE_SECRET not in options
-            ):
-                options[CONF_RECEIVE_SECRET] = new_secret()
-            if not options[CONF_RECEIVE_POST_SCAN]:
-                return self.async_create_entry(data=options)
-            self._receive_options = options
-            return await self.async_step_receive_url()
-        secret = self.config_entry.options.get(CONF_RECEIVE_SECRET)
+            else:
+                if not options[CONF_RECEIVE_POST_SCAN]:
+                    return self.async_create_entry(data=options)
+                self._receive_options = options
+                return await self.async_step_receive_url()
+        stored = self.config_entry.options
+        secret = stored.get(CONF_RECEIVE_SECRET)
         return self.async_show_form(
             step_id="receive",
             data_schema=self.add_suggested_values_to_schema(
                 RECEIVE_SCHEMA,
                 user_input
                 or {
-                    CONF_RECEIVE_POST_SCAN: options.get(CONF_RECEIVE_POST_SCAN, False),
-                    CONF_RECEIVE_HOSTS: options.get(CONF_RECEIVE_HOSTS, []),
+                    CONF_RECEIVE_POST_SCAN: stored.get(CONF_RECEIVE_POST_SCAN, False),
+                    CONF_RECEIVE_HOSTS: stored.get(CONF_RECEIVE_HOSTS, []),
                 },
             ),
             errors=errors,

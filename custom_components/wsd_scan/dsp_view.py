@@ -17,7 +17,7 @@ import hmac
 from ipaddress import IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 import logging
 import secrets
-from typing import Final
+from typing import Any, Final
 
 from aiohttp import web
 from homeassistant.config_entries import ConfigEntry
@@ -40,6 +40,8 @@ CONF_RECEIVE_POST_SCAN: Final = "receive_post_scan"
 CONF_RECEIVE_SECRET: Final = "receive_post_scan_secret"
 #: Option: the client addresses or networks allowed to send (empty: any).
 CONF_RECEIVE_HOSTS: Final = "receive_post_scan_hosts"
+#: Field of the options form: a new secret, so the old URL stops working.
+CONF_ROTATE_SECRET: Final = "rotate_secret"
 DSP_PATH: Final = f"/api/{DOMAIN}/dsp"
 EVENT_POST_SCAN_RECEIVED: Final = f"{DOMAIN}_post_scan_received"
 RECEIVERS: Final = HassKey[dict[str, "PostScanReceiver"]](f"{DOMAIN}_dsp_receivers")
@@ -56,6 +58,28 @@ def new_secret() -> str:
 def endpoint_path(secret: str) -> str:
     """Return the path of the endpoint with `secret` (the base URL is Home Assistant's)."""
     return f"{DSP_PATH}/{secret}"
+
+
+def receive_options(
+    options: Mapping[str, Any], user_input: Mapping[str, Any]
+) -> dict[str, Any]:
+    """Return `options` with the options form's receive settings applied.
+
+    Turning receiving on makes a secret if there is none; `rotate_secret` makes a new
+    one. Raises ValueError when an allowed client is no address or network.
+    """
+    hosts = [host.strip() for host in user_input.get(CONF_RECEIVE_HOSTS, [])]
+    updated = {
+        **options,
+        CONF_RECEIVE_POST_SCAN: bool(user_input[CONF_RECEIVE_POST_SCAN]),
+        CONF_RECEIVE_HOSTS: [host for host in hosts if host],
+    }
+    client_networks(updated[CONF_RECEIVE_HOSTS])
+    if updated[CONF_RECEIVE_POST_SCAN] and (
+        user_input.get(CONF_ROTATE_SECRET) or CONF_RECEIVE_SECRET not in options
+    ):
+        updated[CONF_RECEIVE_SECRET] = new_secret()
+    return updated
 
 
 def client_networks(values: Iterable[str]) -> tuple[IPv4Network | IPv6Network, ...]:
