@@ -20,6 +20,7 @@ from .coordinator import (
 from .discovery import SIGNAL_DISCOVERY_EVENT, async_setup_discovery
 from .dsp_view import async_setup_dsp_view, async_setup_receiver
 from .media_source import ScanFileView
+from .migration import async_migrate
 from .notification_view import NOTIFICATION_HANDLER, async_setup_notify_view
 from .panel import PanelScans
 from .post_scan import PostScanTarget
@@ -99,7 +100,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: WsdScanConfigEntry) -> b
             hass, entry.entry_id, device.name, entry.options
         ),
     )
-    panel = PanelScans(hass, entry, coordinator, runner, entry_profiles(entry.options))
+    panel = PanelScans(hass, entry, coordinator, runner, entry_profiles(entry))
     entry.runtime_data = WsdScanRuntimeData(
         device, elements, scan_client, coordinator, runner, panel
     )
@@ -130,8 +131,20 @@ async def async_setup_entry(hass: HomeAssistant, entry: WsdScanConfigEntry) -> b
     entry.async_on_unload(
         hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, _unsubscribe_on_stop)
     )
+    # Changed options or profiles (subentries, which have no flow of their own to
+    # reload when one is deleted) take effect by a reload.
+    entry.async_on_unload(entry.add_update_listener(_async_reload))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
+
+
+async def _async_reload(hass: HomeAssistant, entry: WsdScanConfigEntry) -> None:
+    hass.config_entries.async_schedule_reload(entry.entry_id)
+
+
+async def async_migrate_entry(hass: HomeAssistant, entry: WsdScanConfigEntry) -> bool:
+    """Bring an entry stored by an older release to the current layout."""
+    return async_migrate(hass, entry)
 
 
 def _not_ready(host: str, err: WsdError) -> ConfigEntryNotReady:

@@ -44,6 +44,7 @@ from .storage import (
     storage_error,
 )
 from .wsd import (
+    ColorMode,
     DocumentFormat,
     ErrorKind,
     JobState,
@@ -201,6 +202,7 @@ class ScanRunner:
                     created=created,
                     complete=failure is None,
                     duration=round(time.monotonic() - started, 3),
+                    color=settings.color,
                 )
                 if pages
                 else None
@@ -268,6 +270,7 @@ class ScanRunner:
         created: datetime,
         complete: bool,
         duration: float,
+        color: ColorMode,
     ) -> StoredScan:
         """Store the pages received; show the scan as the last one."""
         scan = await self.storage.async_store(
@@ -279,6 +282,7 @@ class ScanRunner:
             created=created,
             complete=complete,
             duration=duration,
+            color=color,
         )
         self.coordinator.async_scan_stored(scan)
         return scan

@@ -4,14 +4,19 @@ No Home Assistant imports: the library takes an `aiohttp.ClientSession` from its
 reports failures as `WsdError` with an `ErrorKind`.
 """
 
+from .addresses import normalize_host
 from .discovery import (
     DiscoveryEvent,
     DiscoveryEventType,
     DiscoveryListener,
+    FoundScanner,
+    LocatedDevice,
     Multicast,
     directed_probe,
+    find_scanners,
     is_scanner,
     is_scanner_candidate,
+    locate,
     probe,
     resolve,
 )
@@ -71,6 +76,7 @@ from .models import (
     WsdEvent,
 )
 from .quirks import NO_QUIRKS, DeviceQuirks, quirks_for
+from .recent import RecentIds
 from .scan import RetryPolicy, ScanClient, ScanJob, ScanJobError, build_ticket
 
 __all__ = [
@@ -90,10 +96,12 @@ __all__ = [
     "DocumentFormat",
     "ErrorKind",
     "EventingClient",
+    "FoundScanner",
     "HostedService",
     "ImageFormat",
     "InputSource",
     "JobState",
+    "LocatedDevice",
     "Multicast",
     "NotificationHandler",
     "NotificationReply",
@@ -105,6 +113,7 @@ __all__ = [
     "PostScanSettings",
     "ReceivedDocument",
     "ReceivedJob",
+    "RecentIds",
     "RetryPolicy",
     "ScanAvailableEvent",
     "ScanClient",
@@ -133,10 +142,13 @@ __all__ = [
     "build_ticket",
     "decode_event",
     "directed_probe",
+    "find_scanners",
     "find_post_scan_endpoint",
     "get_device_info",
     "is_scanner",
     "is_scanner_candidate",
+    "locate",
+    "normalize_host",
     "post_scan",
     "post_scan_ssl",
     "preview_page",

@@ -37,7 +37,7 @@ import aiohttp
 from aiohttp import web
 import yarl
 
-from .discovery import directed_probe, is_scanner, probe
+from .discovery import locate, probe
 from .document import async_assemble
 from .dsp import (
     NULL_SID,
@@ -112,21 +112,7 @@ def _print_json(value: object) -> None:
 
 async def _resolve_device(session: aiohttp.ClientSession, target: str) -> DeviceInfo:
     """Find the device behind a URL or host[:port] and read its metadata."""
-    url = yarl.URL(target) if "://" in target else None
-    probe_target = f"{url.host}:{url.port}" if url is not None and url.host else target
-    try:
-        devices = await directed_probe(session, probe_target)
-    except WsdError:
-        if url is None:
-            raise
-        devices = []  # a device URL that answers Get but not the directed probe
-    if devices:
-        device = next((d for d in devices if is_scanner(d)), devices[0])
-        xaddrs = [target, *device.xaddrs] if url is not None else list(device.xaddrs)
-        return await get_device_info(session, device.uuid, xaddrs)
-    if url is None:
-        raise WsdError(ErrorKind.UNSUPPORTED, f"{target} is no WSD scanner")
-    return await get_device_info(session, target, [target])
+    return (await locate(session, target)).info
 
 
 def _scan_client(session: aiohttp.ClientSession, device: DeviceInfo) -> ScanClient:

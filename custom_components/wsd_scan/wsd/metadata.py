@@ -19,8 +19,8 @@ from urllib.parse import urljoin, urlsplit
 import aiohttp
 
 from . import soap
-from .discovery import order_addresses, url_host
-from .exceptions import ErrorKind, WsdError
+from .addresses import order_addresses, url_host
+from .exceptions import ErrorKind, WsdError, most_telling
 from .models import DeviceInfo, HostedService, normalize_uuid
 from .xml import (
     ANONYMOUS,
@@ -83,12 +83,7 @@ async def get_device_info(
         except WsdError as err:
             _LOGGER.debug("No metadata from %s: %s", url, err)
             errors.append(err)
-    answered = [
-        err
-        for err in errors
-        if err.kind not in (ErrorKind.UNREACHABLE, ErrorKind.TIMEOUT)
-    ]
-    raise (answered or errors)[0]
+    raise most_telling(errors)
 
 
 async def _get(
