@@ -150,7 +150,7 @@ async def test_a_job_lands_byte_identical_in_the_media_library(  # noqa: PLR0917
         path.read_bytes() for path in documents
     ]
     assert all(path.name.startswith("invoices_") for path in stored)
-    last_scan = receiving.runtime_data.coordinator.data.last_scan
+    last_scan = receiving.runtime_data.activity.last_scan
     assert last_scan is not None
     assert [file.path for file in last_scan.files] == stored
     [event] = events

@@ -8,7 +8,8 @@
   size, decodes the event, tells the subscription's listener and says what to answer
   (202 with an empty body).
 * `SubscriptionManager` — keeps one subscription alive: renews before the granted expiry,
-  subscribes again after a failed renewal, a SubscriptionEnd or a device reboot.
+  subscribes again after a failed renewal, a SubscriptionEnd or a device reboot (told by
+  its Hello: `announced`).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from lxml import etree
 from . import soap
 from .exceptions import ErrorKind, WsdError
 from .models import (
+    AppSequence,
     JobEndStateEvent,
     JobState,
     JobStatusEvent,
@@ -452,11 +454,12 @@ class SubscriptionManager:
     """Keeps one subscription alive until `stop`.
 
     Renews at `renew_fraction` of the granted lifetime; when a renewal fails, the device
-    ends the subscription or `resubscribe()` is called (device reboot: a new AppSequence
-    InstanceId), it subscribes again — with new DestinationTokens, reported through
-    `on_change`. Subscribe failures are retried with a growing delay. Samsung M288x adds a
-    panel entry for every Subscribe: the old subscription is ended first, and nothing
-    re-subscribes while the current one is healthy.
+    ends the subscription or `resubscribe()` is called, it subscribes again — with new
+    DestinationTokens, reported through `on_change`. Subscribe failures are retried with a
+    growing delay. A device's Hello (`announced`) checks the subscription at once, so a
+    restarted device is registered again within seconds, not at the next renewal. Samsung
+    M288x adds a panel entry for every Subscribe: the old subscription is ended first, and
+    nothing re-subscribes while the current one is healthy.
     """
 
     def __init__(
@@ -494,6 +497,8 @@ class SubscriptionManager:
         self.last_error: WsdError | None = None
         self._failures = 0
         self._resubscribe = False
+        #: The device's AppSequence InstanceId, once a Hello told it.
+        self._instance_id: int | None = None
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -521,6 +526,28 @@ class SubscriptionManager:
         """Subscribe again now (the device restarted or dropped the subscription)."""
         self._resubscribe = True
         self._wake.set()
+
+    def announced(self, sequence: AppSequence | None) -> None:
+        """Check the subscription now: the device sent a Hello (it joined the network).
+
+        A higher InstanceId than the last Hello's means a restart (WS-Discovery 1.1 §7):
+        subscribe again. A Hello whose InstanceId is not known to be the same as before
+        (the first one heard, or none in it) may follow a restart nobody saw: renew now;
+        a device that forgot the subscription refuses, and the failed renewal subscribes
+        again. Without a subscription (the device was away), subscribe now, and should
+        that fail (its web server may start later), retry after `retry_delay`, not
+        after the long delay reached while it was away.
+        """
+        self._failures = 0
+        known = self._instance_id
+        if sequence is not None:
+            self._instance_id = sequence.instance_id
+        if self.subscription is None or (
+            sequence is not None and known is not None and sequence.instance_id > known
+        ):
+            self.resubscribe()
+        elif sequence is None or known is None:
+            self._wake.set()
 
     def _set(self, subscription: Subscription | None) -> None:
         self.subscription = subscription
