@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncGenerator
 import io
 from pathlib import Path
@@ -168,14 +169,16 @@ async def test_two_jobs_at_once(
     documents: list[Path],
     media_dir: Path,
 ) -> None:
-    """Concurrent jobs become two scans with their own names."""
-    url = endpoint
-    first, second = (
-        await post_scan(session, url, documents[:1]),
-        await post_scan(session, url, documents[1:]),
+    """Concurrent jobs (same name, same second) become two scans, nothing overwritten."""
+    first, second = await asyncio.gather(
+        post_scan(session, endpoint, documents[:1]),
+        post_scan(session, endpoint, documents[1:]),
     )
     assert first.state == second.state == "Completed"
-    assert len(_library_files(media_dir)) == 3
+    stored = _library_files(media_dir)
+    assert sorted(path.read_bytes() for path in stored) == sorted(
+        path.read_bytes() for path in documents
+    )
 
 
 @pytest.mark.usefixtures("receiving")
