@@ -142,8 +142,8 @@ class ScanServer:
         """Configure; nothing listens before `start()`.
 
         `ssl_context` makes it serve HTTPS. `prefixed_attributes` writes ElementData's
-        Name/Valid as `dsp:Name`/`dsp:Valid` (the [DSM] example, as the library does),
-        else unprefixed. Without `keep_data` documents are recorded by size and SHA-256
+        Name/Valid as `dsp:Name`/`dsp:Valid` (as the library does, after the DSM example
+        "GetPostScanJobElementsResponse"), else unprefixed. Without `keep_data` documents are recorded by size and SHA-256
         only, read in chunks, so a large upload costs the server no memory.
         """
         self.host = host
@@ -273,7 +273,10 @@ class ScanServer:
         )
 
     async def _handle_probe(self, request: web.Request) -> web.Response:
-        """Answer a directed probe (discovery.md §5): ProbeMatches, or 202 if no match."""
+        """Answer a Probe POSTed over HTTP (DPWS February 2006, R1015).
+
+        ProbeMatches when it matches (R1021), else 202 with an empty body (R1022).
+        """
         soap = parse_request(await request.read())
         self.requests.append((soap.action, b""))
         if soap.payload is None or not probe_matches(soap.payload, self._endpoint()):

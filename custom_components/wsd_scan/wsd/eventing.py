@@ -15,12 +15,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 import contextlib
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-import ipaddress
 import logging
 import re
 from typing import Final
@@ -31,6 +29,7 @@ from aiohttp import web
 from lxml import etree
 
 from . import soap
+from .addresses import normalize_host
 from .exceptions import ErrorKind, WsdError
 from .models import (
     AppSequence,
@@ -47,6 +46,7 @@ from .models import (
     SubscriptionEndEvent,
     WsdEvent,
 )
+from .recent import RecentIds
 from .scan import parse_condition, parse_scanner_elements, parse_status
 from .xml import (
     SCAN,
@@ -347,18 +347,6 @@ class NotificationReply:
     identifier: str | None = None
 
 
-def _host(address: str) -> str:
-    """Normalise an address for comparison (zone ids, IPv4-mapped IPv6, case)."""
-    bare = address.strip().strip("[]").partition("%")[0].lower()
-    try:
-        ip = ipaddress.ip_address(bare)
-    except ValueError:
-        return bare
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return str(ip.ipv4_mapped)
-    return str(ip)
-
-
 @dataclass(slots=True)
 class _Registration:
     hosts: frozenset[str]
@@ -374,15 +362,14 @@ class NotificationHandler:
         """Create a handler; `remembered` MessageIDs are kept to drop repeated deliveries."""
         self.max_body_size = max_body_size
         self._registrations: dict[str, _Registration] = {}
-        self._seen: OrderedDict[str, None] = OrderedDict()
-        self._remembered = remembered
+        self._seen = RecentIds(remembered)
 
     def register(
         self, identifier: str, device_hosts: Iterable[str], listener: EventListener
     ) -> None:
         """Accept notifications for `identifier` sent from one of `device_hosts`."""
         self._registrations[identifier] = _Registration(
-            frozenset(_host(h) for h in device_hosts), listener
+            frozenset(normalize_host(h) for h in device_hosts), listener
         )
 
     def unregister(self, identifier: str) -> None:
@@ -417,16 +404,12 @@ class NotificationHandler:
             identifier is None
             or registration is None
             or (echoed and path_identifier and echoed != path_identifier)
-            or _host(source) not in registration.hosts
+            or normalize_host(source) not in registration.hosts
         ):
             _LOGGER.debug("rejected a notification for %s from %s", identifier, source)
             return NotificationReply(403)
-        if (message_id := envelope.message_id) is not None:
-            if message_id in self._seen:
-                return NotificationReply(202, identifier=identifier)
-            self._seen[message_id] = None
-            if len(self._seen) > self._remembered:
-                self._seen.popitem(last=False)
+        if self._seen.seen(envelope.message_id):
+            return NotificationReply(202, identifier=identifier)
         event = decode_event(envelope)
         if event is not None:
             registration.listener(event)

@@ -245,7 +245,10 @@ async def _read_plain(
 async def _write_inline_image(
     envelope: Envelope, image: _ImageFile, inline_image: str
 ) -> None:
-    """Decode an image written as base64 text (the schema type of ScanData, ImageData)."""
+    """Decode an image written as base64 text, ScanData's and ImageData's schema type.
+
+    Scan Service spec, RetrieveImageResponse; DSM "SendImageRequest".
+    """
     inline = text(envelope.body, inline_image)
     if inline is None:
         raise WsdError(ErrorKind.PROTOCOL, "the message carries no image")
