@@ -30,6 +30,7 @@ from aiohttp import web
 from lxml import etree
 
 from . import soap
+from .elements import parse_condition, parse_scanner_elements, parse_status
 from .exceptions import ErrorKind, WsdError
 from .models import (
     JobEndStateEvent,
@@ -45,7 +46,6 @@ from .models import (
     SubscriptionEndEvent,
     WsdEvent,
 )
-from .scan import parse_condition, parse_scanner_elements, parse_status
 from .xml import (
     SCAN,
     WSDP,
