@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 import logging
 from pathlib import Path
-from typing import Final
+from typing import Final, TypedDict, Unpack
 
 import aiohttp
 
@@ -165,6 +165,15 @@ type Sleep = Callable[[float], Awaitable[None]]
 type PageCallback = Callable[[ScannedPage], None]
 
 
+class JobOptions(TypedDict, total=False):
+    """How a job reports and names its pages; push scans carry the event's values."""
+
+    on_page: PageCallback | None
+    scan_identifier: str | None
+    destination_token: str | None
+    file_stem: str
+
+
 class ScanClient:
     """A client of one WS-Scan service."""
 
@@ -279,43 +288,16 @@ class ScanClient:
         return result.size, result.image_format
 
     def job(
-        self,
-        ticket: ScanTicket,
-        directory: Path,
-        *,
-        on_page: PageCallback | None = None,
-        scan_identifier: str | None = None,
-        destination_token: str | None = None,
-        file_stem: str = "page",
+        self, ticket: ScanTicket, directory: Path, **options: Unpack[JobOptions]
     ) -> ScanJob:
         """Prepare a scan job; `await job.run()` runs it, `job.cancel()` stops it."""
-        return ScanJob(
-            self,
-            ticket,
-            directory,
-            on_page=on_page,
-            scan_identifier=scan_identifier,
-            destination_token=destination_token,
-            file_stem=file_stem,
-        )
+        return ScanJob(self, ticket, directory, **options)
 
     async def scan(
-        self,
-        ticket: ScanTicket,
-        directory: Path,
-        *,
-        on_page: PageCallback | None = None,
-        scan_identifier: str | None = None,
-        destination_token: str | None = None,
+        self, ticket: ScanTicket, directory: Path, **options: Unpack[JobOptions]
     ) -> ScanResult:
         """Run a scan job to its end."""
-        return await self.job(
-            ticket,
-            directory,
-            on_page=on_page,
-            scan_identifier=scan_identifier,
-            destination_token=destination_token,
-        ).run()
+        return await self.job(ticket, directory, **options).run()
 
 
 class ScanJob:
@@ -331,10 +313,10 @@ class ScanJob:
         ticket: ScanTicket,
         directory: Path,
         *,
-        on_page: PageCallback | None,
-        scan_identifier: str | None,
-        destination_token: str | None,
-        file_stem: str,
+        on_page: PageCallback | None = None,
+        scan_identifier: str | None = None,
+        destination_token: str | None = None,
+        file_stem: str = "page",
     ) -> None:
         """Prepare the job; nothing is sent before `run`."""
         self.client = client
