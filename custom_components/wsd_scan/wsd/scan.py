@@ -467,7 +467,11 @@ class ScanJob:
             return None
 
     async def _retrieve_pages(self, job: CreatedJob) -> None:
-        """Retrieve images back to back (each within the 60-second rule)."""
+        """Retrieve images back to back.
+
+        The device drops a job whose next RetrieveImage does not come within 60 seconds
+        (WS-Scan Scan Service Definition 1.0 §6.2, CreateScanJobResponse).
+        """
         self.directory.mkdir(parents=True, exist_ok=True)
         while True:
             index = len(self.pages) + 1
