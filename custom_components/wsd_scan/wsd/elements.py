@@ -42,12 +42,16 @@ def _is_true(value: str | None) -> bool:
     return value is not None and value.strip().lower() in {"1", "true"}
 
 
-def _int(node: Element | None, path: str = ".") -> int | None:
-    value = text(node, path)
+def int_or_none(value: str | None) -> int | None:
+    """Return `value` as an integer, or None when it is missing or not a number."""
     try:
         return int(value) if value is not None else None
     except ValueError:
         return None
+
+
+def _int(node: Element | None, path: str = ".") -> int | None:
+    return int_or_none(text(node, path))
 
 
 def _ints(node: Element, path: str) -> list[int]:
