@@ -27,7 +27,9 @@ from homeassistant.config_entries import (
     SOURCE_RECONFIGURE,
     SOURCE_USER,
     SOURCE_ZEROCONF,
+    ConfigEntry,
     ConfigEntryState,
+    ConfigSubentryFlowManager,
     OptionsFlowManager,
 )
 from homeassistant.const import CONF_DEVICE, CONF_HOST, CONF_NAME
@@ -40,13 +42,8 @@ import probatio
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.wsd_scan import config_flow
-from custom_components.wsd_scan.config_flow import (
-    _address_updates,
-    _listable,
-    _model,
-    _moved,
-)
+from custom_components.wsd_scan import _async_reload, config_flow, options_flow
+from custom_components.wsd_scan.config_flow import _address_updates, _model, _moved
 from custom_components.wsd_scan.const import (
     CONF_CA_FILE,
     CONF_CALLBACK_URL,
@@ -58,8 +55,6 @@ from custom_components.wsd_scan.const import (
     CONF_PAPER,
     CONF_POLL_INTERVAL,
     CONF_POST_SCAN,
-    CONF_PROFILE_ID,
-    CONF_PROFILES,
     CONF_RESOLUTION,
     CONF_SOURCE,
     CONF_USER_IDENTIFIER,
@@ -69,11 +64,11 @@ from custom_components.wsd_scan.const import (
     DEFAULT_PROFILE_ID,
     DOMAIN,
 )
-from custom_components.wsd_scan.wsd import DeviceInfo, DiscoveredDevice, PaperSize
+from custom_components.wsd_scan.profiles import SUBENTRY_PROFILE
+from custom_components.wsd_scan.wsd import DeviceInfo, PaperSize
 from custom_components.wsd_scan.wsd.discovery import (
     DIRECTED_PROBE_PATH,
     PRINT_DEVICE_TYPE,
-    SCAN_DEVICE_TYPE,
 )
 from custom_components.wsd_scan.wsd.xml import WSDP
 from simulator import PROFILES
@@ -98,9 +93,17 @@ def no_interfaces(socket_enabled: None) -> Iterator[None]:
 
 @pytest.fixture
 def mock_setup_entry() -> Iterator[AsyncMock]:
-    """Replace the runtime's entry setup (and unload) with a stub that succeeds."""
+    """Replace the runtime's entry setup (and unload) with a stub that succeeds.
+
+    Like the real setup, the stub reloads the entry when it changes (update listener).
+    """
+
+    async def setup(hass: HomeAssistant, entry: ConfigEntry) -> bool:
+        entry.async_on_unload(entry.add_update_listener(_async_reload))
+        return True
+
     with (
-        patch("custom_components.wsd_scan.async_setup_entry", return_value=True) as m,
+        patch("custom_components.wsd_scan.async_setup_entry", side_effect=setup) as m,
         patch("custom_components.wsd_scan.async_unload_entry", return_value=True),
     ):
         yield m
@@ -183,7 +186,11 @@ def check_translations(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
     async def handle_step(self: FlowManager, *args: Any, **kwargs: Any) -> Any:
         result = await original(self, *args, **kwargs)
-        category = "options" if isinstance(self, OptionsFlowManager) else "config"
+        category = "config"
+        if isinstance(self, OptionsFlowManager):
+            category = "options"
+        elif isinstance(self, ConfigSubentryFlowManager):
+            category = f"config_subentries.{args[0].handler[1]}"
         missing.extend(_missing_translations(category, result))
         return result
 
@@ -207,9 +214,7 @@ def _flow_reasons() -> tuple[set[str], set[str]]:
 
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
-            if node.func.id == "_CannotAdd":
-                either |= constants(node)
-            elif node.func.id == "AbortFlow":
+            if node.func.id == "AbortFlow":
                 aborts |= constants(node)
         elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name in (
             "_reason",
@@ -231,24 +236,26 @@ def test_every_reason_is_translated() -> None:
     assert (either - {"invalid_host"}) | aborts <= set(strings["config"]["abort"])
     assert set(strings["options"]["error"]) == {
         "invalid_callback_url",
-        "invalid_profile_name",
-        "duplicate_profile_name",
         "invalid_endpoint",
         "invalid_filter",
         "invalid_ca_file",
+    }
+    assert set(strings["config_subentries"][SUBENTRY_PROFILE]["error"]) == {
+        "invalid_profile_name",
+        "duplicate_profile_name",
     }
 
 
 def test_option_values_are_the_librarys() -> None:
     """The options offer exactly what the library's ScanSettings understand."""
-    assert set(config_flow.PAPERS) == {str(paper) for paper in PaperSize}
+    assert set(options_flow.PAPERS) == {str(paper) for paper in PaperSize}
     strings = _translations()["selector"]
     for key, values in (
-        (CONF_SOURCE, config_flow.SOURCES),
-        (CONF_FORMAT, config_flow.FORMATS),
-        (CONF_COLOR, config_flow.COLORS),
-        (CONF_PAPER, config_flow.PAPERS),
-        (CONF_RESOLUTION, config_flow.RESOLUTIONS),
+        (CONF_SOURCE, options_flow.SOURCES),
+        (CONF_FORMAT, options_flow.FORMATS),
+        (CONF_COLOR, options_flow.COLORS),
+        (CONF_PAPER, options_flow.PAPERS),
+        (CONF_RESOLUTION, options_flow.RESOLUTIONS),
     ):
         assert set(strings[key]["options"]) == set(values)
 
@@ -449,6 +456,11 @@ async def test_user_picks_a_discovered_scanner(
     assert result["title"] == "Simulated Office MFP"
     assert result["data"] == {CONF_HOST: "127.0.0.1", CONF_XADDRS: [office.device_url]}
     assert result["result"].unique_id == office.uuid
+    # A new scanner starts with the default panel profile, following the defaults.
+    assert [
+        (subentry.subentry_id, subentry.title, dict(subentry.data))
+        for subentry in result["result"].subentries.values()
+    ] == [(DEFAULT_PROFILE_ID, "Home Assistant", {})]
     await hass.async_block_till_done()
     assert len(mock_setup_entry.mock_calls) == 1
 
@@ -593,18 +605,6 @@ async def test_user_leaves_out_print_only_device_without_metadata(
     assert result["step_id"] == "manual"
 
 
-def test_listable() -> None:
-    """Metadata decides; without it, only a device advertising a scanner is listed."""
-    scanner = DiscoveredDevice("u", frozenset({SCAN_DEVICE_TYPE}), ("http://h/",))
-    printer_only = DiscoveredDevice("u", frozenset({PRINT_DEVICE_TYPE}), ("http://h/",))
-    with_scan = DeviceInfo("u", scan_service_url="http://h/scan")
-    without_scan = DeviceInfo("u")
-    assert _listable(scanner, None)
-    assert not _listable(printer_only, None)
-    assert _listable(printer_only, with_scan)
-    assert not _listable(scanner, without_scan)
-
-
 # --- manual -----------------------------------------------------------------------------------
 
 
@@ -704,7 +704,7 @@ async def test_manual_errors_then_success(  # noqa: PLR0917 - fixtures
         assert suggested(result) == {CONF_HOST: host}
 
     with patch(
-        "custom_components.wsd_scan.wsd.directed_probe", side_effect=RuntimeError("bug")
+        "custom_components.wsd_scan.wsd.locate", side_effect=RuntimeError("bug")
     ):
         result = await configure(hass, result, {CONF_HOST: "127.0.0.1"})
     assert result["errors"] == {"base": "unknown"}
@@ -800,7 +800,7 @@ async def test_zeroconf_unexpected_error(
 ) -> None:
     """A bug aborts the discovery with `unknown` and leaves a trace in the log."""
     with patch(
-        "custom_components.wsd_scan.wsd.directed_probe", side_effect=RuntimeError("bug")
+        "custom_components.wsd_scan.wsd.locate", side_effect=RuntimeError("bug")
     ):
         result = await start_zeroconf_flow(hass, "127.0.0.1", 80)
     assert result["type"] is FlowResultType.ABORT
@@ -852,12 +852,12 @@ async def test_zeroconf_known_host_aborts_without_probing(
         assert entry.state is ConfigEntryState.SETUP_RETRY
 
     with patch(
-        "custom_components.wsd_scan.wsd.directed_probe", side_effect=AssertionError
-    ) as directed_probe:
+        "custom_components.wsd_scan.wsd.locate", side_effect=AssertionError
+    ) as locate:
         result = await start_zeroconf_flow(hass, "127.0.0.1", 80)
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "already_configured"
-    assert not directed_probe.called
+    assert not locate.called
     await hass.async_block_till_done()
     assert entry.state is (
         ConfigEntryState.LOADED if retrying else ConfigEntryState.NOT_LOADED
@@ -987,13 +987,22 @@ def test_model_for_the_ui() -> None:
 # --- reconfigure ------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("retrying", [False, True])
 async def test_reconfigure_changes_the_address(
-    hass: HomeAssistant, start_scanner: StartScanner, mock_setup_entry: AsyncMock
+    hass: HomeAssistant,
+    start_scanner: StartScanner,
+    mock_setup_entry: AsyncMock,
+    retrying: bool,
 ) -> None:
-    """The same scanner at a new address: host and XAddrs replaced, entry reloaded."""
+    """The same scanner at a new address: host and XAddrs replaced, entry reloaded.
+
+    A loaded entry reloads itself on the change; one waiting to retry is retried now.
+    """
     office = await start_scanner("office_mfp", discovery=False)
     entry = entry_for(office.uuid, "192.0.2.40", ["http://192.0.2.40/wsd"])
     entry.add_to_hass(hass)
+    if retrying:
+        mock_setup_entry.side_effect = [ConfigEntryNotReady, True]
     await hass.config_entries.async_setup(entry.entry_id)
 
     result = dict(await entry.start_reconfigure_flow(hass))
@@ -1012,6 +1021,7 @@ async def test_reconfigure_changes_the_address(
     }
     await hass.async_block_till_done()
     assert len(mock_setup_entry.mock_calls) == 2
+    assert entry.state is ConfigEntryState.LOADED
 
 
 async def test_reconfigure_to_another_scanner_aborts(
@@ -1066,7 +1076,7 @@ async def test_options_saved_flat_and_entry_reloaded(
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "settings"
     schema = result["data_schema"].schema
-    assert schema[config_flow.SECTION_ADVANCED].options == {"collapsed": True}
+    assert schema[options_flow.SECTION_ADVANCED].options == {"collapsed": True}
 
     user_input = {
         CONF_SOURCE: "feeder_duplex",
@@ -1074,7 +1084,7 @@ async def test_options_saved_flat_and_entry_reloaded(
         CONF_RESOLUTION: "600",
         CONF_COLOR: "gray",
         CONF_PAPER: "letter",
-        config_flow.SECTION_ADVANCED: {
+        options_flow.SECTION_ADVANCED: {
             CONF_POLL_INTERVAL: 120,
             CONF_CALLBACK_URL: " http://192.168.1.5:8123/ ",
         },
@@ -1093,7 +1103,6 @@ async def test_options_saved_flat_and_entry_reloaded(
         CONF_POLL_INTERVAL: 120,
         CONF_CALLBACK_URL: "http://192.168.1.5:8123",
     }
-    assert entry.update_listeners == []
     assert len(mock_setup_entry.mock_calls) == 2
 
     # Opened again, the form shows what is stored.
@@ -1104,20 +1113,96 @@ async def test_options_saved_flat_and_entry_reloaded(
         CONF_RESOLUTION: "600",
         CONF_COLOR: "gray",
         CONF_PAPER: "letter",
-        config_flow.SECTION_ADVANCED: {
+        options_flow.SECTION_ADVANCED: {
             CONF_POLL_INTERVAL: 120,
             CONF_CALLBACK_URL: "http://192.168.1.5:8123",
         },
     }
 
     # Clearing the callback URL removes it.
-    user_input[config_flow.SECTION_ADVANCED] = {CONF_POLL_INTERVAL: 60}
+    user_input[options_flow.SECTION_ADVANCED] = {CONF_POLL_INTERVAL: 60}
     result = dict(
         await hass.config_entries.options.async_configure(result["flow_id"], user_input)
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert CONF_CALLBACK_URL not in entry.options
     assert entry.options[CONF_POLL_INTERVAL] == 60
+
+
+PHOTO_SETTINGS = {
+    CONF_SOURCE: "platen",
+    CONF_FORMAT: "jpeg",
+    CONF_RESOLUTION: "600",
+    CONF_COLOR: "color",
+    CONF_PAPER: "max",
+}
+
+
+STORED_OPTIONS = {
+    CONF_SOURCE: "platen",
+    CONF_FORMAT: "png",
+    CONF_RESOLUTION: 600,
+    CONF_COLOR: "gray",
+    CONF_PAPER: "letter",
+    CONF_POLL_INTERVAL: 60,
+    CONF_CALLBACK_URL: "http://192.168.1.5:8123",
+    CONF_POST_SCAN: {CONF_ENDPOINT: "scanserver", CONF_VERIFY_TLS: False},
+}
+
+
+@pytest.mark.parametrize(
+    ("step", "user_input", "edited"),
+    [
+        (
+            "settings",
+            {
+                **PHOTO_SETTINGS,
+                options_flow.SECTION_ADVANCED: {CONF_POLL_INTERVAL: 90},
+            },
+            {
+                **PHOTO_SETTINGS,
+                CONF_RESOLUTION: 600,
+                CONF_POLL_INTERVAL: 90,
+                CONF_CALLBACK_URL: None,
+            },
+        ),
+        (
+            "post_scan",
+            {CONF_ENDPOINT: "https://scanserver/", CONF_VERIFY_TLS: True},
+            {
+                CONF_POST_SCAN: {
+                    CONF_ENDPOINT: "https://scanserver/",
+                    CONF_VERIFY_TLS: True,
+                }
+            },
+        ),
+    ],
+)
+async def test_an_options_step_keeps_what_it_does_not_edit(
+    hass: HomeAssistant,
+    mock_setup_entry: AsyncMock,
+    step: str,
+    user_input: dict[str, Any],
+    edited: dict[str, Any],
+) -> None:
+    """Each options step changes its own settings only; the others survive a save."""
+    entry = entry_for(
+        str(uuid.uuid4()),
+        "192.0.2.40",
+        ["http://192.0.2.40/wsd"],
+        options=STORED_OPTIONS,
+    )
+    entry.add_to_hass(hass)
+    result = await open_options(hass, entry, step)
+    result = dict(
+        await hass.config_entries.options.async_configure(result["flow_id"], user_input)
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    expected = {**STORED_OPTIONS, **edited}
+    assert entry.options == {
+        key: value for key, value in expected.items() if value is not None
+    }
 
 
 @pytest.mark.parametrize(
@@ -1130,7 +1215,7 @@ async def test_options_reject_bad_callback_url(
     entry = entry_for(str(uuid.uuid4()), "192.0.2.40", ["http://192.0.2.40/wsd"])
     entry.add_to_hass(hass)
     result = await open_options(hass, entry, "settings")
-    assert suggested(result)[config_flow.SECTION_ADVANCED] == {
+    assert suggested(result)[options_flow.SECTION_ADVANCED] == {
         CONF_POLL_INTERVAL: None,
         CONF_CALLBACK_URL: None,
     }
@@ -1140,7 +1225,7 @@ async def test_options_reject_bad_callback_url(
         CONF_RESOLUTION: "300",
         CONF_COLOR: "color",
         CONF_PAPER: "a4",
-        config_flow.SECTION_ADVANCED: {
+        options_flow.SECTION_ADVANCED: {
             CONF_POLL_INTERVAL: DEFAULT_POLL_INTERVAL,
             CONF_CALLBACK_URL: url,
         },
@@ -1150,7 +1235,7 @@ async def test_options_reject_bad_callback_url(
     )
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {"base": "invalid_callback_url"}
-    assert suggested(result)[config_flow.SECTION_ADVANCED][CONF_CALLBACK_URL] == url
+    assert suggested(result)[options_flow.SECTION_ADVANCED][CONF_CALLBACK_URL] == url
     assert entry.options == {}
 
 
@@ -1170,124 +1255,120 @@ async def test_options_poll_interval_is_bounded(
                 CONF_RESOLUTION: "300",
                 CONF_COLOR: "color",
                 CONF_PAPER: "a4",
-                config_flow.SECTION_ADVANCED: {CONF_POLL_INTERVAL: 1},
+                options_flow.SECTION_ADVANCED: {CONF_POLL_INTERVAL: 1},
             },
         )
 
 
-PHOTO_SETTINGS = {
-    CONF_SOURCE: "platen",
-    CONF_FORMAT: "jpeg",
-    CONF_RESOLUTION: "600",
-    CONF_COLOR: "color",
-    CONF_PAPER: "max",
-}
+async def start_profile_flow(
+    hass: HomeAssistant, entry: MockConfigEntry, subentry_id: str | None = None
+) -> dict[str, Any]:
+    """Open the form that adds a profile, or changes the one with `subentry_id`."""
+    if subentry_id is None:
+        return dict(
+            await hass.config_entries.subentries.async_init(
+                (entry.entry_id, SUBENTRY_PROFILE), context={"source": SOURCE_USER}
+            )
+        )
+    return dict(await entry.start_subentry_reconfigure_flow(hass, subentry_id))
+
+
+async def configure_profile(
+    hass: HomeAssistant, result: dict[str, Any], user_input: dict[str, Any]
+) -> dict[str, Any]:
+    """Submit a profile form."""
+    return dict(
+        await hass.config_entries.subentries.async_configure(
+            result["flow_id"], user_input
+        )
+    )
+
+
+def panel(entry: ConfigEntry) -> list[tuple[str, str, dict[str, Any]]]:
+    """Return the entry's profiles: subentry id (ClientContext), name, stored data."""
+    return [
+        (subentry.subentry_id, subentry.title, dict(subentry.data))
+        for subentry in entry.subentries.values()
+    ]
 
 
 async def test_profiles_added_changed_and_removed(
     hass: HomeAssistant, mock_setup_entry: AsyncMock
 ) -> None:
-    """Profiles start as the default one; each change is stored and reloads the entry."""
+    """Profiles are subentries: each change is stored and reloads the entry."""
     entry = entry_for(str(uuid.uuid4()), "192.0.2.40", ["http://192.0.2.40/wsd"])
     entry.add_to_hass(hass)
     await hass.config_entries.async_setup(entry.entry_id)
-    entry_options = {CONF_FORMAT: "png", CONF_POLL_INTERVAL: 60}
-    hass.config_entries.async_update_entry(entry, options=entry_options)
+    hass.config_entries.async_update_entry(
+        entry, options={CONF_FORMAT: "png", CONF_POLL_INTERVAL: 60}
+    )
+    await hass.async_block_till_done()
+    assert len(mock_setup_entry.mock_calls) == 2
+    # The entry from before profiles were subentries has the default profile.
+    assert panel(entry) == [(DEFAULT_PROFILE_ID, "Home Assistant", {})]
 
     # A new profile: a name trimmed, the settings stored like the options.
-    result = await open_options(hass, entry, "add_profile")
-    assert result["step_id"] == "profile"
+    result = await start_profile_flow(hass, entry)
+    assert result["step_id"] == "user"
     assert set(suggested(result).values()) == {None}
-    result = dict(
-        await hass.config_entries.options.async_configure(
-            result["flow_id"], {CONF_NAME: " Photos ", **PHOTO_SETTINGS}
-        )
+    result = await configure_profile(
+        hass, result, {CONF_NAME: " Photos ", **PHOTO_SETTINGS}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
-    default, photos = entry.options[CONF_PROFILES]
-    # The default profile keeps the entry's settings at the time it became explicit.
-    assert default == {
-        CONF_PROFILE_ID: DEFAULT_PROFILE_ID,
-        CONF_NAME: "Home Assistant",
-        CONF_FORMAT: "png",
-    }
-    assert photos == {
-        CONF_PROFILE_ID: photos[CONF_PROFILE_ID],
-        CONF_NAME: "Photos",
-        **PHOTO_SETTINGS,
-        CONF_RESOLUTION: 600,
-        CONF_DESTINATION: "media",
-    }
-    assert entry.options[CONF_POLL_INTERVAL] == 60
-    assert len(mock_setup_entry.mock_calls) == 2
+    (default, _, _), (photos, name, data) = panel(entry)
+    assert (name, data) == (
+        "Photos",
+        {**PHOTO_SETTINGS, CONF_RESOLUTION: 600, CONF_DESTINATION: "media"},
+    )
+    assert entry.options == {CONF_FORMAT: "png", CONF_POLL_INTERVAL: 60}
+    assert len(mock_setup_entry.mock_calls) == 3
 
     # Changing a profile shows what is stored and keeps its id (its panel context).
-    result = await open_options(hass, entry, "edit_profile")
-    labels = result["data_schema"].schema[CONF_PROFILE_ID].config["options"]
-    assert [option["label"] for option in labels] == ["Home Assistant", "Photos"]
-    result = dict(
-        await hass.config_entries.options.async_configure(
-            result["flow_id"], {CONF_PROFILE_ID: photos[CONF_PROFILE_ID]}
-        )
-    )
+    result = await start_profile_flow(hass, entry, photos)
+    assert result["step_id"] == "reconfigure"
     assert suggested(result) == {
         CONF_NAME: "Photos",
         **PHOTO_SETTINGS,
         CONF_DESTINATION: "media",
     }
-    result = dict(
-        await hass.config_entries.options.async_configure(
-            result["flow_id"],
-            {
-                CONF_NAME: "Photo",
-                **PHOTO_SETTINGS,
-                CONF_COLOR: "gray",
-                CONF_DESTINATION: "both",
-            },
-        )
-    )
-    assert result["type"] is FlowResultType.CREATE_ENTRY
-    await hass.async_block_till_done()
-    assert entry.options[CONF_PROFILES][1] == {
-        **photos,
-        CONF_NAME: "Photo",
-        CONF_COLOR: "gray",
-        CONF_DESTINATION: "both",
-    }
-
-    # The defaults form keeps the profiles.
-    result = await open_options(hass, entry, "settings")
-    await hass.config_entries.options.async_configure(
-        result["flow_id"],
+    result = await configure_profile(
+        hass,
+        result,
         {
+            CONF_NAME: "Photo",
             **PHOTO_SETTINGS,
-            config_flow.SECTION_ADVANCED: {CONF_POLL_INTERVAL: 30},
+            CONF_COLOR: "gray",
+            CONF_DESTINATION: "both",
         },
     )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "reconfigure_successful"
     await hass.async_block_till_done()
-    assert len(entry.options[CONF_PROFILES]) == 2
-
-    # Removing the default profile leaves the other one.
-    result = await open_options(hass, entry, "remove_profile")
-    result = dict(
-        await hass.config_entries.options.async_configure(
-            result["flow_id"], {CONF_PROFILES: [DEFAULT_PROFILE_ID]}
-        )
+    assert panel(entry)[1] == (
+        photos,
+        "Photo",
+        {**data, CONF_COLOR: "gray", CONF_DESTINATION: "both"},
     )
-    assert result["type"] is FlowResultType.CREATE_ENTRY
-    await hass.async_block_till_done()
-    assert [p[CONF_NAME] for p in entry.options[CONF_PROFILES]] == ["Photo"]
+    assert len(mock_setup_entry.mock_calls) == 4
 
-    # With every profile removed, the menu only offers settings and a new profile.
-    result = await open_options(hass, entry, "remove_profile")
-    await hass.config_entries.options.async_configure(
-        result["flow_id"], {CONF_PROFILES: [photos[CONF_PROFILE_ID]]}
-    )
+    # The default profile shows the entry's defaults, which it follows until changed.
+    result = await start_profile_flow(hass, entry, default)
+    assert suggested(result) == {
+        CONF_NAME: "Home Assistant",
+        CONF_FORMAT: "png",
+        CONF_SOURCE: None,
+        CONF_RESOLUTION: None,
+        CONF_COLOR: None,
+        CONF_PAPER: None,
+        CONF_DESTINATION: None,
+    }
+
+    # Deleting a profile (HA's subentry UI) reloads the entry too.
+    assert hass.config_entries.async_remove_subentry(entry, default)
     await hass.async_block_till_done()
-    assert entry.options[CONF_PROFILES] == []
-    result = await hass.config_entries.options.async_init(entry.entry_id)
-    assert result["menu_options"] == ["settings", "post_scan", "add_profile"]
+    assert [name for _, name, _ in panel(entry)] == ["Photo"]
+    assert len(mock_setup_entry.mock_calls) == 5
 
 
 @pytest.mark.parametrize(
@@ -1304,16 +1385,13 @@ async def test_profile_names_are_checked(
     """Names are 1 to 127 characters and unique (case aside); the form keeps the input."""
     entry = entry_for(str(uuid.uuid4()), "192.0.2.40", ["http://192.0.2.40/wsd"])
     entry.add_to_hass(hass)
-    result = await open_options(hass, entry, "add_profile")
-    result = dict(
-        await hass.config_entries.options.async_configure(
-            result["flow_id"], {CONF_NAME: name, **PHOTO_SETTINGS}
-        )
-    )
+    await hass.config_entries.async_setup(entry.entry_id)
+    result = await start_profile_flow(hass, entry)
+    result = await configure_profile(hass, result, {CONF_NAME: name, **PHOTO_SETTINGS})
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == {CONF_NAME: error}
     assert suggested(result)[CONF_NAME] == name
-    assert entry.options == {}
+    assert len(entry.subentries) == 1
 
 
 async def test_a_profile_keeps_its_own_name(
@@ -1322,20 +1400,22 @@ async def test_a_profile_keeps_its_own_name(
     """Saving a profile under its own name (in other case) is no duplicate."""
     entry = entry_for(str(uuid.uuid4()), "192.0.2.40", ["http://192.0.2.40/wsd"])
     entry.add_to_hass(hass)
-    result = await open_options(hass, entry, "edit_profile")
-    result = dict(
-        await hass.config_entries.options.async_configure(
-            result["flow_id"], {CONF_PROFILE_ID: DEFAULT_PROFILE_ID}
-        )
-    )
+    await hass.config_entries.async_setup(entry.entry_id)
+    result = await start_profile_flow(hass, entry, DEFAULT_PROFILE_ID)
     assert suggested(result)[CONF_NAME] == "Home Assistant"
-    result = dict(
-        await hass.config_entries.options.async_configure(
-            result["flow_id"], {CONF_NAME: "HOME ASSISTANT", **PHOTO_SETTINGS}
-        )
+    result = await configure_profile(
+        hass, result, {CONF_NAME: "HOME ASSISTANT", **PHOTO_SETTINGS}
     )
-    assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert entry.options[CONF_PROFILES][0][CONF_NAME] == "HOME ASSISTANT"
+    assert result["type"] is FlowResultType.ABORT
+    assert panel(entry)[0][:2] == (DEFAULT_PROFILE_ID, "HOME ASSISTANT")
+
+
+async def test_options_menu(hass: HomeAssistant, mock_setup_entry: AsyncMock) -> None:
+    """The options hold the defaults and the post-scan endpoint; profiles are apart."""
+    entry = entry_for(str(uuid.uuid4()), "192.0.2.40", ["http://192.0.2.40/wsd"])
+    entry.add_to_hass(hass)
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    assert result["menu_options"] == ["settings", "post_scan"]
 
 
 async def test_post_scan_endpoint_saved_and_removed(

@@ -24,7 +24,12 @@ from custom_components.wsd_scan.storage import (
     render_file_name,
     storage_error,
 )
-from custom_components.wsd_scan.wsd import DocumentFormat, ImageFormat, ScannedPage
+from custom_components.wsd_scan.wsd import (
+    ColorMode,
+    DocumentFormat,
+    ImageFormat,
+    ScannedPage,
+)
 
 WHEN = datetime(2026, 3, 4, 5, 6, 7)
 
@@ -64,7 +69,7 @@ def test_refused_file_names(template: str) -> None:
     with pytest.raises(ServiceValidationError) as err:
         render_file_name(template, device="office", when=WHEN)
     assert err.value.translation_key == "invalid_file_name"
-    assert err.value.translation_placeholders["file_name"] == template
+    assert (err.value.translation_placeholders or {})["file_name"] == template
 
 
 @pytest.mark.parametrize(
@@ -97,6 +102,7 @@ async def store(
     storage: ScanStorage,
     *pages: bytes,
     document_format: DocumentFormat = DocumentFormat.JPEG,
+    color: ColorMode = ColorMode.COLOR,
 ) -> StoredScan:
     """Store JPEG page files with these bytes as a document named "doc"."""
     await storage.async_check()
@@ -117,6 +123,7 @@ async def store(
             created=dt_util.utcnow(),
             complete=True,
             duration=1.0,
+            color=color,
         )
     finally:
         await storage.async_discard(work)
@@ -201,6 +208,29 @@ async def test_pages_that_cannot_be_converted_are_kept_as_delivered(
     assert "cannot become PNG" in caplog.text
     assert "stored as the scanner delivered them (JPEG)" in caplog.text
     assert not list(scan.folder.glob("*.png"))
+
+
+async def test_colour_pages_stored_in_the_asked_mode(
+    storage: ScanStorage, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Gray asked, colour delivered: document and previews are gray; said once."""
+    colour = tmp_path / "colour.jpg"
+    Image.new("RGB", (40, 60), (200, 30, 40)).save(colour, "JPEG")
+    for _ in range(2):
+        scan = await store(
+            storage,
+            colour.read_bytes(),
+            document_format=DocumentFormat.PNG,
+            color=ColorMode.GRAY,
+        )
+        with Image.open(scan.files[0].path) as document:
+            assert document.mode == "L"
+            assert document.info["dpi"] == pytest.approx((75, 75), abs=0.01)
+        with Image.open(scan.previews[0]) as preview:
+            assert preview.mode == "L"
+    assert (
+        caplog.text.count("office_scanner sends color pages when asked for gray") == 1
+    )
 
 
 async def test_latest_is_this_scanners(

@@ -10,6 +10,7 @@ from homeassistant.util.yaml import load_yaml_dict
 import pytest
 
 from custom_components.wsd_scan import services
+from custom_components.wsd_scan.profiles import SUBENTRY_PROFILE
 from custom_components.wsd_scan.wsd import ErrorKind
 
 PACKAGE = Path(services.__file__).parent
@@ -57,3 +58,11 @@ def test_every_scan_error_is_translated(kind: ErrorKind) -> None:
     assert "{pages}" not in TRANSLATIONS["exceptions"][f"scan_{kind}"]["message"]
     saved = TRANSLATIONS["exceptions"][f"scan_{kind}_pages_saved"]["message"]
     assert saved.endswith("Pages saved before the error: {pages} ({files}).")
+
+
+def test_profile_subentries_are_named() -> None:
+    """The entry page names panel profiles and offers to add one."""
+    strings = TRANSLATIONS["config_subentries"][SUBENTRY_PROFILE]
+    assert strings["entry_type"]
+    assert strings["initiate_flow"]["user"]
+    assert set(strings["step"]) == {"user", "reconfigure"}

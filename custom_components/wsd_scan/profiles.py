@@ -1,26 +1,26 @@
 """Panel profiles: the entries a scanner shows on its panel ("Scan to Home Assistant").
 
-Each profile is a name (the ClientDisplayName on the panel), a stable id (the
-ClientContext the scanner echoes when the entry is chosen) and scan settings. They are
-stored in the entry's options under `CONF_PROFILES`; an entry without that key has one
-profile, "Home Assistant", scanning with the entry's default settings.
+Each profile is a config subentry of type `SUBENTRY_PROFILE`: its title is the name on
+the panel (the ClientDisplayName), its subentry id the ClientContext the scanner echoes
+when the entry is chosen, and its data the scan settings and destination. Settings a
+profile does not store come from the entry's options, so the default profile, "Home
+Assistant", stores none and scans with the entry's default settings.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, Final
 
-from homeassistant.const import CONF_NAME
+from homeassistant.config_entries import ConfigEntry, ConfigSubentry
 
 from .const import (
     CONF_COLOR,
     CONF_DESTINATION,
     CONF_FORMAT,
     CONF_PAPER,
-    CONF_PROFILE_ID,
-    CONF_PROFILES,
     CONF_RESOLUTION,
     CONF_SOURCE,
     DEFAULT_COLOR,
@@ -34,6 +34,8 @@ from .const import (
 )
 from .wsd import ColorMode, DocumentFormat, PaperSize, ScanSettings, ScanSource
 
+#: The subentry type of a panel profile.
+SUBENTRY_PROFILE: Final = "profile"
 #: Longest ClientDisplayName a scanner must accept (WS-Scan ScanDestination schema).
 MAX_PROFILE_NAME: Final = 127
 SETTINGS_KEYS: Final = (
@@ -66,27 +68,46 @@ class Profile:
     destination: Destination = Destination.MEDIA
 
 
-def stored_profiles(options: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Return the profiles of an entry's options as stored (the default one if none)."""
-    if CONF_PROFILES in options:
-        return [dict(profile) for profile in options[CONF_PROFILES]]
-    return [
-        {
-            CONF_PROFILE_ID: DEFAULT_PROFILE_ID,
-            CONF_NAME: DEFAULT_PROFILE_NAME,
-            **{key: options[key] for key in SETTINGS_KEYS if key in options},
-        }
-    ]
+def default_profile() -> ConfigSubentry:
+    """Return the profile a new entry starts with: "Home Assistant", the defaults.
+
+    Its id is the one entries had before profiles were subentries, so a scanner's panel
+    keeps the same entry.
+    """
+    return profile_subentry(DEFAULT_PROFILE_ID, DEFAULT_PROFILE_NAME, {})
 
 
-def entry_profiles(options: Mapping[str, Any]) -> tuple[Profile, ...]:
-    """Return the profiles of an entry's options."""
+def profile_subentry(
+    profile_id: str, name: str, data: Mapping[str, Any]
+) -> ConfigSubentry:
+    """Return the subentry of a profile with a given id (its ClientContext)."""
+    return ConfigSubentry(
+        subentry_id=profile_id,
+        subentry_type=SUBENTRY_PROFILE,
+        title=name,
+        data=MappingProxyType(dict(data)),
+        unique_id=None,
+    )
+
+
+def profile_settings(entry: ConfigEntry, data: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a profile's settings: its own, else the entry's defaults."""
+    return {
+        key: data.get(key, entry.options.get(key))
+        for key in SETTINGS_KEYS
+        if key in data or key in entry.options
+    }
+
+
+def entry_profiles(entry: ConfigEntry) -> tuple[Profile, ...]:
+    """Return the profiles of an entry (its profile subentries)."""
     return tuple(
         Profile(
-            stored[CONF_PROFILE_ID],
-            stored[CONF_NAME],
-            scan_settings(stored),
-            Destination(stored.get(CONF_DESTINATION, Destination.MEDIA)),
+            subentry.subentry_id,
+            subentry.title,
+            scan_settings(profile_settings(entry, subentry.data)),
+            Destination(subentry.data.get(CONF_DESTINATION, Destination.MEDIA)),
         )
-        for stored in stored_profiles(options)
+        for subentry in entry.subentries.values()
+        if subentry.subentry_type == SUBENTRY_PROFILE
     )

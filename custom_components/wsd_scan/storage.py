@@ -38,7 +38,14 @@ from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.util import slugify
 
 from .const import DOMAIN
-from .wsd import DocumentFormat, ScannedPage, WsdError, async_assemble, preview_page
+from .wsd import (
+    ColorMode,
+    DocumentFormat,
+    ScannedPage,
+    WsdError,
+    async_assemble,
+    preview_page,
+)
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -273,6 +280,7 @@ class ScanStorage:
         self.hass = hass
         self.device = slugify(device_name) or "scanner"
         self.scanner = scanner
+        self._color_conversion_logged = False
 
     @property
     def folder(self) -> Path:
@@ -317,13 +325,15 @@ class ScanStorage:
         created: datetime,
         complete: bool,
         duration: float,
+        color: ColorMode = ColorMode.COLOR,
     ) -> StoredScan:
         """Assemble the pages into the document and store it with page previews.
 
-        Pages that cannot become the document (a PDF page asked to be a JPEG, an image
-        that cannot be read) are stored as the scanner delivered them, one file each;
-        the scan's `not_converted` says why. Raises a translated `HomeAssistantError`
-        when the files cannot be written.
+        Colour pages become gray or black and white when `color` asked for that (and
+        the scanner did not do it). Pages that cannot become the document (a PDF page
+        asked to be a JPEG, an image that cannot be read) are stored as the scanner
+        delivered them, one file each; the scan's `not_converted` says why. Raises a
+        translated `HomeAssistantError` when the files cannot be written.
         """
         folder = self.folder
         not_converted: str | None = None
@@ -336,6 +346,8 @@ class ScanStorage:
                     document_format,
                     resolution=resolution,
                     title=name,
+                    color=color,
+                    on_color_converted=lambda mode: self._color_converted(color, mode),
                 )
             except WsdError as err:
                 _LOGGER.warning(
@@ -347,11 +359,12 @@ class ScanStorage:
                     ", ".join(sorted({page.format.value.upper() for page in pages})),
                 )
                 not_converted = str(err)
+                color = ColorMode.COLOR  # the previews show the pages as stored
                 outputs = await self.hass.async_add_executor_job(
                     _as_delivered, pages, work
                 )
             scan_dir, files, previews = await self.hass.async_add_executor_job(
-                _publish, folder, outputs, pages, work, name
+                lambda: _publish(folder, outputs, pages, work, name, color=color)
             )
             scan = StoredScan(
                 folder=folder,
@@ -369,6 +382,17 @@ class ScanStorage:
         except OSError as err:
             raise storage_error(err, folder) from err
         return scan
+
+    def _color_converted(self, asked: ColorMode, delivered: ColorMode) -> None:
+        """Say once that this scanner ignores the colour mode. Runs in the executor."""
+        if not self._color_conversion_logged:
+            self._color_conversion_logged = True
+            _LOGGER.info(
+                "%s sends %s pages when asked for %s; they are converted",
+                self.device,
+                delivered.value,
+                asked.value,
+            )
 
     async def async_discard(self, work: Path) -> None:
         """Remove a job's work folder and what is left in it."""
@@ -402,12 +426,14 @@ def _publish(
     pages: Sequence[ScannedPage],
     work: Path,
     name: str,
+    *,
+    color: ColorMode,
 ) -> tuple[Path, tuple[StoredFile, ...], tuple[Path, ...]]:
     """Make the previews and give every file its name. Blocking.
 
     Returns the scan's hidden folder (its name is the scan's), files and previews.
     """
-    previews = _make_previews(pages, work / "previews")
+    previews = _make_previews(pages, work / "previews", color)
     scan_dir, targets = _claim(folder, outputs, name)
     stored_previews = []
     for preview in previews:
@@ -449,13 +475,17 @@ def _write_manifest(scan: StoredScan) -> None:
     partial.replace(manifest)
 
 
-def _make_previews(pages: Sequence[ScannedPage], folder: Path) -> list[Path]:
+def _make_previews(
+    pages: Sequence[ScannedPage], folder: Path, color: ColorMode
+) -> list[Path]:
     """Write a preview of each page that has one (PDF pages have none)."""
     folder.mkdir()
     previews = []
     for page in pages:
         try:
-            preview = preview_page(page.path, folder / f"page-{page.index:03d}")
+            preview = preview_page(
+                page.path, folder / f"page-{page.index:03d}", color=color
+            )
         except WsdError as err:
             # The document holds the page; only its preview is missing.
             _LOGGER.warning("No preview of page %d: %s", page.index, err)

@@ -1,4 +1,4 @@
-"""WS-Discovery (wsd/discovery.py): the simulator and scripted devices over loopback.
+"""WS-Discovery (wsd/discovery/): the simulator and scripted devices over loopback.
 
 Every test has its own UDP port (`udp_port`), so tests never hear each other and never
 touch the real port 3702; multicast is joined and sent on 127.0.0.1 only.
@@ -29,7 +29,12 @@ from custom_components.wsd_scan.wsd.discovery import (
     Multicast,
 )
 from custom_components.wsd_scan.wsd.exceptions import ErrorKind, WsdError
-from custom_components.wsd_scan.wsd.models import AppSequence, DiscoveredDevice
+from custom_components.wsd_scan.wsd.models import (
+    AppSequence,
+    DeviceInfo,
+    DiscoveredDevice,
+)
+from custom_components.wsd_scan.wsd.recent import RecentIds
 from custom_components.wsd_scan.wsd.xml import (
     ANONYMOUS,
     DISCOVERY_URN,
@@ -789,6 +794,106 @@ async def test_directed_probe_answered_with_something_else(
     assert caught.value.kind is ErrorKind.PROTOCOL
 
 
+def test_is_listed() -> None:
+    """Metadata decides; without it, only a device advertising a scanner is listed."""
+    scanner = DiscoveredDevice("u", frozenset({discovery.SCAN_DEVICE_TYPE}), ("h",))
+    printer_only = DiscoveredDevice("u", frozenset({discovery.PRINT_DEVICE_TYPE}), ())
+    with_scan = DeviceInfo("u", scan_service_url="http://h/scan")
+    without_scan = DeviceInfo("u")
+    assert discovery.is_listed(scanner, None)
+    assert not discovery.is_listed(printer_only, None)
+    assert discovery.is_listed(printer_only, with_scan)
+    assert not discovery.is_listed(scanner, without_scan)
+
+
+# --- locate: the device behind a host or URL ---------------------------------------------
+
+
+async def test_locate_by_host_port_and_by_url(
+    multicast: Multicast, session: aiohttp.ClientSession
+) -> None:
+    """A directed probe names the device, its metadata describes it; a URL comes first."""
+    async with simulator(multicast, discovery=False) as sim:
+        by_host = await discovery.locate(session, f" 127.0.0.1:{sim.http_port} ")
+        by_url = await discovery.locate(session, sim.device_url)
+    assert by_host.address == f"127.0.0.1:{sim.http_port}"
+    assert by_host.xaddrs == (sim.device_url,)
+    assert by_host.info.uuid == sim.uuid
+    assert by_host.info.scan_service_url is not None
+    assert by_url.address == sim.device_url
+    assert by_url.xaddrs == (sim.device_url,)
+    assert by_url.info == by_host.info
+    assert [action.rsplit("/", 1)[-1] for action, _ in sim.requests] == [
+        "Probe",
+        "Get",
+        "Probe",
+        "Get",
+    ]
+
+
+async def test_locate_device_url_without_discovery_endpoint(
+    http_device: DeviceFactory, session: aiohttp.ClientSession
+) -> None:
+    """A device URL that answers only Get is taken; its metadata names the device."""
+    async with SimulatedScanner("office_mfp", discovery=False) as sim:
+
+        async def get_only(request: web.Request) -> web.StreamResponse:
+            if request.path == discovery.DIRECTED_PROBE_PATH:
+                return web.Response(status=404)
+            async with session.post(
+                sim.device_url, data=await request.read(), headers=request.headers
+            ) as answer:
+                return web.Response(
+                    body=await answer.read(), content_type="application/soap+xml"
+                )
+
+        url = await http_device(get_only) + "/device"
+        located = await discovery.locate(session, url)
+    assert located.xaddrs == (url,)
+    assert located.info.uuid == sim.uuid
+
+
+async def test_locate_tries_the_ports_in_turn(
+    multicast: Multicast, session: aiohttp.ClientSession, closed_port: int
+) -> None:
+    """A bare host is asked on each port until a device answers."""
+    async with simulator(multicast, discovery=False) as sim:
+        located = await discovery.locate(
+            session, "127.0.0.1", ports=(closed_port, sim.http_port, closed_port)
+        )
+    assert located.address == f"127.0.0.1:{sim.http_port}"
+    assert located.info.uuid == sim.uuid
+
+
+async def test_locate_reports_the_most_telling_error(
+    http_device: DeviceFactory, session: aiohttp.ClientSession, closed_port: int
+) -> None:
+    """Nothing at one port, no match at another: the answer that came is reported."""
+
+    async def no_match(request: web.Request) -> web.Response:
+        return web.Response(status=202)
+
+    port = int((await http_device(no_match)).rsplit(":", 1)[1])
+    with pytest.raises(WsdError) as caught:
+        await discovery.locate(session, "127.0.0.1", ports=(closed_port, port))
+    assert caught.value.kind is ErrorKind.UNSUPPORTED
+    with pytest.raises(WsdError) as unreachable:
+        await discovery.locate(session, f"127.0.0.1:{closed_port}")
+    assert unreachable.value.kind is ErrorKind.UNREACHABLE
+
+
+@pytest.mark.parametrize(
+    ("target", "ports"), [("http://", ()), ("ftp://printer/", ()), ("a b", (80,))]
+)
+async def test_locate_refuses_what_is_no_address(
+    session: aiohttp.ClientSession, target: str, ports: tuple[int, ...]
+) -> None:
+    """No host or http(s) URL: an invalid argument, before anything is sent."""
+    with pytest.raises(WsdError) as caught:
+        await discovery.locate(session, target, ports=ports)
+    assert caught.value.kind is ErrorKind.INVALID_ARGUMENT
+
+
 @pytest.mark.parametrize(
     ("target", "url"),
     [
@@ -995,8 +1100,24 @@ def test_order_addresses() -> None:
     )
 
 
+@pytest.mark.parametrize(
+    ("host", "normalized"),
+    [
+        ("::ffff:192.0.2.1", "192.0.2.1"),  # an IPv4 peer of a dual-stack socket
+        ("[::FFFF:c000:201]", "192.0.2.1"),
+        ("[FE80::0:1%eth0]", "fe80::1"),
+        (" 192.0.2.1 ", "192.0.2.1"),
+        ("Printer.LOCAL", "printer.local"),
+    ],
+)
+def test_normalize_host(host: str, normalized: str) -> None:
+    """One form per address: no brackets, zone or case; IPv4-mapped IPv6 is IPv4."""
+    assert discovery.normalize_host(host) == normalized
+
+
 def test_same_host() -> None:
     """Addresses compare by value; names by case-insensitive text."""
+    assert discovery.same_host("::ffff:192.0.2.1", "192.0.2.1")
     assert discovery.same_host("fe80::0:1", "FE80::1")
     assert discovery.same_host("Printer.local", "printer.local")
     assert not discovery.same_host("10.0.0.1", "10.0.0.2")
@@ -1025,7 +1146,7 @@ def test_app_sequence_tracker() -> None:
 
 def test_recent_ids_forget_the_oldest() -> None:
     """The MessageID memory is bounded."""
-    recent = discovery._RecentIds(size=2)  # noqa: SLF001 - a bounded internal memory
+    recent = RecentIds(size=2)
     assert not recent.seen("1")
     assert not recent.seen("2")
     assert recent.seen("1") and recent.seen("2")

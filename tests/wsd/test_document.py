@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+import errno
 import io
 from pathlib import Path
+import random
+import shutil
 import struct
 import zlib
 
 import pikepdf
-from PIL import Image, ImageChops, ImageDraw
+from PIL import Image, ImageChops, ImageDraw, ImageStat
 import pytest
 
-from custom_components.wsd_scan.wsd import ErrorKind, WsdError
+from custom_components.wsd_scan.wsd import ErrorKind, WsdError, document
 from custom_components.wsd_scan.wsd.document import (
     assemble,
     async_assemble,
     preview_page,
     sniff_image_format,
 )
-from custom_components.wsd_scan.wsd.models import DocumentFormat, ImageFormat
+from custom_components.wsd_scan.wsd.models import ColorMode, DocumentFormat, ImageFormat
 
 
 def page_image(
@@ -330,10 +333,46 @@ def test_decompression_bomb_is_refused(tmp_path: Path) -> None:
 
 
 def test_system_errors_are_not_disguised(tmp_path: Path) -> None:
-    """A missing page file is an OSError, not a claim that the device sent garbage."""
+    """A missing folder is an OSError, not a claim that the device sent garbage."""
     png = save(page_image(1), tmp_path / "page.png", "PNG")
     with pytest.raises(FileNotFoundError):
         assemble([png], tmp_path / "missing-dir", "scan", DocumentFormat.PDF)
+
+
+def test_read_errors_are_not_disguised(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page the disk cannot read is an OSError, not a page that is no image."""
+    page = save(page_image(1), tmp_path / "page.png", "PNG")
+
+    def failing_open(*args: object, **kwargs: object) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(Image, "open", failing_open)
+    with pytest.raises(OSError, match="Input/output error"):
+        assemble([page], tmp_path, "scan", DocumentFormat.JPEG)
+
+
+def jpeg_segment(marker: int, payload: bytes) -> bytes:
+    """Return a JPEG marker segment: the marker, its length, its payload."""
+    return bytes((0xFF, marker)) + struct.pack(">H", len(payload) + 2) + payload
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        pytest.param(b"\xff", id="fill-byte"),
+        pytest.param(jpeg_segment(0xEF, bytes(65000)), id="header-beyond-64-KiB"),
+    ],
+)
+def test_pdf_keeps_unusual_jpeg_headers(tmp_path: Path, extra: bytes) -> None:
+    """A fill byte before a marker, or headers longer than usual: still byte-identical."""
+    original = save(page_image(1), tmp_path / "original.jpg", "JPEG").read_bytes()
+    page = tmp_path / "page.jpg"
+    page.write_bytes(original[:2] + extra + original[2:])
+    other = save(page_image(2), tmp_path / "other.jpg", "JPEG")
+    (pdf,) = assemble([page, other], tmp_path, "scan", DocumentFormat.PDF)
+    assert raw_images(pdf) == [page.read_bytes(), other.read_bytes()]
 
 
 async def test_async_assemble(tmp_path: Path) -> None:
@@ -387,3 +426,316 @@ def test_preview_of_garbage_is_refused(tmp_path: Path) -> None:
     with pytest.raises(WsdError) as caught:
         preview_page(page, tmp_path / "preview")
     assert caught.value.kind is ErrorKind.PROTOCOL
+
+
+def raw_images(path: Path) -> list[bytes]:
+    """Return the stream data of each page's image, as stored in the PDF."""
+    with pikepdf.open(path) as pdf:
+        return [
+            next(iter(page.get_images().values())).read_raw_bytes()
+            for page in pdf.pages
+        ]
+
+
+def proc_status(field: str) -> int:
+    """Return a `/proc/self/status` field in bytes."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) * 1024
+    raise LookupError(field)
+
+
+#: What a PDF of any number of pages may add to the process's peak memory here.
+MEMORY_BOUND = 40 * 2**20
+
+
+def distinct_copies(original: Path, count: int) -> list[Path]:
+    """Return `count` copies of a JPEG, each made distinct by a comment segment."""
+    data = original.read_bytes()
+    pages = []
+    for number in range(count):
+        page = original.with_name(f"page-{number:02d}.jpg")
+        page.write_bytes(
+            data[:2] + jpeg_segment(0xFE, f"page {number}".encode()) + data[2:]
+        )
+        pages.append(page)
+    return pages
+
+
+@pytest.mark.parametrize("page_format", ["JPEG", "PNG"])
+def test_pdf_memory_does_not_grow_with_pages(tmp_path: Path, page_format: str) -> None:
+    """A PDF of pages that would not fit the bound together stays within it, lossless.
+
+    Peak RSS (VmHWM, reset through /proc/self/clear_refs) grows by less than the bound
+    while 24 pages of ~4-6 MB each are assembled. JPEG pages keep their exact bytes;
+    PNG pages go through img2pdf a few at a time.
+    """
+    noise = Image.frombytes(
+        "RGB", (1400, 1400), random.Random(13).randbytes(1400 * 1400 * 3)
+    )
+    if page_format == "JPEG":
+        pages = distinct_copies(
+            save(noise, tmp_path / "noise.jpg", "JPEG", quality=100), 24
+        )
+    else:
+        original = save(noise, tmp_path / "noise.png", "PNG", compress_level=0)
+        pages = [
+            shutil.copyfile(original, tmp_path / f"page-{n:02d}.png") for n in range(24)
+        ]
+    assert sum(page.stat().st_size for page in pages) > 2 * MEMORY_BOUND
+    out = tmp_path / "out"
+    out.mkdir()
+    Path("/proc/self/clear_refs").write_text("5")
+    before = proc_status("VmRSS")
+    (pdf,) = assemble(pages, out, "scan", DocumentFormat.PDF, resolution=300, title="T")
+    assert proc_status("VmHWM") - before < MEMORY_BOUND
+    images = raw_images(pdf)
+    assert len(images) == 24
+    if page_format == "JPEG":
+        assert images == [page.read_bytes() for page in pages]
+    with pikepdf.open(pdf) as merged:
+        assert str(merged.docinfo["/Title"]) == "T"
+    assert list(out.iterdir()) == [pdf]
+
+
+def test_pdf_in_runs_keeps_every_kind_of_page(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Written one page per run, a PDF of mixed pages is the same as in one piece."""
+    monkeypatch.setattr(document, "_RUN_BYTES", 1)
+    jpeg = save(page_image(1), tmp_path / "p1.jpg", "JPEG")
+    bilevel = save(page_image(2, "1"), tmp_path / "p2.png", "PNG")
+    bitmap = dib(page_image(3), tmp_path / "p3.dib")
+    device_pdf = tmp_path / "p4.pdf"
+    page_image(4).save(device_pdf, "PDF")
+    out = tmp_path / "out"
+    out.mkdir()
+    (pdf,) = assemble(
+        [jpeg, bilevel, bitmap, device_pdf, jpeg], out, "scan", DocumentFormat.PDF
+    )
+    images = pdf_images(pdf)
+    assert [image.width for image in images] == [161, 162, 163, 164, 161]
+    assert [image.filter for image in images[:3]] == [
+        "/DCTDecode",
+        "/CCITTFaxDecode",
+        "/FlateDecode",
+    ]
+    assert images[0].raw == images[4].raw == jpeg.read_bytes()
+    assert same_pixels(images[1].pixels, page_image(2, "1"))
+    assert same_pixels(images[2].pixels, page_image(3))
+    assert list(out.iterdir()) == [pdf]
+
+
+def test_pdf_failing_in_a_later_run_leaves_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bad page after runs already written: PROTOCOL, and no file of the PDF left."""
+    monkeypatch.setattr(document, "_RUN_BYTES", 1)
+    good = save(page_image(1), tmp_path / "good.jpg", "JPEG")
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"\xff\xd8\xff broken")
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(WsdError) as caught:
+        assemble([good, good, bad], out, "scan", DocumentFormat.PDF)
+    assert caught.value.kind is ErrorKind.PROTOCOL
+    assert list(out.iterdir()) == []
+
+
+def colour_page() -> Image.Image:
+    """Return a colour page whose colours are far from the black-and-white threshold."""
+    image = Image.new("RGB", (240, 320), (250, 240, 120))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((20, 20, 200, 90), fill=(20, 20, 120))
+    draw.rectangle((20, 150, 120, 300), fill=(200, 40, 40))
+    draw.text((30, 110), "page", fill="black")
+    return image
+
+
+def mean_difference(first: Image.Image, second: Image.Image) -> float:
+    """Return the mean absolute difference of two images' gray levels."""
+    assert first.size == second.size
+    difference = ImageChops.difference(first.convert("L"), second.convert("L"))
+    return float(ImageStat.Stat(difference).mean[0])
+
+
+def threshold(image: Image.Image) -> Image.Image:
+    """Return black and white as a scanner makes it: gray levels cut at half."""
+    return image.convert("L").convert("1", dither=Image.Dither.NONE)
+
+
+@pytest.mark.parametrize(
+    ("color", "page_format", "expected_filter", "expected"),
+    [
+        (ColorMode.GRAY, "JPEG", "/DCTDecode", lambda image: image.convert("L")),
+        (ColorMode.GRAY, "PNG", "/FlateDecode", lambda image: image.convert("L")),
+        (ColorMode.BW, "JPEG", "/CCITTFaxDecode", threshold),
+        (ColorMode.BW, "PNG", "/CCITTFaxDecode", threshold),
+    ],
+)
+def test_pdf_colour_pages_become_what_was_asked(
+    tmp_path: Path,
+    color: ColorMode,
+    page_format: str,
+    expected_filter: str,
+    expected: object,
+) -> None:
+    """Gray or black and white asked, colour delivered: the PDF holds what was asked."""
+    assert callable(expected)
+    source = colour_page()
+    page = save(source, tmp_path / "page.bin", page_format, quality=95)
+    delivered: list[ColorMode] = []
+    (pdf,) = assemble(
+        [page],
+        tmp_path,
+        "scan",
+        DocumentFormat.PDF,
+        color=color,
+        on_color_converted=delivered.append,
+    )
+    (image,) = pdf_images(pdf)
+    assert delivered == [ColorMode.COLOR]
+    assert image.filter == expected_filter
+    assert image.pixels.mode == ("L" if color is ColorMode.GRAY else "1")
+    # JPEG pages are decoded (gray straight from the luma channel) and encoded again.
+    tolerance = 2.0 if page_format == "JPEG" else 0.0
+    assert mean_difference(image.pixels, expected(source)) <= tolerance
+
+
+@pytest.mark.parametrize(
+    ("color", "mode", "page_format"),
+    [
+        (ColorMode.GRAY, "L", "JPEG"),
+        (ColorMode.GRAY, "1", "PNG"),
+        (ColorMode.BW, "1", "TIFF"),
+        (ColorMode.COLOR, "RGB", "JPEG"),
+    ],
+)
+def test_pages_in_the_asked_mode_are_kept(
+    tmp_path: Path, color: ColorMode, mode: str, page_format: str
+) -> None:
+    """A page already in the mode asked for (or finer than asked) is not converted."""
+    page = save(page_image(1, mode), tmp_path / "page.bin", page_format)
+    delivered: list[ColorMode] = []
+    (stored,) = assemble(
+        [page],
+        tmp_path,
+        "scan",
+        DocumentFormat(page_format.lower()),
+        color=color,
+        on_color_converted=delivered.append,
+    )
+    assert delivered == []
+    assert stored.read_bytes() == page.read_bytes() or page_format == "TIFF"
+    with Image.open(stored) as image:
+        assert image.mode == mode
+
+
+def test_pdf_pages_are_never_converted(tmp_path: Path) -> None:
+    """A device's PDF page is merged as it is, whatever mode was asked."""
+    device_pdf = tmp_path / "page.pdf"
+    page_image(1).save(device_pdf, "PDF")
+    jpeg = save(page_image(2), tmp_path / "p.jpg", "JPEG")
+    delivered: list[ColorMode] = []
+    (pdf,) = assemble(
+        [device_pdf, jpeg],
+        tmp_path,
+        "scan",
+        DocumentFormat.PDF,
+        color=ColorMode.GRAY,
+        on_color_converted=delivered.append,
+    )
+    assert delivered == [ColorMode.COLOR]
+    assert [image.pixels.mode for image in pdf_images(pdf)] == ["RGB", "L"]
+
+
+@pytest.mark.parametrize(
+    ("color", "document_format", "mode"),
+    [
+        (ColorMode.GRAY, DocumentFormat.JPEG, "L"),
+        (ColorMode.BW, DocumentFormat.JPEG, "L"),
+        (ColorMode.GRAY, DocumentFormat.PNG, "L"),
+        (ColorMode.BW, DocumentFormat.PNG, "1"),
+        (ColorMode.BW, DocumentFormat.TIFF, "1"),
+    ],
+)
+def test_image_files_become_what_was_asked(
+    tmp_path: Path, color: ColorMode, document_format: DocumentFormat, mode: str
+) -> None:
+    """Colour JPEG pages stored as image files in the asked mode, with the resolution."""
+    source = colour_page()
+    page = save(source, tmp_path / "page.bin", "JPEG", quality=95)
+    delivered: list[ColorMode] = []
+    (stored,) = assemble(
+        [page],
+        tmp_path,
+        "scan",
+        document_format,
+        resolution=200,
+        color=color,
+        on_color_converted=delivered.append,
+    )
+    assert delivered == [ColorMode.COLOR]
+    with Image.open(stored) as image:
+        assert image.format == document_format.image_format.name
+        assert image.mode == mode
+        assert mean_difference(image, threshold(source)) <= (
+            2.0 if color is ColorMode.BW else 60.0
+        )
+        if document_format is not DocumentFormat.JPEG:
+            assert image.info["dpi"] == pytest.approx((200, 200), abs=0.01)
+
+
+@pytest.mark.parametrize("page_format", ["PNG", "TIFF"])
+def test_image_files_carry_the_scan_resolution(
+    tmp_path: Path, page_format: str
+) -> None:
+    """A PNG or TIFF file says its resolution: the scan's, if the page does not say one."""
+    source = page_image(1)
+    page = save(source, tmp_path / "page.bin", page_format)
+    for document_format in (DocumentFormat.PNG, DocumentFormat.TIFF):
+        (stored,) = assemble([page], tmp_path, "scan", document_format, resolution=300)
+        with Image.open(stored) as image:
+            assert image.info["dpi"] == pytest.approx((300, 300), abs=0.01)
+            assert same_pixels(image, source)
+
+
+def test_png_copy_gets_only_a_resolution_chunk(tmp_path: Path) -> None:
+    """A PNG page without a resolution is copied with a pHYs chunk added, nothing else."""
+    page = save(page_image(1), tmp_path / "page.png", "PNG")
+    (stored,) = assemble([page], tmp_path, "scan", DocumentFormat.PNG, resolution=300)
+    data, original = stored.read_bytes(), page.read_bytes()
+    # Signature and IHDR, then pHYs (4 length, 4 type, 9 data, 4 CRC), then the rest.
+    assert data[:33] == original[:33]
+    assert data[37:41] == b"pHYs"
+    assert data[33 + 21 :] == original[33:]
+
+
+@pytest.mark.parametrize("page_format", ["PNG", "TIFF"])
+def test_page_resolution_wins(tmp_path: Path, page_format: str) -> None:
+    """A page that says its own resolution is copied unchanged."""
+    page = save(page_image(1), tmp_path / "page.bin", page_format, dpi=(150, 150))
+    (stored,) = assemble(
+        [page],
+        tmp_path,
+        "scan",
+        DocumentFormat(page_format.lower()),
+        resolution=300,
+    )
+    assert stored.read_bytes() == page.read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("color", "suffix", "mode"),
+    [(ColorMode.GRAY, ".jpg", "L"), (ColorMode.BW, ".png", "1")],
+)
+def test_preview_shows_the_asked_mode(
+    tmp_path: Path, color: ColorMode, suffix: str, mode: str
+) -> None:
+    """The preview of a colour page shows it as stored: gray, or black and white."""
+    page = save(colour_page(), tmp_path / "page.jpg", "JPEG")
+    preview = preview_page(page, tmp_path / "preview", max_side=100, color=color)
+    assert preview == tmp_path / f"preview{suffix}"
+    with Image.open(preview) as image:
+        assert image.mode == mode
+        assert max(image.size) == 100

@@ -4,14 +4,19 @@ No Home Assistant imports: the library takes an `aiohttp.ClientSession` from its
 reports failures as `WsdError` with an `ErrorKind`.
 """
 
+from .addresses import normalize_host
 from .discovery import (
     DiscoveryEvent,
     DiscoveryEventType,
     DiscoveryListener,
+    FoundScanner,
+    LocatedDevice,
     Multicast,
     directed_probe,
+    find_scanners,
     is_scanner,
     is_scanner_candidate,
+    locate,
     probe,
     resolve,
 )
@@ -64,6 +69,7 @@ from .models import (
     WsdEvent,
 )
 from .quirks import NO_QUIRKS, DeviceQuirks, quirks_for
+from .recent import RecentIds
 from .scan import RetryPolicy, ScanClient, ScanJob, ScanJobError
 from .ticket import build_ticket
 
@@ -84,10 +90,12 @@ __all__ = [
     "DocumentFormat",
     "ErrorKind",
     "EventingClient",
+    "FoundScanner",
     "HostedService",
     "ImageFormat",
     "InputSource",
     "JobState",
+    "LocatedDevice",
     "Multicast",
     "NotificationHandler",
     "NotificationReply",
@@ -95,6 +103,7 @@ __all__ = [
     "PostScanClient",
     "PostScanJobStatus",
     "PostScanSettings",
+    "RecentIds",
     "RetryPolicy",
     "ScanAvailableEvent",
     "ScanClient",
@@ -122,10 +131,13 @@ __all__ = [
     "build_ticket",
     "decode_event",
     "directed_probe",
+    "find_scanners",
     "find_post_scan_endpoint",
     "get_device_info",
     "is_scanner",
     "is_scanner_candidate",
+    "locate",
+    "normalize_host",
     "post_scan",
     "post_scan_ssl",
     "preview_page",

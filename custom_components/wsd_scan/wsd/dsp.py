@@ -1,7 +1,9 @@
 """WS-DSP client: hand finished scans to a post-scan endpoint (a distributed scan server).
 
-Protocol reference: shared/protocol/ws-dsp.md §3 and §5. This library plays the DSM
-device: one post-scan job per document set, CreatePostScanJob → SendImage (one MTOM
+Protocol reference: Microsoft's Distributed Scan Management pages ("WS-DSP
+Operations" and the pages it links), in MicrosoftDocs/windows-driver-docs under
+windows-driver-docs-pr/image/ before commit e0ea114c49ee removed them. This library plays
+the DSM device: one post-scan job per document set, CreatePostScanJob → SendImage (one MTOM
 request per file, streamed from disk) → EndPostScanJob, then GetPostScanJobElements for the
 job's final status. A failed or cancelled upload sends CancelPostScanJob, so the server
 does not keep a half-received job; the local files are never touched.
@@ -22,10 +24,9 @@ import aiohttp
 from lxml import etree
 
 from . import soap
-from .discovery import directed_probe
+from .discovery import locate
 from .document import sniff_image_format
 from .exceptions import ErrorKind, WsdError, WsdFault
-from .metadata import get_device_info
 from .models import ImageFormat
 from .scan import RetryPolicy, Sleep
 from .xml import DSP, Element, Envelope, build_envelope, element, parse, sub, text
@@ -44,7 +45,8 @@ FORMAT_KEYWORDS: Final[dict[ImageFormat, str]] = {
 UPLOAD_TIMEOUT: Final = 600.0
 #: Time the best-effort CancelPostScanJob of an abandoned job may take, retries included.
 CANCEL_TIMEOUT: Final = 10.0
-#: ServerErrorTemporaryError means "retry the same request later" (ws-dsp.md §5).
+#: ServerErrorTemporaryError means "retry the same request later" (DSM page "Common
+#: Distributed Scan Processing Web Service Operation Error Codes").
 POST_SCAN_RETRY: Final = RetryPolicy(
     attempts=5, initial_delay=1.0, max_delay=8.0, factor=2.0
 )
@@ -97,7 +99,7 @@ def _filter_element(entry: str) -> Element:
 
 @dataclass(frozen=True, slots=True)
 class PostScanSettings:
-    r"""What CreatePostScanJob says about the job (ws-dsp.md §3.1).
+    r"""What CreatePostScanJob says about the job (its response, "WS-DSP Operations").
 
     `filters` are the FiltersToProcess entries. Each is either a filter's instruction
     element as XML, e.g. `<fsf:FileShareConfig xmlns:fsf="…/postscan/filter/fileshare">
@@ -121,7 +123,7 @@ class PostScanSettings:
 
 @dataclass(frozen=True, slots=True)
 class PostScanJobStatus:
-    """The scan server's view of a post-scan job (GetPostScanJobElements, ws-dsp.md §3.5).
+    """The scan server's view of a post-scan job (GetPostScanJobElements).
 
     While files are uploading, `post_scan` reports the client's view: `Pending` after
     CreatePostScanJob, `Processing` with the images the server has confirmed so far.
@@ -177,20 +179,17 @@ async def find_post_scan_endpoint(
 ) -> str:
     """Return the WS-DSP service URL of `target`.
 
-    A URL is the endpoint itself. A host or host:port is asked by a directed probe
-    (http, discovery.md §5) and a metadata Get; its hosted service with a type in the WS-DSP
-    namespace is the endpoint (the type's local name is not documented, ws-dsp.md §3.6).
+    A URL is the endpoint itself. A host or host:port is located (`discovery.locate`: a
+    directed probe and a metadata Get); its hosted service with a type in the WS-DSP
+    namespace is the endpoint (the type's local name is not documented).
     """
     if "://" in target:
         return target
-    devices = await directed_probe(session, target)
-    if not devices:
-        raise WsdError(ErrorKind.UNSUPPORTED, f"{target} is no WSD device")
-    info = await get_device_info(session, devices[0].uuid, devices[0].xaddrs, ssl=ssl)
+    located = await locate(session, target, ssl=ssl)
     endpoint = next(
         (
             service.addresses[0]
-            for service in info.services
+            for service in located.info.services
             if service.addresses
             and any(namespace == DSP for namespace, _local in service.types)
         ),

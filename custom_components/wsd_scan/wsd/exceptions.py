@@ -6,6 +6,7 @@ Home Assistant layer, the command-line tool) map kinds to messages without parsi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from enum import StrEnum
 
 
@@ -76,3 +77,17 @@ class WsdHttpError(WsdError):
         super().__init__(kind, message)
         self.status = status
         self.reason = reason
+
+
+def most_telling(errors: Sequence[WsdError]) -> WsdError:
+    """Return the error to report when every address failed (`errors` is not empty).
+
+    An answer that made no sense (a fault, a protocol error) says more than a silent or
+    unreachable address.
+    """
+    answered = [
+        err
+        for err in errors
+        if err.kind not in (ErrorKind.UNREACHABLE, ErrorKind.TIMEOUT)
+    ]
+    return (answered or list(errors))[0]

@@ -1,6 +1,6 @@
 """DPWS metadata: WS-Transfer Get to a device XAddr, decoded into `DeviceInfo`.
 
-Protocol reference: shared/protocol/discovery.md §7. The scan service is the Hosted service
+Protocol reference: DPWS 1.1 §5 (Metadata Exchange). The scan service is the Hosted service
 whose Types hold the QName `{…/2006/08/wdp/scan}ScannerServiceType` (prefixes resolved, so
 Kyocera's proprietary `kmscn:scan_operation` is not mistaken for it); its PnP-X
 CompatibleId is the fallback. Sections are found by their element, not their Dialect
@@ -19,8 +19,8 @@ from urllib.parse import urljoin, urlsplit
 import aiohttp
 
 from . import soap
-from .discovery import order_addresses, url_host
-from .exceptions import ErrorKind, WsdError
+from .addresses import order_addresses, url_host
+from .exceptions import ErrorKind, WsdError, most_telling
 from .models import DeviceInfo, HostedService, normalize_uuid
 from .xml import (
     ANONYMOUS,
@@ -83,12 +83,7 @@ async def get_device_info(
         except WsdError as err:
             _LOGGER.debug("No metadata from %s: %s", url, err)
             errors.append(err)
-    answered = [
-        err
-        for err in errors
-        if err.kind not in (ErrorKind.UNREACHABLE, ErrorKind.TIMEOUT)
-    ]
-    raise (answered or errors)[0]
+    raise most_telling(errors)
 
 
 async def _get(

@@ -1,0 +1,369 @@
+"""Changing a configured scanner: its options and its panel profiles.
+
+The options flow edits the default scan settings, the network settings (polling interval,
+callback URL) and the post-scan endpoint; each step merges what it edits into the stored
+options, flat under the `CONF_*` keys of const.py (the callback URL is absent unless
+set). The profile subentry flow adds and changes panel profiles (profiles.py); Home
+Assistant's subentry UI deletes them. A loaded entry reloads itself on any change (its
+update listener).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import partial
+from typing import Any, Final
+
+from homeassistant.config_entries import (
+    ConfigFlowResult,
+    ConfigSubentry,
+    ConfigSubentryFlow,
+    OptionsFlow,
+    SubentryFlowResult,
+)
+from homeassistant.const import CONF_NAME
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import section
+from homeassistant.helpers.selector import (
+    BooleanSelector,
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
+    SelectSelector,
+    SelectSelectorConfig,
+    SelectSelectorMode,
+    TextSelector,
+    TextSelectorConfig,
+    TextSelectorType,
+)
+import probatio
+import yarl
+
+from . import wsd
+from .const import (
+    CONF_CA_FILE,
+    CONF_CALLBACK_URL,
+    CONF_COLOR,
+    CONF_DESTINATION,
+    CONF_DOCUMENT_ROOT,
+    CONF_ENDPOINT,
+    CONF_FILTERS,
+    CONF_FORMAT,
+    CONF_PAPER,
+    CONF_POLL_INTERVAL,
+    CONF_POST_SCAN,
+    CONF_RESOLUTION,
+    CONF_SCAN_PROCESS_ID,
+    CONF_SOURCE,
+    CONF_USER_IDENTIFIER,
+    CONF_VERIFY_TLS,
+    DEFAULT_COLOR,
+    DEFAULT_FORMAT,
+    DEFAULT_PAPER,
+    DEFAULT_POLL_INTERVAL,
+    DEFAULT_RESOLUTION,
+    DEFAULT_SOURCE,
+    Destination,
+)
+from .post_scan import post_scan_settings, tls_setting
+from .profiles import MAX_PROFILE_NAME, SETTINGS_KEYS, entry_profiles, profile_settings
+from .wsd.discovery import directed_probe_url
+
+SECTION_ADVANCED: Final = "advanced"
+
+SOURCES: Final = [str(source) for source in wsd.ScanSource]
+FORMATS: Final = [str(document_format) for document_format in wsd.DocumentFormat]
+COLORS: Final = [str(color) for color in wsd.ColorMode]
+PAPERS: Final = ["a4", "letter", "legal", "a5", "max"]
+RESOLUTIONS: Final = ["75", "100", "150", "200", "300", "600", "1200"]
+MIN_POLL_INTERVAL: Final = 10
+MAX_POLL_INTERVAL: Final = 3600
+
+
+def _select(options: list[str], key: str) -> SelectSelector:
+    return SelectSelector(
+        SelectSelectorConfig(
+            options=options, translation_key=key, mode=SelectSelectorMode.DROPDOWN
+        )
+    )
+
+
+#: The scan settings, as the options and each profile offer them.
+SETTINGS_FIELDS: Final = {
+    probatio.Required(CONF_SOURCE, default=DEFAULT_SOURCE): _select(
+        SOURCES, CONF_SOURCE
+    ),
+    probatio.Required(CONF_FORMAT, default=DEFAULT_FORMAT): _select(
+        FORMATS, CONF_FORMAT
+    ),
+    probatio.Required(CONF_RESOLUTION, default=str(DEFAULT_RESOLUTION)): _select(
+        RESOLUTIONS, CONF_RESOLUTION
+    ),
+    probatio.Required(CONF_COLOR, default=DEFAULT_COLOR): _select(COLORS, CONF_COLOR),
+    probatio.Required(CONF_PAPER, default=DEFAULT_PAPER): _select(PAPERS, CONF_PAPER),
+}
+
+DESTINATIONS: Final = [str(destination) for destination in Destination]
+
+PROFILE_SCHEMA: Final = probatio.Schema(
+    {
+        probatio.Required(CONF_NAME): TextSelector(),
+        **SETTINGS_FIELDS,
+        probatio.Required(CONF_DESTINATION, default=Destination.MEDIA.value): _select(
+            DESTINATIONS, CONF_DESTINATION
+        ),
+    }
+)
+
+POST_SCAN_SCHEMA: Final = probatio.Schema(
+    {
+        probatio.Optional(CONF_ENDPOINT): TextSelector(),
+        probatio.Optional(CONF_USER_IDENTIFIER): TextSelector(),
+        probatio.Optional(CONF_SCAN_PROCESS_ID): TextSelector(),
+        probatio.Optional(CONF_DOCUMENT_ROOT): TextSelector(),
+        probatio.Optional(CONF_FILTERS): TextSelector(
+            TextSelectorConfig(multiline=True, multiple=True)
+        ),
+        probatio.Optional(CONF_CA_FILE): TextSelector(),
+        probatio.Required(CONF_VERIFY_TLS, default=True): BooleanSelector(),
+    }
+)
+
+OPTIONS_SCHEMA: Final = probatio.Schema(
+    {
+        **SETTINGS_FIELDS,
+        probatio.Required(SECTION_ADVANCED): section(
+            probatio.Schema(
+                {
+                    probatio.Required(
+                        CONF_POLL_INTERVAL, default=DEFAULT_POLL_INTERVAL
+                    ): NumberSelector(
+                        NumberSelectorConfig(
+                            min=MIN_POLL_INTERVAL,
+                            max=MAX_POLL_INTERVAL,
+                            step=1,
+                            mode=NumberSelectorMode.BOX,
+                            unit_of_measurement="s",
+                        )
+                    ),
+                    probatio.Optional(CONF_CALLBACK_URL): TextSelector(
+                        TextSelectorConfig(type=TextSelectorType.URL)
+                    ),
+                }
+            ),
+            {"collapsed": True},
+        ),
+    }
+)
+
+
+def _callback_url(value: str) -> str | None:
+    """Return the normalised callback base URL; None unless it is an http(s) URL."""
+    try:
+        url = yarl.URL(value.strip())
+        valid = url.scheme in ("http", "https") and bool(url.host)
+    except ValueError:
+        return None
+    if not valid or url.query_string or url.fragment:
+        return None
+    return str(url).rstrip("/")
+
+
+class WsdScanOptionsFlow(OptionsFlow):
+    """Default scan settings, the polling fallback, the callback URL, post-scan.
+
+    Each step merges what it edits into the stored options; the entry's update listener
+    reloads it.
+    """
+
+    async def async_step_init(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Offer what can be changed."""
+        return self.async_show_menu(
+            step_id="init", menu_options=["settings", "post_scan"]
+        )
+
+    async def async_step_settings(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Show and save the default settings."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            advanced = user_input[SECTION_ADVANCED]
+            options: dict[str, Any] = {
+                **self.config_entry.options,
+                **_settings(user_input),
+                CONF_POLL_INTERVAL: int(advanced[CONF_POLL_INTERVAL]),
+            }
+            options.pop(CONF_CALLBACK_URL, None)
+            if raw_url := (advanced.get(CONF_CALLBACK_URL) or "").strip():
+                if (url := _callback_url(raw_url)) is None:
+                    errors["base"] = "invalid_callback_url"
+                else:
+                    options[CONF_CALLBACK_URL] = url
+            if not errors:
+                return self.async_create_entry(data=options)
+        return self.async_show_form(
+            step_id="settings",
+            data_schema=self.add_suggested_values_to_schema(
+                OPTIONS_SCHEMA, user_input or _sectioned(self.config_entry.options)
+            ),
+            errors=errors,
+        )
+
+    async def async_step_post_scan(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Show and save the post-scan endpoint (no endpoint: none)."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            config = _post_scan_config(user_input)
+            options = dict(self.config_entry.options)
+            if CONF_ENDPOINT not in config:
+                options.pop(CONF_POST_SCAN, None)
+                return self.async_create_entry(data=options)
+            errors = await _post_scan_errors(self.hass, config)
+            if not errors:
+                return self.async_create_entry(data={**options, CONF_POST_SCAN: config})
+        return self.async_show_form(
+            step_id="post_scan",
+            data_schema=self.add_suggested_values_to_schema(
+                POST_SCAN_SCHEMA,
+                user_input or self.config_entry.options.get(CONF_POST_SCAN, {}),
+            ),
+            errors=errors,
+        )
+
+
+class ProfileSubentryFlow(ConfigSubentryFlow):
+    """Add or change a panel profile (HA's subentry UI deletes one)."""
+
+    async def async_step_user(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Add a profile."""
+        return await self._async_step_profile("user", None, user_input)
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Change a profile; its subentry id (the panel's ClientContext) stays."""
+        return await self._async_step_profile(
+            "reconfigure", self._get_reconfigure_subentry(), user_input
+        )
+
+    async def _async_step_profile(
+        self,
+        step_id: str,
+        current: ConfigSubentry | None,
+        user_input: dict[str, Any] | None,
+    ) -> SubentryFlowResult:
+        """Show and save one profile: its name on the panel and its scan settings."""
+        entry = self._get_entry()
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            name = user_input[CONF_NAME].strip()
+            others = [
+                profile.name
+                for profile in entry_profiles(entry)
+                if current is None or profile.profile_id != current.subentry_id
+            ]
+            if not name or len(name) > MAX_PROFILE_NAME:
+                errors[CONF_NAME] = "invalid_profile_name"
+            elif any(other.casefold() == name.casefold() for other in others):
+                errors[CONF_NAME] = "duplicate_profile_name"
+            else:
+                data = {
+                    **_settings(user_input),
+                    CONF_DESTINATION: user_input[CONF_DESTINATION],
+                }
+                if current is None:
+                    return self.async_create_entry(title=name, data=data)
+                return self.async_update_and_abort(
+                    entry, current, title=name, data=data
+                )
+        shown = user_input
+        if shown is None and current is not None:
+            shown = {
+                **_as_shown({**profile_settings(entry, current.data), **current.data}),
+                CONF_NAME: current.title,
+            }
+        return self.async_show_form(
+            step_id=step_id,
+            data_schema=self.add_suggested_values_to_schema(PROFILE_SCHEMA, shown),
+            errors=errors,
+        )
+
+
+def _post_scan_config(user_input: Mapping[str, Any]) -> dict[str, Any]:
+    """Return what the post-scan form was given: trimmed, empty fields left out."""
+    config = {
+        key: value.strip() if isinstance(value, str) else value
+        for key, value in user_input.items()
+        if key != CONF_FILTERS
+    }
+    config = {key: value for key, value in config.items() if value != ""}
+    if filters := [
+        entry for entry in user_input.get(CONF_FILTERS, []) if entry.strip()
+    ]:
+        config[CONF_FILTERS] = filters
+    return config
+
+
+async def _post_scan_errors(
+    hass: HomeAssistant, config: Mapping[str, Any]
+) -> dict[str, str]:
+    """Check a post-scan configuration; return the form's errors."""
+    if not _post_scan_endpoint_valid(config[CONF_ENDPOINT]):
+        return {CONF_ENDPOINT: "invalid_endpoint"}
+    try:
+        post_scan_settings(config, "scan")
+    except wsd.WsdError:
+        return {CONF_FILTERS: "invalid_filter"}
+    try:
+        await hass.async_add_executor_job(partial(tls_setting, config))
+    except wsd.WsdError:
+        return {CONF_CA_FILE: "invalid_ca_file"}
+    return {}
+
+
+def _post_scan_endpoint_valid(value: str) -> bool:
+    """Whether `value` is an http(s) URL, or a host the directed probe can ask."""
+    if "://" in value:
+        return _callback_url(value) is not None
+    try:
+        directed_probe_url(value)
+    except wsd.WsdError:
+        return False
+    return True
+
+
+def _settings(user_input: Mapping[str, Any]) -> dict[str, Any]:
+    """Return the scan settings of a submitted form, as stored."""
+    return {
+        CONF_SOURCE: user_input[CONF_SOURCE],
+        CONF_FORMAT: user_input[CONF_FORMAT],
+        CONF_RESOLUTION: int(user_input[CONF_RESOLUTION]),
+        CONF_COLOR: user_input[CONF_COLOR],
+        CONF_PAPER: user_input[CONF_PAPER],
+    }
+
+
+def _as_shown(stored: Mapping[str, Any]) -> dict[str, Any]:
+    """Return stored settings as the forms show them (a resolution is a choice of text)."""
+    shown = dict(stored)
+    if CONF_RESOLUTION in shown:
+        shown[CONF_RESOLUTION] = str(shown[CONF_RESOLUTION])
+    return shown
+
+
+def _sectioned(options: Mapping[str, Any]) -> dict[str, Any]:
+    """Turn stored (flat) options into the form's shape."""
+    shown = _as_shown({key: options[key] for key in SETTINGS_KEYS if key in options})
+    shown[SECTION_ADVANCED] = {
+        key: options[key]
+        for key in (CONF_POLL_INTERVAL, CONF_CALLBACK_URL)
+        if key in options
+    }
+    return shown

@@ -1,0 +1,76 @@
+"""Panel profiles as subentries: a change reaches the scanner's panel (simulator)."""
+
+from __future__ import annotations
+
+from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
+from homeassistant.const import CONF_NAME
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+import pytest
+
+from custom_components.wsd_scan.const import (
+    CONF_CALLBACK_URL,
+    CONF_COLOR,
+    CONF_DESTINATION,
+    CONF_FORMAT,
+    CONF_PAPER,
+    CONF_RESOLUTION,
+    CONF_SOURCE,
+    DEFAULT_PROFILE_ID,
+)
+from custom_components.wsd_scan.profiles import SUBENTRY_PROFILE
+from simulator import SimulatedScanner
+
+from .ha_fixtures import panel_subscriptions, scanner_entry, until
+
+pytestmark = pytest.mark.usefixtures("socket_enabled")
+
+
+def panel(sim: SimulatedScanner) -> list[tuple[str, str]]:
+    """Return the entries on the scanner's panel: name and ClientContext."""
+    return [
+        (destination.display_name, destination.client_context)
+        for subscription in panel_subscriptions(sim).values()
+        for destination in subscription.destinations
+    ]
+
+
+async def test_added_and_deleted_profiles_reach_the_panel(
+    hass: HomeAssistant, callback_url: str
+) -> None:
+    """Adding a profile reloads the entry and registers it; deleting one removes it."""
+    async with SimulatedScanner("office_mfp", discovery=False) as sim:
+        entry = scanner_entry(sim, **{CONF_CALLBACK_URL: callback_url})
+        entry.add_to_hass(hass)
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+        assert panel(sim) == [("Home Assistant", DEFAULT_PROFILE_ID)]
+
+        result = await hass.config_entries.subentries.async_init(
+            (entry.entry_id, SUBENTRY_PROFILE), context={"source": SOURCE_USER}
+        )
+        result = await hass.config_entries.subentries.async_configure(
+            result["flow_id"],
+            {
+                CONF_NAME: "Receipts",
+                CONF_SOURCE: "feeder",
+                CONF_FORMAT: "pdf",
+                CONF_RESOLUTION: "200",
+                CONF_COLOR: "gray",
+                CONF_PAPER: "a4",
+                CONF_DESTINATION: "media",
+            },
+        )
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+        (receipts,) = [s for s in entry.subentries if s != DEFAULT_PROFILE_ID]
+        await until(lambda: len(panel(sim)) == 2)
+        assert panel(sim) == [
+            ("Home Assistant", DEFAULT_PROFILE_ID),
+            ("Receipts", receipts),
+        ]
+
+        assert hass.config_entries.async_remove_subentry(entry, DEFAULT_PROFILE_ID)
+        await until(lambda: panel(sim) == [("Receipts", receipts)])
+        await hass.async_block_till_done()
+        assert entry.state is ConfigEntryState.LOADED
+        assert await hass.config_entries.async_unload(entry.entry_id)
