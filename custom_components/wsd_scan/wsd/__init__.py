@@ -77,7 +77,8 @@ from .models import (
 )
 from .quirks import NO_QUIRKS, DeviceQuirks, quirks_for
 from .recent import RecentIds
-from .scan import RetryPolicy, ScanClient, ScanJob, ScanJobError, build_ticket
+from .scan import RetryPolicy, ScanClient, ScanJob, ScanJobError
+from .ticket import build_ticket
 
 __all__ = [
     "NO_QUIRKS",

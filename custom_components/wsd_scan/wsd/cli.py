@@ -75,7 +75,8 @@ from .models import (
     ScanSource,
 )
 from .quirks import quirks_for
-from .scan import ScanClient, ScanJobError, build_ticket
+from .scan import ScanClient, ScanJobError
+from .ticket import build_ticket
 
 #: What a user can do about each kind of failure.
 ADVICE: Final[dict[ErrorKind, str]] = {

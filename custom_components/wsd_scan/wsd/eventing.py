@@ -30,6 +30,7 @@ from lxml import etree
 
 from . import soap
 from .addresses import normalize_host
+from .elements import int_or_none, parse_condition, parse_scanner_elements, parse_status
 from .exceptions import ErrorKind, WsdError
 from .models import (
     AppSequence,
@@ -47,7 +48,6 @@ from .models import (
     WsdEvent,
 )
 from .recent import RecentIds
-from .scan import parse_condition, parse_scanner_elements, parse_status
 from .xml import (
     SCAN,
     WSDP,
@@ -253,13 +253,6 @@ def _job_state(value: str | None) -> JobState:
     return _JOB_STATES.get(local_name(value or ""), JobState.UNKNOWN)
 
 
-def _int(value: str | None) -> int | None:
-    try:
-        return int(value) if value is not None else None
-    except ValueError:
-        return None
-
-
 def _reasons(node: Element | None, path: str) -> tuple[str, ...]:
     if node is None:
         return ()
@@ -307,7 +300,7 @@ def _decode_scan_event(name: str, payload: Element) -> WsdEvent | None:
             job_id,
             _job_state(text(job, "sca:JobState")),
             _reasons(job, "sca:JobStateReasons/sca:JobStateReason"),
-            _int(text(job, "sca:ScansCompleted")),
+            int_or_none(text(job, "sca:ScansCompleted")),
         )
     if name == "JobEndStateEvent":
         end = find(payload, "sca:JobEndState")
@@ -318,7 +311,7 @@ def _decode_scan_event(name: str, payload: Element) -> WsdEvent | None:
             job_id,
             _job_state(text(end, "sca:JobCompletedState")),
             _reasons(end, "sca:JobCompletedStateReasons/sca:JobStateReason"),
-            _int(text(end, "sca:ScansCompleted")),
+            int_or_none(text(end, "sca:ScansCompleted")),
             text(end, "sca:JobName"),
         )
     return None
@@ -389,7 +382,7 @@ class NotificationHandler:
         The identifier is the echoed wse:Identifier header, else the one the caller took
         from the URL path (some devices drop reference parameters).
         """
-        declared = _int(headers.get("Content-Length"))
+        declared = int_or_none(headers.get("Content-Length"))
         if len(body) > self.max_body_size or (declared or 0) > self.max_body_size:
             return NotificationReply(413)
         try:
