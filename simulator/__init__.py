@@ -1,7 +1,9 @@
 """A faithful emulated WSD scanner (and WS-DSP scan server) for tests and demos.
 
-Independent of the integration: it never imports `custom_components`, so it catches
-client bugs instead of sharing them.
+The scanner is independent of the integration: it never imports `custom_components`,
+so it catches client bugs instead of sharing them. The scan server is the library's own
+WS-DSP server with the simulator's records and faults around it (one implementation,
+tested by the library's tests and by every client test).
 """
 
 from __future__ import annotations

@@ -1,11 +1,13 @@
-"""`ScanServer`: a WS-DSP post-scan endpoint (Distributed Scan Processing, ws-dsp.md §3).
+"""`ScanServer`: a WS-DSP post-scan endpoint (Distributed Scan Processing) on loopback.
 
-Records every received document; jobs go Pending → Processing (images arriving) →
-Completed on EndPostScanJob, or Canceled. Faults can be injected per operation (also
-"N times, then success"), an operation can be made to hang, and the server can speak
-HTTPS. Like a Windows scan server (ws-dsp.md §3.6) it answers a directed probe and a
-metadata Get at `/ScanServer` naming its WS-DSP service; the service's type QName is not
-documented, the simulator's `dsp:ScanProcessingServiceType` is invented.
+The protocol is the library's own server (`custom_components.wsd_scan.wsd.dsp_server`),
+so one implementation is tested by the library's tests and by every client test that
+uses this simulator. Around it, the simulator records what arrived (`jobs`, `requests`)
+and adds switchable behaviour: faults injected per operation (also "N times, then
+success"), an operation that hangs, unprefixed ElementData attributes, HTTPS. Like a
+Windows scan server it answers a directed probe and a metadata Get at `/ScanServer`
+naming its WS-DSP service; the service's type QName is not documented, the simulator's
+`dsp:ScanProcessingServiceType` is invented.
 """
 
 from __future__ import annotations
@@ -13,21 +15,29 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 import hashlib
-import re
+from pathlib import Path
+import shutil
 import ssl
+import tempfile
 import time
 from types import TracebackType
 from typing import Any, Self
-from urllib.parse import unquote
 import uuid
 
-from aiohttp import BodyPartReader, web
+from aiohttp import web
 from lxml import etree
 
+from custom_components.wsd_scan.wsd import (
+    PostScanServer,
+    ReceivedDocument as SpooledDocument,
+    ReceivedJob,
+    WsdFault,
+)
+from custom_components.wsd_scan.wsd.xml import Envelope
+
 from .discovery import AppSequence, Endpoint, discovery_message, probe_matches
-from .elements import timestamp
 from .soap import (
     DSP,
     MEX,
@@ -35,15 +45,10 @@ from .soap import (
     WSA,
     WSDP,
     WXF,
-    SoapFault,
-    SoapRequest,
     Writer,
-    child,
-    children,
     parse_request,
     serialize,
     sub,
-    text,
 )
 
 _PREFIXES = {**WINDOWS_PREFIXES, "dsp": DSP}
@@ -51,6 +56,7 @@ PROBE_PATH = "/StableWSDiscoveryEndpoint/schemas-xmlsoap-org_ws_2005_04_discover
 METADATA_PATH = "/ScanServer"
 SERVICE_TYPE = (DSP, "ScanProcessingServiceType")
 _HANDSHAKE_FAILURE = "Error on transport creation for incoming connection"
+_READ_CHUNK = 1024 * 1024
 type _ExceptionHandler = Callable[[asyncio.AbstractEventLoop, dict[str, Any]], object]
 OPERATIONS = (
     "CreatePostScanJob",
@@ -62,22 +68,11 @@ OPERATIONS = (
 
 
 @dataclass(frozen=True)
-class Attachment:
-    """One MIME part of an MTOM request (its bytes only if the server keeps them)."""
-
-    content_type: str
-    size: int
-    sha256: str
-    data: bytes
-
-
-@dataclass(frozen=True)
 class ReceivedDocument:
-    """One SendImage payload (`data` is empty when the server does not keep bytes)."""
+    """One document of a completed job (`data` is empty when the server keeps no bytes)."""
 
     document_id: str
     format: str
-    content_type: str
     data: bytes
     size: int
     sha256: str
@@ -85,23 +80,51 @@ class ReceivedDocument:
 
 @dataclass
 class PostScanJob:
-    """A post-scan job on the server."""
+    """What the simulator recorded of a post-scan job (the server's view, kept after stop)."""
 
     token: str
     user: str
     psp_identifier: str
-    document_root_name: str | None
+    document_root_name: str
     filters: list[str]
     created: datetime
     state: str = "Pending"
     reasons: list[str] = field(default_factory=lambda: ["None"])
+    #: Handed over by EndPostScanJob.
     documents: list[ReceivedDocument] = field(default_factory=list)
-    completed: datetime | None = None
 
     @property
     def terminal(self) -> bool:
         """Whether the job ended."""
         return self.state in ("Completed", "Canceled", "Aborted")
+
+
+def _read_document(document: SpooledDocument, keep_data: bool) -> ReceivedDocument:
+    """Record a spooled document: its bytes, or only its size and digest (blocking)."""
+    digest, kept = hashlib.sha256(), bytearray()
+    with document.path.open("rb") as file:
+        while chunk := file.read(_READ_CHUNK):
+            digest.update(chunk)
+            if keep_data:
+                kept += chunk
+    return ReceivedDocument(
+        document_id=str(document.document_id),
+        format=document.format_keyword,
+        data=bytes(kept),
+        size=document.size,
+        sha256=digest.hexdigest(),
+    )
+
+
+def _unprefix_element_data(body: bytes) -> bytes:
+    """Rewrite `dsp:Name`/`dsp:Valid` of ElementData as unprefixed attributes."""
+    root = etree.fromstring(body)
+    for data in root.iter(f"{{{DSP}}}ElementData"):
+        for name in ("Name", "Valid"):
+            value = data.attrib.pop(f"{{{DSP}}}{name}", None)
+            if value is not None:
+                data.set(name, value)
+    return serialize(root)
 
 
 class ScanServer:
@@ -119,9 +142,9 @@ class ScanServer:
         """Configure; nothing listens before `start()`.
 
         `ssl_context` makes it serve HTTPS. `prefixed_attributes` writes ElementData's
-        Name/Valid as `dsp:Name`/`dsp:Valid` (the [DSM] example), else unprefixed.
-        Without `keep_data` documents are recorded by size and SHA-256 only, streamed,
-        so a large upload costs the server no memory.
+        Name/Valid as `dsp:Name`/`dsp:Valid` (as the library does, after the DSM example
+        "GetPostScanJobElementsResponse"), else unprefixed. Without `keep_data` documents are recorded by size and SHA-256
+        only, read in chunks, so a large upload costs the server no memory.
         """
         self.host = host
         self.port = port
@@ -132,11 +155,13 @@ class ScanServer:
         self.path = f"{METADATA_PATH}/{self.uuid}"
         self.jobs: dict[str, PostScanJob] = {}
         self.requests: list[tuple[str, bytes]] = []
-        self.injected_faults: dict[str, list[SoapFault]] = {}
+        self.injected_faults: dict[str, list[WsdFault]] = {}
         self.hanging: dict[str, asyncio.Event] = {}
         self.writer = Writer(_PREFIXES)
         self.sequence = AppSequence(int(time.time()))
         self._runner: web.AppRunner | None = None
+        self._server: PostScanServer | None = None
+        self._spool: Path | None = None
         self._stopping = asyncio.Event()
         #: Set when a client refused the certificate and reset the connection.
         self.handshake_refused = asyncio.Event()
@@ -165,7 +190,12 @@ class ScanServer:
             loop = asyncio.get_running_loop()
             self._loop_handler = loop.get_exception_handler()
             loop.set_exception_handler(self._ignore_refused_handshakes)
-        app = web.Application(client_max_size=1024**3)
+        self._spool = Path(await asyncio.to_thread(tempfile.mkdtemp, "-scan-server"))
+        self._server = PostScanServer(
+            self._spool, self._record_documents, on_request=self._intercept
+        )
+        await self._server.start()
+        app = web.Application()
         app.router.add_post(self.path, self._handle)
         app.router.add_post(PROBE_PATH, self._handle_probe)
         app.router.add_post(METADATA_PATH, self._handle_metadata)
@@ -178,11 +208,17 @@ class ScanServer:
         self.port = int(self._runner.addresses[0][1])
 
     async def stop(self) -> None:
-        """Stop listening."""
+        """Stop listening; the recorded jobs stay readable."""
         self._stopping.set()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+        if self._server is not None:
+            await self._server.close()
+            self._server = None
+        if self._spool is not None:
+            await asyncio.to_thread(shutil.rmtree, self._spool, ignore_errors=True)
+            self._spool = None
         if self.ssl_context is not None:
             asyncio.get_running_loop().set_exception_handler(self._loop_handler)
 
@@ -218,9 +254,9 @@ class ScanServer:
         self, operation: str, subcode: str, *, receiver: bool = True, times: int = 1
     ) -> None:
         """Make the next `times` calls of `operation` fail with `dsp:<subcode>`."""
-        factory = SoapFault.receiver if receiver else SoapFault.sender
+        code = "Receiver" if receiver else "Sender"
         self.injected_faults[operation] = [
-            factory(DSP, subcode, f"injected {subcode}") for _ in range(times)
+            WsdFault(subcode, f"injected {subcode}", code=code) for _ in range(times)
         ]
 
     def hang(self, operation: str) -> asyncio.Event:
@@ -237,7 +273,10 @@ class ScanServer:
         )
 
     async def _handle_probe(self, request: web.Request) -> web.Response:
-        """Answer a directed probe (discovery.md §5): ProbeMatches, or 202 if no match."""
+        """Answer a Probe POSTed over HTTP (DPWS February 2006, R1015).
+
+        ProbeMatches when it matches (R1021), else 202 with an empty body (R1022).
+        """
         soap = parse_request(await request.read())
         self.requests.append((soap.action, b""))
         if soap.payload is None or not probe_matches(soap.payload, self._endpoint()):
@@ -282,218 +321,43 @@ class ScanServer:
         )
 
     async def _handle(self, request: web.Request) -> web.Response:
-        relates_to = None
-        try:
-            if request.content_type.lower() == "multipart/related":
-                envelope, attachments = await _read_multipart(request, self.keep_data)
-            else:
-                envelope, attachments = await request.read(), {}
-            soap = parse_request(envelope)
-            relates_to = soap.message_id
-            operation = (
-                soap.action.rsplit("/", 1)[-1] if soap.action.startswith(DSP) else ""
-            )
-            self.requests.append((soap.action, envelope))
-            if operation not in OPERATIONS:
-                raise SoapFault.sender(
-                    WSA,
-                    "ActionNotSupported",
-                    f"{soap.action!r} not supported",
-                    soap.action,
+        """Serve WS-DSP through the library's server, then record the jobs' states."""
+        assert self._server is not None
+        response = await self._server.aiohttp_handler(request)
+        for status in self._server.job_statuses:
+            job = self.jobs.get(status.job_token)
+            received = self._server.job(status.job_token)
+            if job is None and received is not None:
+                job = self.jobs[status.job_token] = PostScanJob(
+                    token=received.job_token,
+                    user=received.user_identifier,
+                    psp_identifier=received.scan_process_id,
+                    document_root_name=received.document_root_name,
+                    filters=list(received.filters),
+                    created=received.created,
                 )
-            if self.injected_faults.get(operation):
-                raise self.injected_faults[operation].pop(0)
-            if operation in self.hanging:
-                self.hanging[operation].set()
-                await self._stopping.wait()
-                raise SoapFault.receiver(DSP, "ServerErrorInternalError", "stopped")
-            root = self._operate(operation, soap, attachments)
-        except SoapFault as fault:
-            return web.Response(
-                status=fault.http_status,
-                body=serialize(self.writer.fault(fault, relates_to)),
-                content_type="application/soap+xml",
-                charset="utf-8",
-            )
-        return web.Response(
-            body=serialize(root), content_type="application/soap+xml", charset="utf-8"
+            if job is not None:
+                job.state, job.reasons = status.state, list(status.reasons)
+        if not self.prefixed_attributes and isinstance(response.body, bytes):
+            response.body = _unprefix_element_data(response.body)
+        return response
+
+    async def _intercept(self, operation: str, envelope: Envelope) -> None:
+        """Record the request; answer an injected fault, or hang, instead of it."""
+        self.requests.append(
+            (envelope.action or "", etree.tostring(envelope.root.getroottree()))
         )
+        if self.injected_faults.get(operation):
+            raise self.injected_faults[operation].pop(0)
+        if operation in self.hanging:
+            self.hanging[operation].set()
+            await self._stopping.wait()
+            raise WsdFault("ServerErrorInternalError", "stopped", code="Receiver")
 
-    def _job(self, payload: etree._Element, *, active: bool = True) -> PostScanJob:
-        token = text(payload, "JobToken") or ""
-        job = self.jobs.get(token)
-        if job is None:
-            raise SoapFault.sender(DSP, "InvalidArgs", "unknown JobToken", "JobToken")
-        if active and job.terminal:
-            raise SoapFault.receiver(DSP, "OperationFailed", f"job is {job.state}")
-        return job
-
-    def _operate(
-        self,
-        operation: str,
-        soap: SoapRequest,
-        attachments: dict[str, Attachment],
-    ) -> etree._Element:
-        payload = soap.payload
-        if payload is None:
-            raise SoapFault.sender(DSP, "InvalidArgs", "empty Body")
-        root, _header, body = self.writer.envelope(
-            f"{DSP}/{operation}Response", relates_to=soap.message_id
-        )
-        response = sub(body, DSP, f"{operation}Response")
-        now = datetime.now(UTC)
-        if operation == "CreatePostScanJob":
-            user, psp = text(payload, "UserIdentifier"), text(payload, "PSP_Identifier")
-            if not user or not psp:
-                raise SoapFault.sender(
-                    DSP, "InvalidArgs", "UserIdentifier and PSP_Identifier are required"
-                )
-            instructions = child(payload, "PostScanInstructions")
-            filters = child(instructions, "FiltersToProcess")
-            job = PostScanJob(
-                token=str(uuid.uuid4()),
-                user=user,
-                psp_identifier=psp,
-                document_root_name=text(instructions, "DocumentRootName"),
-                filters=[text(f, "Dialect") or "" for f in children(filters, "Filter")]
-                if filters is not None
-                else [],
-                created=now,
-            )
-            self.jobs[job.token] = job
-            sub(response, DSP, "JobToken", job.token)
-        elif operation == "SendImage":
-            job = self._job(payload)
-            description = child(payload, "DocumentDescription")
-            href = ""
-            include = child(payload, "ImageData", "Include")
-            if include is not None:
-                href = include.get("href", "")
-            content_id = _cid(href)
-            part = attachments.get(content_id) or next(iter(attachments.values()), None)
-            if part is None:
-                raise SoapFault.sender(
-                    DSP, "InvalidArgs", "no image attachment", "ImageData"
-                )
-            job.documents.append(
-                ReceivedDocument(
-                    document_id=text(description, "DocumentId")
-                    or str(len(job.documents) + 1),
-                    format=text(description, "Format") or "",
-                    content_type=part.content_type,
-                    data=part.data,
-                    size=part.size,
-                    sha256=part.sha256,
-                )
-            )
-            job.state, job.reasons = "Processing", ["None"]
-        elif operation == "EndPostScanJob":
-            job = self._job(payload)
-            job.state, job.reasons, job.completed = (
-                "Completed",
-                ["PostScanJobCompletedSuccessfully"],
-                now,
-            )
-        elif operation == "CancelPostScanJob":
-            job = self._job(payload)
-            job.state, job.reasons, job.completed = (
-                "Canceled",
-                ["PostScanJobCanceled"],
-                now,
-            )
-        else:
-            job = self._job(payload, active=False)
-            elements = sub(response, DSP, "JobElements")
-            names = child(payload, "RequestedElements")
-            for name in (
-                [(n.text or "").strip() for n in children(names, "Name")]
-                if names is not None
-                else []
-            ):
-                local = name.rpartition(":")[2]
-                data = sub(elements, DSP, "ElementData")
-                attribute = f"{{{DSP}}}" if self.prefixed_attributes else ""
-                data.set(f"{attribute}Name", name)
-                data.set(
-                    f"{attribute}Valid",
-                    "true" if local in ("JobStatus", "JobDescription") else "false",
-                )
-                if local == "JobStatus":
-                    _write_job_status(data, job)
-                elif local == "JobDescription":
-                    described = sub(data, DSP, "JobDescription")
-                    sub(described, DSP, "PSP_Identifier", job.psp_identifier)
-                    sub(
-                        described,
-                        DSP,
-                        "PSP_DisplayName",
-                        job.document_root_name or job.psp_identifier,
-                    )
-                    sub(described, DSP, "JobOriginatingUserName", job.user)
-        return root
-
-
-def _write_job_status(parent: etree._Element, job: PostScanJob) -> None:
-    status = sub(parent, DSP, "JobStatus")
-    sub(status, DSP, "JobToken", job.token)
-    sub(status, DSP, "JobState", job.state)
-    reasons = sub(status, DSP, "JobStateReasons")
-    for reason in job.reasons:
-        sub(reasons, DSP, "JobStateReason", reason)
-    statuses = sub(status, DSP, "FilterStatuses")
-    filter_state = {"Completed": "CompletedSuccessfully", "Canceled": "Canceled"}.get(
-        job.state, "Pending"
-    )
-    for dialect in job.filters:
-        item = sub(statuses, DSP, "FilterStatus")
-        sub(item, DSP, "Dialect", dialect)
-        sub(item, DSP, "FilterState", filter_state)
-    sub(status, DSP, "ImagesReceived", len(job.documents))
-    sub(status, DSP, "JobCreatedTime", timestamp(job.created))
-    if job.completed is not None:
-        sub(status, DSP, "JobCompletedTime", timestamp(job.completed))
-
-
-def _cid(value: str) -> str:
-    value = unquote(value.strip())
-    value = value.removeprefix("cid:")
-    return value.strip("<> ")
-
-
-async def _read_multipart(
-    request: web.Request, keep_data: bool
-) -> tuple[bytes, dict[str, Attachment]]:
-    """Return the root part and the other parts by Content-ID (streamed, hashed)."""
-    reader = await request.multipart()
-    match = re.search(
-        r'start="?(<[^>"]*>|[^;"\s]+)', request.headers.get("Content-Type", "")
-    )
-    start = _cid(match.group(1)) if match else ""
-    root: bytes | None = None
-    parts: dict[str, Attachment] = {}
-    while True:
-        part = await reader.next()
-        if part is None:
-            break
-        assert isinstance(part, BodyPartReader)
-        content_id = _cid(part.headers.get("Content-ID", ""))
-        if root is None and (not start or content_id == start):
-            root = bytes(await part.read())
-            continue
-        digest, size, kept = hashlib.sha256(), 0, bytearray()
-        while chunk := await part.read_chunk():
-            digest.update(chunk)
-            size += len(chunk)
-            if keep_data:
-                kept += chunk
-        parts[content_id or f"part-{len(parts)}"] = Attachment(
-            content_type=part.headers.get("Content-Type", "application/octet-stream"),
-            size=size,
-            sha256=digest.hexdigest(),
-            data=bytes(kept),
-        )
-    if root is None:
-        raise SoapFault.sender(
-            DSP, "InvalidArgs", "multipart request without a root part"
-        )
-    return root, parts
+    async def _record_documents(self, job: ReceivedJob) -> None:
+        """Keep a completed job's documents (or their digests) before the spool empties."""
+        documents = [
+            await asyncio.to_thread(_read_document, document, self.keep_data)
+            for document in job.documents
+        ]
+        self.jobs[job.job_token].documents = documents

@@ -173,7 +173,7 @@ def advance(hass: HomeAssistant, delta: timedelta) -> None:
     async_fire_time_changed(hass, dt_util.utcnow() + delta)
 
 
-async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+async def until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
     """Wait for socket traffic in the background (renewals, retries) to have an effect.
 
     Time is only ever made to pass while no request is in flight: firing timers would

@@ -240,6 +240,7 @@ def test_every_reason_is_translated() -> None:
         "invalid_endpoint",
         "invalid_filter",
         "invalid_ca_file",
+        "invalid_receive_hosts",
     }
     assert set(strings["config_subentries"][SUBENTRY_PROFILE]["error"]) == {
         "invalid_profile_name",
@@ -1436,7 +1437,7 @@ async def test_options_menu(hass: HomeAssistant, mock_setup_entry: AsyncMock) ->
     entry = entry_for(str(uuid.uuid4()), "192.0.2.40", ["http://192.0.2.40/wsd"])
     entry.add_to_hass(hass)
     result = await hass.config_entries.options.async_init(entry.entry_id)
-    assert result["menu_options"] == ["settings", "post_scan"]
+    assert result["menu_options"] == ["settings", "post_scan", "receive"]
 
 
 async def test_post_scan_endpoint_saved_and_removed(

@@ -10,6 +10,7 @@ from homeassistant.helpers.typing import ConfigType
 from .const import DOMAIN
 from .coordinator import WsdScanCoordinator
 from .discovery import async_setup_discovery
+from .dsp_view import async_setup_dsp_view, async_setup_receiver
 from .media_source import ScanFileView
 from .migration import async_migrate
 from .models import WsdScanConfigEntry, WsdScanRuntimeData
@@ -36,6 +37,7 @@ CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Set up what every scanner shares: endpoints, actions and discovery."""
     async_setup_notify_view(hass)
+    async_setup_dsp_view(hass)
     hass.http.register_view(ScanFileView())
     async_setup_services(hass)
     await async_remove_leftover_work(hass)
@@ -82,6 +84,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: WsdScanConfigEntry) -> b
     )
     # A scan still running stops (its pages are kept) when the entry goes.
     entry.async_on_unload(runner.async_cancel)
+    await async_setup_receiver(hass, entry, storage, activity.async_scan_stored)
     await coordinator.async_start_push()
     await panel.async_start(coordinator.scan_client)
     entry.async_on_unload(panel.async_stop)

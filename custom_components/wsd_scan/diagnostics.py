@@ -17,6 +17,7 @@ from .const import (
     CONF_USER_IDENTIFIER,
     CONF_XADDRS,
 )
+from .dsp_view import CONF_RECEIVE_SECRET
 from .models import WsdScanConfigEntry
 from .wsd import SubscriptionManager
 
@@ -30,6 +31,8 @@ TO_REDACT: Final = {
     CONF_ENDPOINT,
     CONF_USER_IDENTIFIER,
     CONF_CA_FILE,
+    # The key to the post-scan endpoint Home Assistant serves.
+    CONF_RECEIVE_SECRET,
     "uuid",
     "scanner",
     "user_name",

@@ -1,7 +1,7 @@
 """Changing a configured scanner: its options and its panel profiles.
 
 The options flow edits the default scan settings, the network settings (polling interval,
-callback URL) and the post-scan endpoint; each step merges what it edits into the stored
+callback URL), the post-scan endpoint and receiving post-scan jobs; each step merges what it edits into the stored
 options, flat under the `CONF_*` keys of const.py (the callback URL is absent unless
 set). The profile subentry flow adds and changes panel profiles (profiles.py); Home
 Assistant's subentry UI deletes them. A loaded entry reloads itself on any change (its
@@ -66,6 +66,14 @@ from .const import (
     DEFAULT_RESOLUTION,
     DEFAULT_SOURCE,
     Destination,
+)
+from .dsp_view import (
+    CONF_RECEIVE_HOSTS,
+    CONF_RECEIVE_POST_SCAN,
+    CONF_RECEIVE_SECRET,
+    CONF_ROTATE_SECRET,
+    endpoint_url,
+    receive_options,
 )
 from .post_scan import post_scan_settings, tls_setting
 from .profiles import MAX_PROFILE_NAME, SETTINGS_KEYS, entry_profiles, profile_settings
@@ -150,6 +158,17 @@ ADVANCED_SCHEMA: Final = probatio.Schema(
 )
 
 
+RECEIVE_SCHEMA: Final = probatio.Schema(
+    {
+        probatio.Required(CONF_RECEIVE_POST_SCAN, default=False): BooleanSelector(),
+        probatio.Required(CONF_ROTATE_SECRET, default=False): BooleanSelector(),
+        probatio.Optional(CONF_RECEIVE_HOSTS): TextSelector(
+            TextSelectorConfig(multiple=True)
+        ),
+    }
+)
+
+
 def _options_schema(*, advanced_open: bool) -> probatio.Schema:
     """Return the settings form; its advanced section opens to show an error in it.
 
@@ -186,12 +205,14 @@ class WsdScanOptionsFlow(OptionsFlow):
     reloads it.
     """
 
+    _receive_options: dict[str, Any]
+
     async def async_step_init(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:
         """Offer what can be changed."""
         return self.async_show_menu(
-            step_id="init", menu_options=["settings", "post_scan"]
+            step_id="init", menu_options=["settings", "post_scan", "receive"]
         )
 
     async def async_step_settings(
@@ -245,6 +266,54 @@ class WsdScanOptionsFlow(OptionsFlow):
                 user_input or self.config_entry.options.get(CONF_POST_SCAN, {}),
             ),
             errors=errors,
+        )
+
+    async def async_step_receive(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Turn receiving post-scan jobs on or off; make or rotate the URL's secret."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            try:
+                options = receive_options(self.config_entry.options, user_input)
+            except ValueError:
+                errors[CONF_RECEIVE_HOSTS] = "invalid_receive_hosts"
+            else:
+                if not options[CONF_RECEIVE_POST_SCAN]:
+                    return self.async_create_entry(data=options)
+                self._receive_options = options
+                return await self.async_step_receive_url()
+        stored = self.config_entry.options
+        secret = stored.get(CONF_RECEIVE_SECRET)
+        return self.async_show_form(
+            step_id="receive",
+            data_schema=self.add_suggested_values_to_schema(
+                RECEIVE_SCHEMA,
+                user_input
+                or {
+                    CONF_RECEIVE_POST_SCAN: stored.get(CONF_RECEIVE_POST_SCAN, False),
+                    CONF_RECEIVE_HOSTS: stored.get(CONF_RECEIVE_HOSTS, []),
+                },
+            ),
+            errors=errors,
+            description_placeholders={
+                "url": endpoint_url(self.hass, secret) if secret else "-"
+            },
+        )
+
+    async def async_step_receive_url(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Show the endpoint's URL to give WS-DSP clients, then save."""
+        if user_input is not None:
+            return self.async_create_entry(data=self._receive_options)
+        return self.async_show_form(
+            step_id="receive_url",
+            description_placeholders={
+                "url": endpoint_url(
+                    self.hass, self._receive_options[CONF_RECEIVE_SECRET]
+                )
+            },
         )
 
 

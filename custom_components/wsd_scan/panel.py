@@ -15,7 +15,6 @@ every Subscribe and invalidates the earlier DestinationTokens.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 import logging
@@ -34,6 +33,7 @@ from .scan_notification import async_notify_scan
 from .wsd import (
     SCAN_AVAILABLE_EVENT,
     ErrorKind,
+    RecentIds,
     ScanAvailableEvent,
     ScanClient,
     ScanDestination,
@@ -89,7 +89,7 @@ class PanelScans:
         self.profiles = {profile.profile_id: profile for profile in profiles}
         self.manager: SubscriptionManager | None = None
         self._listeners: list[PressListener] = []
-        self._presses: OrderedDict[str, None] = OrderedDict()
+        self._presses = RecentIds(_REMEMBERED_PRESSES)
 
     @property
     def destination_tokens(self) -> dict[str, str]:
@@ -160,11 +160,8 @@ class PanelScans:
                 event.client_context,
             )
             return
-        if event.scan_identifier in self._presses:
+        if self._presses.seen(event.scan_identifier):
             return
-        self._presses[event.scan_identifier] = None
-        if len(self._presses) > _REMEMBERED_PRESSES:
-            self._presses.popitem(last=False)
         press = PanelPress(
             profile,
             event.scan_identifier,

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 import errno
+from functools import partial
 import json
 import logging
 import mimetypes
@@ -411,6 +412,40 @@ class ScanStorage:
             return None
         scans = await self.hass.async_add_executor_job(list_scans, root / self.device)
         return next((scan for scan in scans if scan.scanner == self.scanner), None)
+
+    async def async_store_delivered(
+        self, files: Sequence[ScannedPage], work: Path, name: str, *, created: datetime
+    ) -> StoredScan:
+        """Store files as they are, byte for byte (documents a post-scan client sent).
+
+        One scan of one file per document, named and published like `async_store`'s;
+        `work` is made here, and left for the caller to discard.
+        """
+        folder = self.folder
+        try:
+            await self.hass.async_add_executor_job(partial(work.mkdir, parents=True))
+            outputs = await self.hass.async_add_executor_job(_as_delivered, files, work)
+            # Previews show the documents as they are (no colour mode was asked for).
+            scan_dir, stored, previews = await self.hass.async_add_executor_job(
+                partial(
+                    _publish, folder, outputs, files, work, name, color=ColorMode.COLOR
+                )
+            )
+            scan = StoredScan(
+                folder=folder,
+                name=scan_dir.name,
+                created=created,
+                scanner=self.scanner,
+                files=stored,
+                previews=previews,
+                pages=len(files),
+                complete=True,
+                duration=0.0,
+            )
+            await self.hass.async_add_executor_job(_write_manifest, scan)
+        except OSError as err:
+            raise storage_error(err, folder) from err
+        return scan
 
 
 def _remove_scan(scan: StoredScan) -> None:

@@ -1,4 +1,4 @@
-"""The WS-DSP scan server: post-scan jobs, MTOM uploads, job states and faults."""
+"""The simulated WS-DSP scan server: the library's server plus records and quirks."""
 
 from __future__ import annotations
 
@@ -19,11 +19,13 @@ from .conftest import envelope, fault_subcode
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
 DSP = "http://schemas.microsoft.com/windows/2008/12/wdp/distributedscan/processing"
+PSP = "http://schemas.microsoft.com/windows/2008/02/imaging/postscan/psp"
 NS = {"dsp": DSP}
 WSA = "http://schemas.xmlsoap.org/ws/2004/08/addressing"
 WSD = "http://schemas.xmlsoap.org/ws/2005/04/discovery"
 WSDP = "http://schemas.xmlsoap.org/ws/2006/02/devprof"
 WXF = "http://schemas.xmlsoap.org/ws/2004/09/transfer"
+PDF = b"%PDF-1.4 test"
 
 
 @pytest.fixture(scope="module")
@@ -91,8 +93,8 @@ async def create(session: aiohttp.ClientSession, server: ScanServer) -> str:
         "CreatePostScanJob",
         "<dsp:CreatePostScanJobRequest><dsp:UserIdentifier>S-1-5-21-1</dsp:UserIdentifier>"
         "<dsp:PSP_Identifier>7D0C51E2</dsp:PSP_Identifier><dsp:PostScanInstructions>"
-        '<psp:DocumentRootName xmlns:psp="urn:psp">Invoices</psp:DocumentRootName>'
-        '<psp:FiltersToProcess xmlns:psp="urn:psp"><psp:Filter><psp:Dialect>urn:fileshare</psp:Dialect>'
+        f'<psp:DocumentRootName xmlns:psp="{PSP}">Invoices</psp:DocumentRootName>'
+        f'<psp:FiltersToProcess xmlns:psp="{PSP}"><psp:Filter><psp:Dialect>urn:fileshare</psp:Dialect>'
         "</psp:Filter></psp:FiltersToProcess></dsp:PostScanInstructions></dsp:CreatePostScanJobRequest>",
     )
     assert status == 200
@@ -100,16 +102,11 @@ async def create(session: aiohttp.ClientSession, server: ScanServer) -> str:
 
 
 async def test_post_scan_job_lifecycle(session: aiohttp.ClientSession) -> None:
-    """Create → SendImage (recorded) → EndPostScanJob → Completed, visible in job elements."""
+    """Create → SendImage → EndPostScanJob (recorded) → Completed, in job elements."""
     async with ScanServer() as server:
         token = await create(session, server)
-        assert await send_image(session, server, token, b"%PDF-1.4 test") == 200
-        await call(
-            session,
-            server,
-            "EndPostScanJob",
-            f"<dsp:EndPostScanJobRequest><dsp:JobToken>{token}</dsp:JobToken></dsp:EndPostScanJobRequest>",
-        )
+        assert await send_image(session, server, token, PDF) == 200
+        await call(session, server, "EndPostScanJob", end_request(token))
         _status, elements = await call(
             session,
             server,
@@ -120,9 +117,7 @@ async def test_post_scan_job_lifecycle(session: aiohttp.ClientSession) -> None:
         )
     job = server.jobs[token]
     assert job.state == "Completed"
-    assert (
-        job.documents[0].data == b"%PDF-1.4 test" and job.documents[0].format == "pdf-a"
-    )
+    assert (job.documents[0].data, job.documents[0].format) == (PDF, "pdf-a")
     assert elements.findtext(".//dsp:ImagesReceived", namespaces=NS) == "1"
     assert (
         elements.findtext(".//dsp:FilterState", namespaces=NS)
@@ -171,10 +166,18 @@ async def test_cancel_and_faults(session: aiohttp.ClientSession) -> None:
         )
         assert fault_subcode(reply) == "ServerErrorTemporaryError"
         live = await create(session, server)
-        assert await send_image(session, server, live, b"x", cid="other@dev") == 200
-        assert (
-            server.jobs[live].documents[0].data == b"x"
-        )  # falls back to the first non-root part
+        assert await send_image(session, server, live, PDF, cid="other@dev") == 200
+        await call(session, server, "EndPostScanJob", end_request(live))
+        # The image is the first non-root part when no Content-ID matches.
+        assert server.jobs[live].documents[0].data == PDF
+
+
+def end_request(token: str) -> str:
+    """Return an EndPostScanJob body."""
+    return (
+        f"<dsp:EndPostScanJobRequest><dsp:JobToken>{token}</dsp:JobToken>"
+        "</dsp:EndPostScanJobRequest>"
+    )
 
 
 def status_request(token: str) -> str:
@@ -222,10 +225,11 @@ async def test_documents_by_digest_only(session: aiohttp.ClientSession) -> None:
     """Without `keep_data` a document is recorded by size and SHA-256, not its bytes."""
     async with ScanServer(keep_data=False) as server:
         token = await create(session, server)
-        assert await send_image(session, server, token, b"%PDF-1.4 test") == 200
+        assert await send_image(session, server, token, PDF) == 200
+        await call(session, server, "EndPostScanJob", end_request(token))
     (document,) = server.jobs[token].documents
-    assert (document.data, document.size) == (b"", 13)
-    assert document.sha256 == hashlib.sha256(b"%PDF-1.4 test").hexdigest()
+    assert (document.data, document.size) == (b"", len(PDF))
+    assert document.sha256 == hashlib.sha256(PDF).hexdigest()
 
 
 async def test_a_hanging_operation_ends_with_the_server(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import aiohttp
 import pytest
 
+from custom_components.wsd_scan.wsd.elements import parse_scanner_elements
 from custom_components.wsd_scan.wsd.exceptions import ErrorKind, WsdError
 from custom_components.wsd_scan.wsd.models import (
     DefaultTicket,
@@ -14,7 +15,7 @@ from custom_components.wsd_scan.wsd.models import (
     Size,
     ValueRange,
 )
-from custom_components.wsd_scan.wsd.scan import ScanClient, parse_scanner_elements
+from custom_components.wsd_scan.wsd.scan import ScanClient
 from custom_components.wsd_scan.wsd.xml import parse_envelope
 from simulator import Quirk, SimulatedScanner
 

@@ -77,7 +77,7 @@ async def collect(
     ]
 
 
-async def until(condition: Callable[[], bool], timeout: float = 3.0) -> None:
+async def until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
     """Wait until `condition()` holds (UDP delivery on loopback is quick but async)."""
     async with asyncio.timeout(timeout):
         while not condition():

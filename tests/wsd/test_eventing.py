@@ -12,6 +12,7 @@ import aiohttp
 from aiohttp import web
 import pytest
 
+from custom_components.wsd_scan.wsd import ScanClient, build_ticket
 from custom_components.wsd_scan.wsd.eventing import (
     SCAN_AVAILABLE_EVENT,
     STATUS_EVENTS,
@@ -39,7 +40,6 @@ from custom_components.wsd_scan.wsd.models import (
     SubscriptionEndEvent,
     WsdEvent,
 )
-from custom_components.wsd_scan.wsd.scan import ScanClient, build_ticket
 from simulator import SimulatedScanner
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")

@@ -30,12 +30,8 @@ from custom_components.wsd_scan.wsd.models import (
     Size,
 )
 from custom_components.wsd_scan.wsd.quirks import quirks_for
-from custom_components.wsd_scan.wsd.scan import (
-    RetryPolicy,
-    ScanClient,
-    ScanJobError,
-    build_ticket,
-)
+from custom_components.wsd_scan.wsd.scan import RetryPolicy, ScanClient, ScanJobError
+from custom_components.wsd_scan.wsd.ticket import build_ticket
 from simulator import Quirk, Settings, SimulatedScanner
 from tests.loopback import DeviceFactory
 
@@ -880,3 +876,35 @@ async def test_no_cancel_for_a_job_the_device_ended(
         with pytest.raises(ScanJobError):
             await client.scan(PLATEN, scans)
         assert ("CancelJob" in calls) is cancelled, failure
+
+
+def test_retry_policy_backs_off_to_a_cap() -> None:
+    """Delays grow by the factor and stop at the maximum."""
+    policy = RetryPolicy(attempts=5, initial_delay=1.0, max_delay=3.0, factor=2.0)
+    assert [policy.delay(n) for n in range(1, 5)] == [1.0, 2.0, 3.0, 3.0]
+
+
+async def test_connection_lost_mid_job_keeps_pages(
+    session: aiohttp.ClientSession, http_device: DeviceFactory, scans: Path
+) -> None:
+    """A device that drops the connection during RetrieveImage: unreachable, page kept."""
+    pages = [image(JPEG)]
+
+    async def answer(request: web.Request) -> web.StreamResponse:
+        body = await request.text()
+        operation = body.split("<wsa:Action>", 1)[1].split("<", 1)[0].rpartition("/")[2]
+        if operation == "CreateScanJob":
+            return soap_answer(CREATED)
+        if operation == "RetrieveImage" and pages:
+            return pages.pop()
+        if operation == "RetrieveImage":
+            assert request.transport is not None
+            request.transport.close()
+        return soap_answer("")
+
+    url = await http_device(answer)
+    client = ScanClient(session, url, retry=RetryPolicy(attempts=1))
+    with pytest.raises(ScanJobError) as err:
+        await client.scan(FEEDER, scans)
+    assert err.value.kind is ErrorKind.UNREACHABLE
+    assert [page.path.exists() for page in err.value.pages] == [True]

@@ -24,8 +24,7 @@ from custom_components.wsd_scan.wsd.models import (
     ValueRange,
 )
 from custom_components.wsd_scan.wsd.quirks import NO_QUIRKS, quirks_for
-from custom_components.wsd_scan.wsd.scan import (
-    RetryPolicy,
+from custom_components.wsd_scan.wsd.ticket import (
     build_ticket,
     choose_color,
     choose_format,
@@ -317,9 +316,3 @@ def test_ticket_xml_in_schema_order() -> None:
     assert not any(
         name.endswith("MustHonor") for node in root.iter() for name in node.attrib
     )
-
-
-def test_retry_policy_backs_off_to_a_cap() -> None:
-    """Delays grow by the factor and stop at the maximum."""
-    policy = RetryPolicy(attempts=5, initial_delay=1.0, max_delay=3.0, factor=2.0)
-    assert [policy.delay(n) for n in range(1, 5)] == [1.0, 2.0, 3.0, 3.0]

@@ -30,6 +30,13 @@ from .dsp import (
     post_scan,
     post_scan_ssl,
 )
+from .dsp_server import (
+    PostScanLimits,
+    PostScanServer,
+    ReceivedDocument,
+    ReceivedJob,
+    ServerAnswer,
+)
 from .eventing import (
     SCAN_AVAILABLE_EVENT,
     STATUS_EVENTS,
@@ -70,7 +77,8 @@ from .models import (
 )
 from .quirks import NO_QUIRKS, DeviceQuirks, quirks_for
 from .recent import RecentIds
-from .scan import RetryPolicy, ScanClient, ScanJob, ScanJobError, build_ticket
+from .scan import RetryPolicy, ScanClient, ScanJob, ScanJobError
+from .ticket import build_ticket
 
 __all__ = [
     "NO_QUIRKS",
@@ -101,7 +109,11 @@ __all__ = [
     "PaperSize",
     "PostScanClient",
     "PostScanJobStatus",
+    "PostScanLimits",
+    "PostScanServer",
     "PostScanSettings",
+    "ReceivedDocument",
+    "ReceivedJob",
     "RecentIds",
     "RetryPolicy",
     "ScanAvailableEvent",
@@ -118,6 +130,7 @@ __all__ = [
     "ScannerElements",
     "ScannerState",
     "ScannerStatus",
+    "ServerAnswer",
     "Size",
     "Subscription",
     "SubscriptionManager",

@@ -9,10 +9,12 @@
                      [--discovery-port PORT]
     scripts/wsd post-scan ENDPOINT FILE... [--document-root NAME] [--user SID]
                      [--process-id GUID] [--filter XML|URI]... [--ca-file PEM] [--insecure]
+    scripts/wsd serve-post-scan --out DIR [--host IPADDR] [--port N] [--count N]
 
 DEVICE is a device URL (an XAddr) or host[:port] (found by a directed probe); so is
-ENDPOINT, a WS-DSP scan server's service URL or host[:port]. Results are
-JSON on stdout; a failure is one line on stderr naming the cause, and a non-zero exit.
+ENDPOINT, a WS-DSP scan server's service URL or host[:port]. `serve-post-scan` is
+such a server (loopback unless told): it prints its endpoint, then each job received
+into DIR. Results are JSON on stdout; a failure is one line on stderr naming the cause, and a non-zero exit.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import dataclasses
 from datetime import datetime
 import enum
 import json
+import os
 from pathlib import Path
 import sys
 import tempfile
@@ -51,6 +54,7 @@ from .dsp import (
     post_scan,
     post_scan_ssl,
 )
+from .dsp_server import PostScanServer, ReceivedJob
 from .eventing import (
     SCAN_AVAILABLE_EVENT,
     EventingClient,
@@ -71,7 +75,8 @@ from .models import (
     ScanSource,
 )
 from .quirks import quirks_for
-from .scan import ScanClient, ScanJobError, build_ticket
+from .scan import ScanClient, ScanJobError
+from .ticket import build_ticket
 
 #: What a user can do about each kind of failure.
 ADVICE: Final[dict[ErrorKind, str]] = {
@@ -375,6 +380,54 @@ async def _post_scan(options: argparse.Namespace) -> None:
     )
 
 
+def _keep_documents(job: ReceivedJob, out: Path) -> list[str]:
+    """Link a job's documents into `out` under names not taken yet (blocking)."""
+    kept = []
+    for document in job.documents:
+        stem = f"{job.job_token[:8]}-{document.document_id:03d}"
+        target = out / f"{stem}.{document.image_format.extension}"
+        os.link(document.path, target)
+        kept.append(str(target))
+    return kept
+
+
+async def _serve_post_scan(options: argparse.Namespace) -> None:
+    out: Path = options.out.resolve()
+    received = 0
+    done = asyncio.Event()
+
+    async def keep(job: ReceivedJob) -> None:
+        nonlocal received
+        files = await asyncio.to_thread(_keep_documents, job, out)
+        result = {
+            "job_token": job.job_token,
+            "document_root_name": job.document_root_name,
+            "user": job.user_identifier,
+            "files": files,
+        }
+        print(json.dumps(result), flush=True)
+        received += 1
+        if received == options.count:
+            done.set()
+
+    server = PostScanServer(out / ".incoming", keep)
+    await server.start()
+    app = web.Application()
+    path = f"/wsd-scan/dsp/{uuid.uuid4().hex}"
+    app.router.add_post(path, server.aiohttp_handler)
+    runner = web.AppRunner(app, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, options.host, options.port).start()
+        port = runner.addresses[0][1]
+        endpoint = f"http://{options.host}:{port}{path}"
+        print(json.dumps({"endpoint": endpoint}), flush=True)
+        await done.wait()
+    finally:
+        await runner.cleanup()
+        await server.close()
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the command-line parser."""
     parser = argparse.ArgumentParser(
@@ -441,6 +494,21 @@ def build_parser() -> argparse.ArgumentParser:
         "--insecure", action="store_true", help="do not verify the TLS certificate"
     )
     post.set_defaults(run=_post_scan)
+
+    serve = commands.add_parser(
+        "serve-post-scan", help="receive WS-DSP post-scan jobs into a folder"
+    )
+    serve.add_argument("--out", type=Path, required=True, metavar="DIR")
+    serve.add_argument("--host", default="127.0.0.1", metavar="IPADDR")
+    serve.add_argument("--port", type=int, default=0, metavar="N")
+    serve.add_argument(
+        "--count",
+        type=int,
+        default=0,
+        metavar="N",
+        help="stop after the EndPostScanJob of N jobs (default: run until stopped)",
+    )
+    serve.set_defaults(run=_serve_post_scan)
     return parser
 
 

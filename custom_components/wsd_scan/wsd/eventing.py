@@ -15,12 +15,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 import contextlib
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-import ipaddress
 import logging
 import re
 from typing import Final
@@ -31,6 +29,8 @@ from aiohttp import web
 from lxml import etree
 
 from . import soap
+from .addresses import normalize_host
+from .elements import int_or_none, parse_condition, parse_scanner_elements, parse_status
 from .exceptions import ErrorKind, WsdError
 from .models import (
     AppSequence,
@@ -47,7 +47,7 @@ from .models import (
     SubscriptionEndEvent,
     WsdEvent,
 )
-from .scan import parse_condition, parse_scanner_elements, parse_status
+from .recent import RecentIds
 from .xml import (
     SCAN,
     WSDP,
@@ -253,13 +253,6 @@ def _job_state(value: str | None) -> JobState:
     return _JOB_STATES.get(local_name(value or ""), JobState.UNKNOWN)
 
 
-def _int(value: str | None) -> int | None:
-    try:
-        return int(value) if value is not None else None
-    except ValueError:
-        return None
-
-
 def _reasons(node: Element | None, path: str) -> tuple[str, ...]:
     if node is None:
         return ()
@@ -307,7 +300,7 @@ def _decode_scan_event(name: str, payload: Element) -> WsdEvent | None:
             job_id,
             _job_state(text(job, "sca:JobState")),
             _reasons(job, "sca:JobStateReasons/sca:JobStateReason"),
-            _int(text(job, "sca:ScansCompleted")),
+            int_or_none(text(job, "sca:ScansCompleted")),
         )
     if name == "JobEndStateEvent":
         end = find(payload, "sca:JobEndState")
@@ -318,7 +311,7 @@ def _decode_scan_event(name: str, payload: Element) -> WsdEvent | None:
             job_id,
             _job_state(text(end, "sca:JobCompletedState")),
             _reasons(end, "sca:JobCompletedStateReasons/sca:JobStateReason"),
-            _int(text(end, "sca:ScansCompleted")),
+            int_or_none(text(end, "sca:ScansCompleted")),
             text(end, "sca:JobName"),
         )
     return None
@@ -347,18 +340,6 @@ class NotificationReply:
     identifier: str | None = None
 
 
-def _host(address: str) -> str:
-    """Normalise an address for comparison (zone ids, IPv4-mapped IPv6, case)."""
-    bare = address.strip().strip("[]").partition("%")[0].lower()
-    try:
-        ip = ipaddress.ip_address(bare)
-    except ValueError:
-        return bare
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return str(ip.ipv4_mapped)
-    return str(ip)
-
-
 @dataclass(slots=True)
 class _Registration:
     hosts: frozenset[str]
@@ -374,15 +355,14 @@ class NotificationHandler:
         """Create a handler; `remembered` MessageIDs are kept to drop repeated deliveries."""
         self.max_body_size = max_body_size
         self._registrations: dict[str, _Registration] = {}
-        self._seen: OrderedDict[str, None] = OrderedDict()
-        self._remembered = remembered
+        self._seen = RecentIds(remembered)
 
     def register(
         self, identifier: str, device_hosts: Iterable[str], listener: EventListener
     ) -> None:
         """Accept notifications for `identifier` sent from one of `device_hosts`."""
         self._registrations[identifier] = _Registration(
-            frozenset(_host(h) for h in device_hosts), listener
+            frozenset(normalize_host(h) for h in device_hosts), listener
         )
 
     def unregister(self, identifier: str) -> None:
@@ -402,7 +382,7 @@ class NotificationHandler:
         The identifier is the echoed wse:Identifier header, else the one the caller took
         from the URL path (some devices drop reference parameters).
         """
-        declared = _int(headers.get("Content-Length"))
+        declared = int_or_none(headers.get("Content-Length"))
         if len(body) > self.max_body_size or (declared or 0) > self.max_body_size:
             return NotificationReply(413)
         try:
@@ -417,16 +397,12 @@ class NotificationHandler:
             identifier is None
             or registration is None
             or (echoed and path_identifier and echoed != path_identifier)
-            or _host(source) not in registration.hosts
+            or normalize_host(source) not in registration.hosts
         ):
             _LOGGER.debug("rejected a notification for %s from %s", identifier, source)
             return NotificationReply(403)
-        if (message_id := envelope.message_id) is not None:
-            if message_id in self._seen:
-                return NotificationReply(202, identifier=identifier)
-            self._seen[message_id] = None
-            if len(self._seen) > self._remembered:
-                self._seen.popitem(last=False)
+        if self._seen.seen(envelope.message_id):
+            return NotificationReply(202, identifier=identifier)
         event = decode_event(envelope)
         if event is not None:
             registration.listener(event)

@@ -1,5 +1,7 @@
 """Streaming reader for RetrieveImage responses (MTOM/XOP multipart/related).
 
+(`read_mtom_request` reads WS-DSP SendImage requests the same way, for the scan server.)
+
 The job runner calls `read_mtom` once per RetrieveImage response, inside the request's
 context manager::
 
@@ -32,6 +34,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 import os
 from pathlib import Path
@@ -62,6 +65,8 @@ MAX_BATCH_PIECES: Final = 1024
 #: Limits on a part's header block.
 MAX_HEADER_BLOCK: Final = 16 * 1024
 _SNIFF_SIZE: Final = 16
+#: Where a RetrieveImageResponse without an image part carries the image.
+_SCAN_DATA: Final = ".//sca:ScanData"
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,22 +90,70 @@ async def read_mtom(
 ) -> MtomResult:
     """Stream a RetrieveImage response's image to `image_path`; see the module docstring."""
     mimetype = parse_mimetype(response.headers.get(hdrs.CONTENT_TYPE, ""))
+
+    async def read(image: _ImageFile) -> tuple[Envelope, str | None]:
+        if mimetype.type == "multipart":
+            reader = _MultipartReader(
+                response.content, mimetype.parameters.get("boundary", ""), stall_timeout
+            )
+            return await _read_parts(
+                reader,
+                mimetype.parameters.get("start"),
+                image,
+                max_soap_size,
+                _SCAN_DATA,
+            )
+        return await _read_plain(response, image, max_soap_size, stall_timeout)
+
+    return await _receive(image_path, max_image_size, stall_timeout, read)
+
+
+async def read_mtom_request(
+    content_type: str,
+    content: aiohttp.StreamReader,
+    image_path: Path,
+    *,
+    inline_image: str,
+    max_soap_size: int = MAX_MESSAGE_SIZE,
+    max_image_size: int = MAX_IMAGE_SIZE,
+    stall_timeout: float = STALL_TIMEOUT,
+) -> MtomResult:
+    """Stream the image of an MTOM request (WS-DSP SendImage) to `image_path`.
+
+    The server-side twin of `read_mtom`, with the same tolerance and errors; the request
+    must be multipart. `inline_image` is the ElementPath of the element whose base64
+    text is the image when the package has no image part (`.//dsp:ImageData`).
+    """
+    mimetype = parse_mimetype(content_type)
+    if mimetype.type != "multipart":
+        raise WsdError(ErrorKind.PROTOCOL, f"{content_type!r} is not multipart")
+
+    async def read(image: _ImageFile) -> tuple[Envelope, str | None]:
+        reader = _MultipartReader(
+            content, mimetype.parameters.get("boundary", ""), stall_timeout
+        )
+        return await _read_parts(
+            reader,
+            mimetype.parameters.get("start"),
+            image,
+            max_soap_size,
+            inline_image,
+        )
+
+    return await _receive(image_path, max_image_size, stall_timeout, read)
+
+
+async def _receive(
+    image_path: Path,
+    max_image_size: int,
+    stall_timeout: float,
+    read: Callable[[_ImageFile], Awaitable[tuple[Envelope, str | None]]],
+) -> MtomResult:
+    """Run `read` into the image file; remove the file on any error or cancellation."""
     image = _ImageFile(image_path, max_image_size)
     try:
         try:
-            if mimetype.type == "multipart":
-                reader = _MultipartReader(
-                    response.content,
-                    mimetype.parameters.get("boundary", ""),
-                    stall_timeout,
-                )
-                envelope, content_type = await _read_parts(
-                    reader, mimetype.parameters.get("start"), image, max_soap_size
-                )
-            else:
-                envelope, content_type = await _read_plain(
-                    response, image, max_soap_size, stall_timeout
-                )
+            envelope, content_type = await read(image)
             await image.close()
         except BaseException:
             await image.discard()
@@ -108,7 +161,7 @@ async def read_mtom(
     except TimeoutError as err:
         raise WsdError(
             ErrorKind.TIMEOUT,
-            f"the scanner sent nothing for {stall_timeout:g} s during the image",
+            f"the peer sent nothing for {stall_timeout:g} s during the image",
         ) from err
     except aiohttp.ClientError as err:
         raise WsdError(
@@ -127,6 +180,7 @@ async def _read_parts(
     start: str | None,
     image: _ImageFile,
     max_soap_size: int,
+    inline_image: str,
 ) -> tuple[Envelope, str | None]:
     """Find the root part and the image part; stream the image into `image`.
 
@@ -168,7 +222,7 @@ async def _read_parts(
     if envelope is None:
         raise WsdError(ErrorKind.PROTOCOL, "the multipart response has no SOAP part")
     if image_type is None:
-        await _write_inline_image(envelope, image)
+        await _write_inline_image(envelope, image, inline_image)
     return envelope, image_type or None
 
 
@@ -184,15 +238,20 @@ async def _read_plain(
     envelope = parse_envelope(body, max_size=max_soap_size)
     if fault := envelope.fault():
         raise fault
-    await _write_inline_image(envelope, image)
+    await _write_inline_image(envelope, image, _SCAN_DATA)
     return envelope, None
 
 
-async def _write_inline_image(envelope: Envelope, image: _ImageFile) -> None:
-    """Decode `ScanData` written as base64 text (its schema type; ws-scan.md §7.3)."""
-    inline = text(envelope.body, ".//sca:ScanData")
+async def _write_inline_image(
+    envelope: Envelope, image: _ImageFile, inline_image: str
+) -> None:
+    """Decode an image written as base64 text, ScanData's and ImageData's schema type.
+
+    Scan Service spec, RetrieveImageResponse; DSM "SendImageRequest".
+    """
+    inline = text(envelope.body, inline_image)
     if inline is None:
-        raise WsdError(ErrorKind.PROTOCOL, "the response carries no image")
+        raise WsdError(ErrorKind.PROTOCOL, "the message carries no image")
     try:
         data = base64.b64decode(inline, validate=False)
     except binascii.Error as err:

@@ -1,10 +1,9 @@
-"""WS-Scan client: scanner elements, tickets built from capabilities, scan jobs.
+"""WS-Scan client: scanner elements, status and scan jobs.
 
-`ScanClient` talks to one scan service. `parse_scanner_elements` turns a
-GetScannerElements answer into `ScannerElements`; `build_ticket` turns what a user asks for
-(`ScanSettings`) into a `ScanTicket` holding only values the device advertised; a `ScanJob`
-runs CreateScanJob (retried while the device warms up) and the RetrieveImage loop, writing
-each page to a file and reporting it as it arrives.
+`ScanClient` talks to one scan service: GetScannerElements (parsed by `elements`),
+CreateScanJob with a ticket from `ticket.build_ticket`, RetrieveImage and CancelJob. A
+`ScanJob` runs CreateScanJob (retried while the device warms up) and the RetrieveImage
+loop, writing each page to a file and reporting it as it arrives.
 """
 
 from __future__ import annotations
@@ -14,37 +13,26 @@ from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 import logging
 from pathlib import Path
-from typing import Final
+from typing import Final, TypedDict, Unpack
 
 import aiohttp
 
 from . import soap
+from .elements import SECTIONS, parse_scanner_elements
 from .exceptions import ErrorKind, WsdError, WsdFault, WsdHttpError
 from .models import (
-    PAPER_SIZES,
-    ColorMode,
-    DefaultTicket,
-    DeviceCondition,
-    DocumentFormat,
     ImageFormat,
     InputSource,
-    PaperSize,
     ScannedPage,
-    ScannerCapabilities,
-    ScannerDescription,
     ScannerElements,
     ScannerState,
     ScannerStatus,
     ScanResult,
-    ScanSettings,
-    ScanSource,
     ScanTicket,
-    Size,
-    SourceCapabilities,
-    ValueRange,
 )
 from .mtom import read_mtom
 from .quirks import NO_QUIRKS, DeviceQuirks
+from .ticket import ticket_element
 from .xml import (
     MAX_MESSAGE_SIZE,
     SCAN,
@@ -52,78 +40,29 @@ from .xml import (
     Envelope,
     build_envelope,
     element,
-    find,
-    findall,
-    local_name,
     sub,
     text,
 )
 
 _LOGGER = logging.getLogger(__name__)
 
-SECTIONS: Final = (
-    "ScannerDescription",
-    "ScannerConfiguration",
-    "ScannerStatus",
-    "DefaultScanTicket",
-)
-
 #: Idle time allowed while an image streams in: devices may send it while still scanning.
 IMAGE_IDLE_TIMEOUT: Final = 120.0
 #: Time allowed for the clean-up CancelJob of an aborted job.
 CANCEL_TIMEOUT: Final = 5.0
 
-_LOSSY_FORMATS: Final = frozenset(
-    {"jfif", "exif", "tiff-single-jpeg-tn2", "tiff-multi-jpeg-tn2"}
-)
-#: One file holds every page: one RetrieveImage ends the job (ws-scan.md §7.4).
+#: One file holds every page, so one RetrieveImage ends the job (WS-Scan Scan Service
+#: Definition 1.0, Format element: the multi-page formats).
 _MULTI_PAGE_FORMATS: Final = frozenset(
-    {"pdf-a", "xps", "tiff-multi-uncompressed", "tiff-multi-g4", "tiff-multi-g3mh"}
-    | {"tiff-multi-jpeg-tn2"}
+    {
+        "pdf-a",
+        "xps",
+        "tiff-multi-uncompressed",
+        "tiff-multi-g4",
+        "tiff-multi-g3mh",
+        "tiff-multi-jpeg-tn2",
+    }
 )
-_DEFAULT_QUALITY: Final = 85
-
-#: Device formats to ask for, best first. Single-image formats only, so pages arrive one
-#: by one; the document layer turns them into the wanted file type. JPEG pages embed
-#: losslessly in a PDF; bilevel pages are smallest as CCITT G4.
-_FORMAT_PREFERENCES: Final[dict[tuple[DocumentFormat, bool], tuple[str, ...]]] = {
-    (DocumentFormat.PDF, False): ("jfif", "exif", "png", "tiff-single-jpeg-tn2"),
-    (DocumentFormat.PDF, True): ("tiff-single-g4", "tiff-single-g3mh", "png"),
-    (DocumentFormat.JPEG, False): ("jfif", "exif"),
-    (DocumentFormat.JPEG, True): ("jfif", "exif"),
-    (DocumentFormat.PNG, False): ("png",),
-    (DocumentFormat.PNG, True): ("png",),
-    (DocumentFormat.TIFF, False): ("tiff-single-uncompressed", "tiff-single-jpeg-tn2"),
-    (DocumentFormat.TIFF, True): ("tiff-single-g4", "tiff-single-g3mh"),
-}
-#: When none of the preferred formats exists: any single-image format, then anything.
-_FALLBACK_FORMATS: Final = (
-    "jfif",
-    "png",
-    "exif",
-    "tiff-single-g4",
-    "tiff-single-uncompressed",
-    "tiff-single-jpeg-tn2",
-    "tiff-single-g3mh",
-    "dib",
-)
-
-#: Colour entries that are not colour (quirk limits on colour scans do not apply).
-_NOT_COLOR: Final = frozenset(
-    {"BlackAndWhite1", "Grayscale4", "Grayscale8", "Grayscale16"}
-)
-
-_COLOR_PREFERENCES: Final[dict[ColorMode, tuple[str, ...]]] = {
-    ColorMode.COLOR: ("RGB24", "RGB48", "RGBa32", "RGBa64"),
-    ColorMode.GRAY: ("Grayscale8", "Grayscale16", "Grayscale4", "RGB24"),
-    ColorMode.BW: ("BlackAndWhite1", "Grayscale4", "Grayscale8", "RGB24"),
-}
-
-_STATES: Final = {
-    "Idle": ScannerState.IDLE,
-    "Processing": ScannerState.PROCESSING,
-    "Stopped": ScannerState.STOPPED,
-}
 
 #: ScannerStateReasons and condition names, most specific first, and what they mean.
 _PROBLEM_KINDS: Final = (
@@ -166,355 +105,6 @@ _END_OF_FEEDER: Final = frozenset(
 _JOB_GONE: Final = frozenset({"ClientErrorJobIdNotFound", "ClientErrorJobCancelled"})
 #: HTTP statuses of a server that no longer knows the job (RFC 9110 §15.5.5, §15.5.11).
 _GONE: Final = frozenset({404, 410})
-
-
-# --- scanner elements -------------------------------------------------------------------
-
-
-def _is_true(value: str | None) -> bool:
-    return value is not None and value.strip().lower() in {"1", "true"}
-
-
-def _int(node: Element | None, path: str = ".") -> int | None:
-    value = text(node, path)
-    try:
-        return int(value) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _ints(node: Element, path: str) -> list[int]:
-    return [v for n in findall(node, path) if (v := _int(n)) is not None]
-
-
-def _texts(node: Element, path: str) -> tuple[str, ...]:
-    return tuple(v for n in findall(node, path) if (v := text(n)) is not None)
-
-
-def _size(node: Element, path: str) -> Size | None:
-    width, height = _int(node, f"{path}/sca:Width"), _int(node, f"{path}/sca:Height")
-    if width is None or height is None:
-        return None
-    return Size(width, height)
-
-
-def _parse_source(node: Element | None, prefix: str) -> SourceCapabilities | None:
-    """Parse Platen, ADFFront or ADFBack (element names start with `prefix`)."""
-    if node is None:
-        return None
-    widths = _ints(node, f"sca:{prefix}Resolutions/sca:Widths/sca:Width")
-    heights = set(_ints(node, f"sca:{prefix}Resolutions/sca:Heights/sca:Height"))
-    # Kyocera ECOSYS M2040dn lists widths {200..600} but heights {100..600}: offer only
-    # square resolutions both lists allow.
-    resolutions = sorted({w for w in widths if w in heights}) or sorted(set(widths))
-    max_size = _size(node, f"sca:{prefix}MaximumSize")
-    if not resolutions or max_size is None:
-        return None
-    if max_size.width > max_size.height:
-        # Kyocera ECOSYS M2040dn reports its maximum Width and Height swapped.
-        max_size = Size(max_size.height, max_size.width)
-    return SourceCapabilities(
-        resolutions=tuple(resolutions),
-        color_entries=_texts(node, f"sca:{prefix}Color/sca:ColorEntry"),
-        min_size=_size(node, f"sca:{prefix}MinimumSize") or Size(0, 0),
-        max_size=max_size,
-        optical_resolution=_int(node, f"sca:{prefix}OpticalResolution/sca:Width"),
-    )
-
-
-def parse_capabilities(configuration: Element) -> ScannerCapabilities:
-    """Parse a ScannerConfiguration section."""
-    settings = find(configuration, "sca:DeviceSettings")
-    if settings is None:
-        raise WsdError(
-            ErrorKind.PROTOCOL, "ScannerConfiguration without DeviceSettings"
-        )
-    quality_min = _int(settings, "sca:CompressionQualityFactorSupported/sca:MinValue")
-    quality_max = _int(settings, "sca:CompressionQualityFactorSupported/sca:MaxValue")
-    adf = find(configuration, "sca:ADF")
-    adf_front = _parse_source(find(configuration, "sca:ADF/sca:ADFFront"), "ADF")
-    adf_back = _parse_source(find(configuration, "sca:ADF/sca:ADFBack"), "ADF")
-    return ScannerCapabilities(
-        formats=_texts(settings, "sca:FormatsSupported/sca:FormatValue"),
-        content_types=_texts(
-            settings, "sca:ContentTypesSupported/sca:ContentTypeValue"
-        ),
-        quality=(
-            ValueRange(quality_min, quality_max)
-            if quality_min is not None and quality_max is not None
-            else None
-        ),
-        auto_exposure=_is_true(text(settings, "sca:AutoExposureSupported")),
-        brightness=_is_true(text(settings, "sca:BrightnessSupported")),
-        contrast=_is_true(text(settings, "sca:ContrastSupported")),
-        size_auto_detect=_is_true(
-            text(settings, "sca:DocumentSizeAutoDetectSupported")
-        ),
-        rotations=tuple(_ints(settings, "sca:RotationsSupported/sca:RotationValue"))
-        or (0,),
-        platen=_parse_source(find(configuration, "sca:Platen"), "Platen"),
-        adf_front=adf_front,
-        adf_back=adf_back,
-        # Brother MFC-9340CDW / MFC-9370CDW say ADFSupportsDuplex=0 yet list ADFBack and
-        # scan duplex: the presence of ADFBack counts as duplex support.
-        adf_duplex=adf_front is not None
-        and (_is_true(text(adf, "sca:ADFSupportsDuplex")) or adf_back is not None),
-    )
-
-
-def parse_condition(node: Element) -> DeviceCondition:
-    """Parse a DeviceCondition or ConditionHistoryEntry."""
-    return DeviceCondition(
-        condition_id=node.get("Id") or node.get(f"{{{SCAN}}}Id") or "",
-        name=text(node, "sca:Name") or "Unknown",
-        component=text(node, "sca:Component"),
-        severity=text(node, "sca:Severity"),
-        time=text(node, "sca:Time"),
-        clear_time=text(node, "sca:ClearTime"),
-    )
-
-
-def parse_state(raw_state: str | None) -> ScannerState:
-    """Map a ScannerState text (vendor values included) to `ScannerState`."""
-    return _STATES.get(local_name(raw_state or ""), ScannerState.UNKNOWN)
-
-
-def parse_status(status: Element) -> ScannerStatus:
-    """Parse a ScannerStatus section (also the StatusSummary of events)."""
-    raw_state = text(status, "sca:ScannerState")
-    return ScannerStatus(
-        state=parse_state(raw_state),
-        raw_state=raw_state,
-        reasons=tuple(
-            local_name(reason)
-            for reason in _texts(
-                status, "sca:ScannerStateReasons/sca:ScannerStateReason"
-            )
-        ),
-        active_conditions=tuple(
-            parse_condition(node)
-            for node in findall(status, "sca:ActiveConditions/sca:DeviceCondition")
-        ),
-        current_time=text(status, "sca:ScannerCurrentTime"),
-    )
-
-
-def _parse_description(node: Element) -> ScannerDescription:
-    return ScannerDescription(
-        name=text(node, "sca:ScannerName"),
-        info=text(node, "sca:ScannerInfo"),
-        location=text(node, "sca:ScannerLocation"),
-    )
-
-
-def _parse_default_ticket(node: Element) -> DefaultTicket:
-    parameters = find(node, "sca:DocumentParameters")
-    front = find(node, "sca:DocumentParameters/sca:MediaSides/sca:MediaFront")
-    return DefaultTicket(
-        format=text(parameters, "sca:Format"),
-        input_source=text(parameters, "sca:InputSource"),
-        color=text(front, "sca:ColorProcessing"),
-        resolution=_int(front, "sca:Resolution/sca:Width"),
-        content_type=text(parameters, "sca:ContentType"),
-        quality=_int(parameters, "sca:CompressionQualityFactor"),
-    )
-
-
-def parse_scanner_elements(container: Element) -> ScannerElements:
-    """Parse the sections found in a GetScannerElementsResponse or an ElementChanges.
-
-    Sections inside `ElementData Valid="false"` are ignored.
-    """
-    sections: dict[str, Element] = {}
-    for name in SECTIONS:
-        found = find(container, f".//sca:{name}")
-        parent = found.getparent() if found is not None else None
-        if found is not None and parent is not None:
-            valid = parent.get("Valid", parent.get(f"{{{SCAN}}}Valid", "true"))
-            if _is_true(valid):
-                sections[name] = found
-    description = sections.get("ScannerDescription")
-    configuration = sections.get("ScannerConfiguration")
-    status = sections.get("ScannerStatus")
-    default_ticket = sections.get("DefaultScanTicket")
-    return ScannerElements(
-        description=_parse_description(description)
-        if description is not None
-        else None,
-        capabilities=(
-            parse_capabilities(configuration) if configuration is not None else None
-        ),
-        status=parse_status(status) if status is not None else None,
-        default_ticket=(
-            _parse_default_ticket(default_ticket)
-            if default_ticket is not None
-            else None
-        ),
-    )
-
-
-# --- tickets ----------------------------------------------------------------------------
-
-
-def _unsupported(message: str) -> WsdError:
-    return WsdError(ErrorKind.UNSUPPORTED, message)
-
-
-def _choose_source(
-    capabilities: ScannerCapabilities,
-    wanted: ScanSource,
-    status: ScannerStatus | None,
-) -> InputSource:
-    if wanted is ScanSource.AUTO:
-        feeder_usable = capabilities.adf_front is not None and not (
-            status is not None and status.feeder_empty
-        )
-        if feeder_usable or capabilities.platen is None:
-            wanted = ScanSource.FEEDER
-        else:
-            wanted = ScanSource.PLATEN
-    source = {
-        ScanSource.PLATEN: InputSource.PLATEN,
-        ScanSource.FEEDER: InputSource.ADF,
-        ScanSource.FEEDER_DUPLEX: InputSource.ADF_DUPLEX,
-    }[wanted]
-    if source not in capabilities.sources:
-        raise _unsupported(f"the scanner has no {wanted.replace('_', ' ')}")
-    return source
-
-
-def choose_format(
-    formats: Iterable[str], wanted: DocumentFormat, color: ColorMode
-) -> str:
-    """Pick the device format for an output format, following the fallback chain."""
-    available = tuple(formats)
-    preferences = (
-        *_FORMAT_PREFERENCES[wanted, color is ColorMode.BW],
-        *_FALLBACK_FORMATS,
-    )
-    chosen = next((f for f in preferences if f in available), None)
-    if chosen is None and available:
-        # Only multi-page or vendor formats: take what the device offers first.
-        chosen = available[0]
-    if chosen is None:
-        raise _unsupported("the scanner advertises no image format")
-    return chosen
-
-
-def choose_color(entries: Iterable[str], wanted: ColorMode) -> str:
-    """Pick the device colour entry closest to the wanted colour mode."""
-    available = tuple(entries)
-    chosen = next((c for c in _COLOR_PREFERENCES[wanted] if c in available), None)
-    return chosen or (available[0] if available else _COLOR_PREFERENCES[wanted][0])
-
-
-def nearest_resolution(resolutions: Iterable[int], wanted: int) -> int:
-    """Return the supported resolution nearest to `wanted` (the higher one on a tie)."""
-    return min(resolutions, key=lambda value: (abs(value - wanted), -value))
-
-
-def scan_size(source: SourceCapabilities, paper: PaperSize | Size) -> Size:
-    """Return the scan area for a paper size, clamped to the source's limits."""
-    if paper is PaperSize.MAX:
-        return source.max_size
-    size = paper if isinstance(paper, Size) else PAPER_SIZES[paper]
-    return Size(
-        min(max(size.width, source.min_size.width), source.max_size.width),
-        min(max(size.height, source.min_size.height), source.max_size.height),
-    )
-
-
-def build_ticket(
-    capabilities: ScannerCapabilities,
-    settings: ScanSettings,
-    *,
-    status: ScannerStatus | None = None,
-    job_information: str = "Home Assistant",
-    quirks: DeviceQuirks = NO_QUIRKS,
-) -> ScanTicket:
-    """Build a ticket that asks the device only for what it advertised.
-
-    `quirks` are the device's entries of the quirk table (`quirks_for`): feeder
-    ImagesToTransfer, resolution limits of colour or of formats.
-    """
-    input_source = _choose_source(capabilities, settings.source, status)
-    source = capabilities.source(input_source)
-    assert source is not None  # _choose_source only returns sources the device has
-    color = choose_color(source.color_entries, settings.color)
-    resolutions = source.resolutions
-    if quirks.max_color_resolution is not None and color not in _NOT_COLOR:
-        resolutions = tuple(
-            r for r in resolutions if r <= quirks.max_color_resolution
-        ) or (min(resolutions),)
-    resolution = nearest_resolution(resolutions, settings.resolution)
-    device_format = choose_format(
-        (f for f in capabilities.formats if quirks.format_allowed(f, resolution)),
-        settings.format,
-        settings.color,
-    )
-    content_type = None
-    if capabilities.content_types:
-        # Canon TR4570 assumes Text when ContentType is missing: always send one.
-        preferred = (settings.content_type, "Auto")
-        content_type = next(
-            (c for c in preferred if c in capabilities.content_types),
-            capabilities.content_types[0],
-        )
-    quality = None
-    if device_format in _LOSSY_FORMATS and capabilities.quality is not None:
-        quality = capabilities.quality.clamp(settings.quality or _DEFAULT_QUALITY)
-    return ScanTicket(
-        format=device_format,
-        input_source=input_source,
-        # 1 on the platen, 0 ("until empty") on the feeder: OKI MC332dn/MC362dn/MB471
-        # refuse the next job after a platen job sent with 0 (sane-airscan bbc39f0).
-        images_to_transfer=1
-        if input_source is InputSource.PLATEN
-        else quirks.feeder_images or 0,
-        color=color,
-        resolution=resolution,
-        size=scan_size(source, settings.paper),
-        content_type=content_type,
-        quality=quality,
-        job_name=settings.job_name,
-        user_name=settings.user_name,
-        job_information=job_information,
-    )
-
-
-def ticket_element(ticket: ScanTicket) -> Element:
-    """Write a ScanTicket in schema order, without MustHonor (devices then substitute)."""
-    root = element("sca:ScanTicket")
-    description = sub(root, "sca:JobDescription")
-    sub(description, "sca:JobName", ticket.job_name)
-    sub(description, "sca:JobOriginatingUserName", ticket.user_name)
-    # Canon TR7500 faults InvalidArgs without JobInformation (sane-airscan ddb98c8).
-    sub(description, "sca:JobInformation", ticket.job_information)
-    parameters = sub(root, "sca:DocumentParameters")
-    sub(parameters, "sca:Format", ticket.format)
-    if ticket.quality is not None:
-        sub(parameters, "sca:CompressionQualityFactor", str(ticket.quality))
-    sub(parameters, "sca:ImagesToTransfer", str(ticket.images_to_transfer))
-    sub(parameters, "sca:InputSource", ticket.input_source.value)
-    if ticket.content_type is not None:
-        sub(parameters, "sca:ContentType", ticket.content_type)
-    media = sub(sub(parameters, "sca:InputSize"), "sca:InputMediaSize")
-    sub(media, "sca:Width", str(ticket.size.width))
-    sub(media, "sca:Height", str(ticket.size.height))
-    front = sub(sub(parameters, "sca:MediaSides"), "sca:MediaFront")
-    region = sub(front, "sca:ScanRegion")
-    sub(region, "sca:ScanRegionXOffset", "0")
-    sub(region, "sca:ScanRegionYOffset", "0")
-    sub(region, "sca:ScanRegionWidth", str(ticket.size.width))
-    sub(region, "sca:ScanRegionHeight", str(ticket.size.height))
-    sub(front, "sca:ColorProcessing", ticket.color)
-    resolution = sub(front, "sca:Resolution")
-    sub(resolution, "sca:Width", str(ticket.resolution))
-    sub(resolution, "sca:Height", str(ticket.resolution))
-    return root
-
-
-# --- errors -----------------------------------------------------------------------------
 
 
 class ScanJobError(WsdError):
@@ -573,6 +163,15 @@ def _is_multipart(response: aiohttp.ClientResponse) -> bool:
 
 type Sleep = Callable[[float], Awaitable[None]]
 type PageCallback = Callable[[ScannedPage], None]
+
+
+class JobOptions(TypedDict, total=False):
+    """How a job reports and names its pages; push scans carry the event's values."""
+
+    on_page: PageCallback | None
+    scan_identifier: str | None
+    destination_token: str | None
+    file_stem: str
 
 
 class ScanClient:
@@ -689,43 +288,16 @@ class ScanClient:
         return result.size, result.image_format
 
     def job(
-        self,
-        ticket: ScanTicket,
-        directory: Path,
-        *,
-        on_page: PageCallback | None = None,
-        scan_identifier: str | None = None,
-        destination_token: str | None = None,
-        file_stem: str = "page",
+        self, ticket: ScanTicket, directory: Path, **options: Unpack[JobOptions]
     ) -> ScanJob:
         """Prepare a scan job; `await job.run()` runs it, `job.cancel()` stops it."""
-        return ScanJob(
-            self,
-            ticket,
-            directory,
-            on_page=on_page,
-            scan_identifier=scan_identifier,
-            destination_token=destination_token,
-            file_stem=file_stem,
-        )
+        return ScanJob(self, ticket, directory, **options)
 
     async def scan(
-        self,
-        ticket: ScanTicket,
-        directory: Path,
-        *,
-        on_page: PageCallback | None = None,
-        scan_identifier: str | None = None,
-        destination_token: str | None = None,
+        self, ticket: ScanTicket, directory: Path, **options: Unpack[JobOptions]
     ) -> ScanResult:
         """Run a scan job to its end."""
-        return await self.job(
-            ticket,
-            directory,
-            on_page=on_page,
-            scan_identifier=scan_identifier,
-            destination_token=destination_token,
-        ).run()
+        return await self.job(ticket, directory, **options).run()
 
 
 class ScanJob:
@@ -741,10 +313,10 @@ class ScanJob:
         ticket: ScanTicket,
         directory: Path,
         *,
-        on_page: PageCallback | None,
-        scan_identifier: str | None,
-        destination_token: str | None,
-        file_stem: str,
+        on_page: PageCallback | None = None,
+        scan_identifier: str | None = None,
+        destination_token: str | None = None,
+        file_stem: str = "page",
     ) -> None:
         """Prepare the job; nothing is sent before `run`."""
         self.client = client
@@ -895,7 +467,11 @@ class ScanJob:
             return None
 
     async def _retrieve_pages(self, job: CreatedJob) -> None:
-        """Retrieve images back to back (each within the 60-second rule)."""
+        """Retrieve images back to back.
+
+        The device drops a job whose next RetrieveImage does not come within 60 seconds
+        (WS-Scan Scan Service Definition 1.0 §6.2, CreateScanJobResponse).
+        """
         self.directory.mkdir(parents=True, exist_ok=True)
         while True:
             index = len(self.pages) + 1
