@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from unittest.mock import patch
 
 from homeassistant.components.repairs import DOMAIN as REPAIRS_DOMAIN
@@ -80,4 +81,27 @@ async def test_the_fix_flow_sets_a_callback_url_that_works(
     result = await flows.async_init(DOMAIN, context={"issue_id": issue_id})
     [field] = result["data_schema"].schema
     assert field.description["suggested_value"] == callback_url
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.mark.usefixtures("repairs")
+async def test_no_route_to_the_scanner_suggests_nothing(
+    hass: HomeAssistant, scanner: SimulatedScanner, callback_url: str
+) -> None:
+    """Without a route to the scanner the form is empty, for the user to fill in."""
+    entry = scanner_entry(scanner)
+    entry.add_to_hass(hass)
+    with patch(
+        "custom_components.wsd_scan.push.get_url", side_effect=NoURLAvailableError
+    ):
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done(wait_background_tasks=True)
+    flows = hass.data[REPAIRS_DOMAIN]["flow_manager"]
+    with patch.object(socket.socket, "connect", side_effect=OSError):
+        result = await flows.async_init(
+            DOMAIN,
+            context={"issue_id": f"{PushIssue.NO_CALLBACK_URL}_{entry.entry_id}"},
+        )
+    [field] = result["data_schema"].schema
+    assert field.description["suggested_value"] == ""
     assert await hass.config_entries.async_unload(entry.entry_id)
