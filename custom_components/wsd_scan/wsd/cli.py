@@ -34,6 +34,7 @@ import aiohttp
 from aiohttp import web
 import yarl
 
+from .blank import DEFAULT_SENSITIVITY as DEFAULT_BLANK_SENSITIVITY, async_drop_blank
 from .discovery import locate, probe
 from .document import async_assemble
 from .dsp import (
@@ -188,8 +189,12 @@ async def _scan_to(
     *,
     scan_identifier: str | None = None,
     destination_token: str | None = None,
+    skip_blank: int | None = None,
 ) -> dict[str, object]:
-    """Scan with `settings` and store the document at `out` (stem and directory)."""
+    """Scan with `settings` and store the document at `out` (stem and directory).
+
+    With `skip_blank` (a sensitivity), blank pages are left out.
+    """
     elements = await client.get_elements()
     if elements.capabilities is None:
         raise WsdError(
@@ -223,18 +228,29 @@ async def _scan_to(
                     file=sys.stderr,
                 )
             raise
+        pages = list(result.pages)
+        if skip_blank is not None:
+            pages = await async_drop_blank(pages, skip_blank)
+            if not pages:
+                raise WsdError(
+                    ErrorKind.INVALID_ARGUMENT,
+                    f"all {len(result.pages)} pages are blank: nothing to store",
+                )
         files = await async_assemble(
-            [page.path for page in result.pages],
+            [page.path for page in pages],
             out.parent,
             out.stem,
             settings.format,
             resolution=ticket.resolution,
         )
-    return {
-        "pages": len(result.pages),
+    summary: dict[str, object] = {
+        "pages": len(pages),
         "files": [str(path) for path in files],
         "format": settings.format,
     }
+    if skip_blank is not None:
+        summary["blank_pages_skipped"] = len(result.pages) - len(pages)
+    return summary
 
 
 async def _scan(options: argparse.Namespace) -> None:
@@ -245,7 +261,12 @@ async def _scan(options: argparse.Namespace) -> None:
     async with aiohttp.ClientSession() as session:
         device = await _resolve_device(session, options.device)
         _print_json(
-            await _scan_to(_scan_client(session, device), settings, out.resolve())
+            await _scan_to(
+                _scan_client(session, device),
+                settings,
+                out.resolve(),
+                skip_blank=options.skip_blank,
+            )
         )
 
 
@@ -365,6 +386,15 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--color", choices=[c.value for c in ColorMode], default="color")
     scan.add_argument("--paper", choices=[p.value for p in PaperSize], default="a4")
     scan.add_argument("--out", type=Path, metavar="PATH")
+    scan.add_argument(
+        "--skip-blank",
+        type=int,
+        nargs="?",
+        const=DEFAULT_BLANK_SENSITIVITY,
+        metavar="SENSITIVITY",
+        help="leave blank pages out (sensitivity 0-100, higher skips more; "
+        f"default {DEFAULT_BLANK_SENSITIVITY})",
+    )
     scan.set_defaults(run=_scan)
 
     push = commands.add_parser("push", help="scan from the scanner's panel")
