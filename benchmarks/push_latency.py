@@ -7,7 +7,7 @@ records when the scanner received the CreateScanJob carrying the press's ScanIde
 measured on the scanner's clock from the moment it posted ScanAvailableEvent. Scanner and
 client share one event loop (a worst case: the scanner's own work delays the client).
 
-The goal is ≤ 1 s; devices give up after an undocumented window (ws-scan.md §10.6).
+The goal is ≤ 1 s; devices give up after an undocumented window (Scan Service spec, ScanAvailableEvent: no time limit is given).
 
 Run: `scripts/run python -m benchmarks.push_latency [--rounds N]`.
 """

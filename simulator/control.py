@@ -7,14 +7,51 @@ POST name {"name"}; PUT quirks {"quirks": [...]}.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
+from .discovery import AppSequence
+from .eventing import Subscription
+from .jobs import Job
+from .profiles import Profile
 from .quirks import Quirk
+from .scan_service import PushScanFailure, ScanService
 
-if TYPE_CHECKING:
-    from .scanner import SimulatedScanner
+
+class SimulatedScanner(Protocol):
+    """What the control API uses of `scanner.SimulatedScanner` (which imports this)."""
+
+    uuid: str
+    profile: Profile
+    online: bool
+    sequence: AppSequence
+    quirks: set[Quirk]
+    service: ScanService
+
+    @property
+    def device_url(self) -> str: ...  # noqa: D102 - see SimulatedScanner
+    @property
+    def scan_url(self) -> str: ...  # noqa: D102
+    @property
+    def probe_url(self) -> str: ...  # noqa: D102
+    @property
+    def control_url(self) -> str: ...  # noqa: D102
+    @property
+    def feeder(self) -> int: ...  # noqa: D102
+    @property
+    def jobs(self) -> dict[int, Job]: ...  # noqa: D102
+    @property
+    def subscriptions(self) -> dict[str, Subscription]: ...  # noqa: D102
+    @property
+    def push_scan_failures(self) -> list[PushScanFailure]: ...  # noqa: D102
+    def load_feeder(self, sheets: int) -> None: ...  # noqa: D102
+    def press_scan_button(self, destination: str) -> bool: ...  # noqa: D102
+    def raise_condition(self, name: str) -> None: ...  # noqa: D102
+    def clear_condition(self, name: str) -> None: ...  # noqa: D102
+    async def reboot(self) -> None: ...  # noqa: D102
+    async def set_online(self, online: bool) -> None: ...  # noqa: D102
+    def set_scanner_name(self, name: str) -> None: ...  # noqa: D102
 
 
 async def _json(request: web.Request) -> dict[str, Any]:

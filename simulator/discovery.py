@@ -45,7 +45,7 @@ IP_MULTICAST_ALL = getattr(socket, "IP_MULTICAST_ALL", 49)
 
 @dataclass(frozen=True)
 class UdpTiming:
-    """SOAP-over-UDP retransmission constants (discovery.md §2.1)."""
+    """SOAP-over-UDP retransmission constants (SOAP-over-UDP 1.1, Appendix I)."""
 
     multicast_repeat: int = 2
     unicast_repeat: int = 2

@@ -1,4 +1,4 @@
-"""WS-Eventing event source and subscription manager of the scan service (ws-scan.md §10)."""
+"""The scan service's WS-Eventing event source and subscription manager (W3C, March 2006)."""
 
 from __future__ import annotations
 

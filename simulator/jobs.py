@@ -1,4 +1,4 @@
-"""Scan jobs: the WS-Scan job state machine and its XML shapes (ws-scan.md §6–§9)."""
+"""Scan jobs: the WS-Scan job state machine and its XML shapes (Scan Service spec: CreateScanJob, RetrieveImage, CancelJob, JobStatus)."""
 
 from __future__ import annotations
 

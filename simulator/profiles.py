@@ -3,7 +3,7 @@
 A `Profile` carries the capabilities (written as ScannerConfiguration), the identity
 (DPWS metadata and ScannerDescription), the default ticket and the firmware style
 (namespace prefixes, URL paths, default quirks). `finalize` applies the WS-Scan rules for
-substituting or rejecting ticket values (ws-scan.md §4.3).
+substituting or rejecting ticket values (Scan Service spec, ScanTicket: MustHonor and UsedDefault).
 """
 
 from __future__ import annotations

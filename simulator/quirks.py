@@ -1,7 +1,7 @@
 """Device deviations the simulator can switch on, each traced to the real device.
 
-Sources: ../shared/protocol/gaps.md §B, ../shared/design/peers.md §7 and
-../shared/protocol/ws-scan.md; `sa:` = sane-airscan commit, `sa#` = sane-airscan issue.
+Each entry names its device and the public source that reports it: `sa:` = a
+sane-airscan commit, `sa#` = a sane-airscan issue, or a capture in tests/captures/.
 """
 
 from __future__ import annotations
@@ -155,7 +155,7 @@ QUIRK_ORIGINS: dict[Quirk, str] = {
     ),
     Quirk.NO_XADDRS_IN_HELLO: (
         "Hello carries no XAddrs, clients must Resolve — devices built on Windows "
-        "WSDAPI (discovery.md §3.4)"
+        "WSDAPI (WS-Discovery 2005/04 §4.1 Hello: XAddrs is optional)"
     ),
     Quirk.HOSTILE_DTD_ENTITIES: (
         "responses carry a DOCTYPE with an external entity (XXE) — hostile or broken "

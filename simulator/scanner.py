@@ -356,15 +356,18 @@ class SimulatedScanner:
         else:
             await self._go_offline()
 
-    async def reboot(self) -> None:
-        """Power-cycle: subscriptions and jobs are lost, new InstanceId, Hello."""
+    async def reboot(self, *, hello: bool = True) -> None:
+        """Power-cycle: subscriptions and jobs are lost, new InstanceId, Hello.
+
+        `hello=False`: a device that does not announce itself after a restart.
+        """
         await self.events.stop(status=None)
         await self.events.start()
         self.service.reset()
         self.sequence = AppSequence(
             max(int(time.time()), self.sequence.instance_id + 1)
         )
-        if self.online and self._responder is not None:
+        if hello and self.online and self._responder is not None:
             await self._responder.multicast(self._discovery("Hello", "Hello"))
 
     # --- in-process control (mirrored by the HTTP control API) ---------------------

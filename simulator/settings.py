@@ -12,7 +12,7 @@ class Settings:
     # [SCAN] §6.2: first RetrieveImage within 60 s of CreateScanJob, and between images.
     retrieve_timeout: float = 60.0
     # How long after ScanAvailableEvent the device accepts the push CreateScanJob
-    # (undocumented on real devices; gaps.md §C).
+    # (no document gives it for real devices).
     push_scan_window: float = 30.0
     # Random wait before answering a multicast Probe (APP_MAX_DELAY allows up to 5 s).
     probe_reply_delay: float = 0.0

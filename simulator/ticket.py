@@ -1,4 +1,4 @@
-"""ScanTicket model: parse from requests, write into responses (WS-Scan ws-scan.md §4)."""
+"""ScanTicket model: parse from requests, write into responses (Scan Service spec, ScanTicket)."""
 
 from __future__ import annotations
 

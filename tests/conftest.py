@@ -10,6 +10,8 @@ from pathlib import Path
 
 from homeassistant.core import HomeAssistant
 import pytest
+from pytest_homeassistant_custom_component.syrupy import HomeAssistantSnapshotExtension
+from syrupy.assertion import SnapshotAssertion
 
 pytest_plugins = ["tests.network_guard", "tests.loopback", "tests.ha_fixtures"]
 
@@ -27,3 +29,13 @@ def media_dir(hass: HomeAssistant, tmp_path: Path) -> Path:
     hass.config.media_dirs = {"local": str(media)}
     hass.config.allowlist_external_dirs = {str(media)}
     return media
+
+
+@pytest.fixture
+def snapshot(snapshot: SnapshotAssertion) -> SnapshotAssertion:
+    """Serialise snapshots as Home Assistant core does (ids and times left out).
+
+    The harness' plugin defines this fixture too, but syrupy's own plugin, registered
+    later, shadows it.
+    """
+    return snapshot.use_extension(HomeAssistantSnapshotExtension)

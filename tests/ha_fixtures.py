@@ -15,6 +15,7 @@ from unittest.mock import AsyncMock, patch
 from homeassistant.const import CONF_HOST
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import pytest
@@ -25,7 +26,14 @@ from pytest_homeassistant_custom_component.common import (
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.wsd_scan.const import CONF_CALLBACK_URL, CONF_XADDRS, DOMAIN
-from custom_components.wsd_scan.wsd import Multicast
+from custom_components.wsd_scan.discovery import SIGNAL_DISCOVERY_EVENT
+from custom_components.wsd_scan.wsd import (
+    AppSequence,
+    DiscoveredDevice,
+    DiscoveryEvent,
+    DiscoveryEventType,
+    Multicast,
+)
 from simulator import Settings, SimulatedScanner
 from simulator.eventing import Subscription
 
@@ -138,6 +146,26 @@ def status_subscriptions(sim: SimulatedScanner) -> dict[str, Subscription]:
 def panel_subscriptions(sim: SimulatedScanner) -> dict[str, Subscription]:
     """Return the scanner's live subscriptions that register panel entries."""
     return {key: sub for key, sub in sim.subscriptions.items() if sub.destinations}
+
+
+def announce(
+    hass: HomeAssistant,
+    sim: SimulatedScanner,
+    kind: DiscoveryEventType = DiscoveryEventType.HELLO,
+    *,
+    uuid: str | None = None,
+) -> None:
+    """Tell the integration of the scanner's Hello (or Bye) as discovery does.
+
+    `uuid`: pretend another device sent it.
+    """
+    device = DiscoveredDevice(
+        uuid or sim.uuid,
+        frozenset(),
+        (sim.device_url,),
+        app_sequence=AppSequence(sim.sequence.instance_id, 1),
+    )
+    async_dispatcher_send(hass, SIGNAL_DISCOVERY_EVENT, DiscoveryEvent(kind, device))
 
 
 def advance(hass: HomeAssistant, delta: timedelta) -> None:

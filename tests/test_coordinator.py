@@ -6,6 +6,7 @@ from datetime import timedelta
 import logging
 from typing import Any
 from unittest.mock import AsyncMock, patch
+from uuid import uuid4
 
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
@@ -25,12 +26,14 @@ from custom_components.wsd_scan.coordinator import (
     PushIssue,
     PushState,
 )
+from custom_components.wsd_scan.wsd import DiscoveryEventType, SubscriptionManager
 from simulator import SimulatedScanner
 from simulator.soap import WSE, SoapFault
 
 from .ha_fixtures import (
     StartScanner,
     advance,
+    announce,
     entity_id,
     scanner_entry,
     status_subscriptions,
@@ -132,6 +135,27 @@ async def test_hello_of_a_rebooted_scanner_resubscribes_at_once(
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 
+async def test_only_the_scanners_own_hello_checks_its_subscriptions(
+    hass: HomeAssistant,
+    scanner: SimulatedScanner,
+    loaded_entry: MockConfigEntry,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Another device's Hello, and the scanner's Bye, leave its subscriptions alone."""
+    checked: list[SubscriptionManager] = []
+    monkeypatch.setattr(
+        SubscriptionManager, "announced", lambda self, _: checked.append(self)
+    )
+    manager = loaded_entry.runtime_data.coordinator.manager
+
+    announce(hass, scanner, uuid=str(uuid4()))
+    announce(hass, scanner, DiscoveryEventType.BYE)
+    assert checked == []
+    announce(hass, scanner)
+    # The status subscription and the panel's.
+    assert checked == [manager, loaded_entry.runtime_data.panel.manager]
+
+
 async def test_subscription_end_leads_to_resubscription(
     hass: HomeAssistant, scanner: SimulatedScanner, loaded_entry: MockConfigEntry
 ) -> None:
@@ -215,8 +239,8 @@ async def test_refused_subscription_polls_and_raises_an_issue(  # noqa: PLR0917 
     assert hass.states.get(problem).state == STATE_ON
 
     monkeypatch.undo()
-    # Retries back off; a Hello (here: the call discovery makes) retries at once.
-    coordinator.async_resubscribe()
+    # Retries back off; a Hello retries at once.
+    announce(hass, scanner)
     # The poll above also fired the manager's back-off timer, so a retry may still be
     # under way when the resubscribe is asked for: wait for the settled state.
     await until(
@@ -274,7 +298,7 @@ async def test_without_a_callback_url_polls_and_raises_an_issue(
     entry = scanner_entry(scanner)
     entry.add_to_hass(hass)
     with patch(
-        "custom_components.wsd_scan.coordinator.get_url",
+        "custom_components.wsd_scan.push.get_url",
         side_effect=NoURLAvailableError,
     ):
         assert await hass.config_entries.async_setup(entry.entry_id)

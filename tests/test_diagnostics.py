@@ -13,6 +13,8 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
     get_diagnostics_for_config_entry,
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+from syrupy.assertion import SnapshotAssertion
+from syrupy.filters import props
 
 from custom_components.wsd_scan.const import (
     CONF_CA_FILE,
@@ -83,6 +85,19 @@ async def test_diagnostics_describe_the_scanner_without_secrets(
         assert panel["subscription"][secret] == REDACTED
     for token in loaded_entry.runtime_data.panel.destination_tokens.values():
         assert token not in text
+
+
+async def test_diagnostics_snapshot(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    snapshot: SnapshotAssertion,
+    loaded_entry: MockConfigEntry,
+) -> None:
+    """The whole document, compared with the stored snapshot (not the device clock)."""
+    diagnostics = await get_diagnostics_for_config_entry(
+        hass, hass_client, loaded_entry
+    )
+    assert diagnostics == snapshot(exclude=props("current_time"))
 
 
 async def test_diagnostics_redact_the_last_scan_and_post_scan_settings(

@@ -28,6 +28,7 @@ from custom_components.wsd_scan.wsd import SCAN_AVAILABLE_EVENT
 from simulator import Settings, SimulatedScanner
 
 from .ha_fixtures import (
+    StartScanner,
     advance,
     entity_id,
     panel_subscriptions,
@@ -54,7 +55,7 @@ PHOTOS = {
     CONF_RESOLUTION: 100,
     CONF_COLOR: "color",
 }
-#: Lifetime Epson WF-3640 grants, whatever is asked (peers.md §7).
+#: Lifetime an Epson WF-3640 grants whatever is asked (PT15M in the test fixtures of occino).
 GRANTED = 900.0
 #: When the panel subscription is renewed (half the granted lifetime), plus a margin.
 RENEWAL = timedelta(seconds=GRANTED / 2 + 1)
@@ -102,7 +103,7 @@ async def assert_press_scans(
     """Press `name` on the panel: the scanner must accept the scan, and it is stored."""
     await press(hass, sim, name)
     assert sim.push_scan_failures == []
-    assert entry.runtime_data.coordinator.data.last_scan is not None
+    assert entry.runtime_data.activity.last_scan is not None
 
 
 async def test_profiles_appear_on_the_panel(
@@ -137,7 +138,7 @@ async def test_each_press_runs_its_profile(
 ) -> None:
     """The event fires with the profile, and the profile's settings scan and store."""
     event = entity_id(entity_registry, "event", panel_scanner.uuid, "scan_button")
-    coordinator = panel_entry.runtime_data.coordinator
+    activity = panel_entry.runtime_data.activity
 
     scan_identifier = await press(hass, panel_scanner, "Photos")
 
@@ -151,7 +152,7 @@ async def test_each_press_runs_its_profile(
     assert (job.ticket.format, job.ticket.input_source) == ("jfif", "Platen")
     assert job.ticket.front is not None
     assert job.ticket.front.color == "RGB24"
-    last = coordinator.data.last_scan
+    last = activity.last_scan
     assert last is not None
     assert [f.mime_type for f in last.files] == ["image/jpeg"]
     assert all(f.path.is_file() for f in last.files)
@@ -167,7 +168,7 @@ async def test_each_press_runs_its_profile(
     assert job.scan_identifier == scan_identifier
     # The office MFP offers no PDF: its JPEG pages become the profile's PDF here.
     assert (job.ticket.format, job.ticket.input_source) == ("jfif", "ADF")
-    last = coordinator.data.last_scan
+    last = activity.last_scan
     assert last is not None
     assert (last.pages, [f.mime_type for f in last.files]) == (2, ["application/pdf"])
     assert panel_scanner.push_scan_failures == []
@@ -222,6 +223,51 @@ async def test_reboot_registers_again_and_a_press_works(
     await assert_press_scans(hass, panel_scanner, panel_entry, "Photos")
 
 
+#: How soon after a scanner's Hello its registrations must be back (issue 12).
+AFTER_HELLO = 10.0
+
+
+@pytest.fixture
+async def announced_scanner(start_scanner: StartScanner) -> SimulatedScanner:
+    """Start a scanner whose Hello went out before Home Assistant listened."""
+    return await start_scanner("office_mfp", discovery=True)
+
+
+async def test_first_hello_heard_after_a_reboot_registers_again(
+    hass: HomeAssistant, announced_scanner: SimulatedScanner, callback_url: str
+) -> None:
+    """Home Assistant started after the scanner; the scanner restarts and says Hello.
+
+    No earlier InstanceId is known to compare with: the Hello makes both subscriptions
+    renew at once, the renewals fail, and both are made anew within seconds (not at the
+    next renewal, minutes later).
+    """
+    entry = scanner_entry(
+        announced_scanner, **{CONF_CALLBACK_URL: callback_url, CONF_PROFILES: [PHOTOS]}
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    panel = entry.runtime_data.panel
+    old_tokens = panel.destination_tokens
+    (old_status,) = status_subscriptions(announced_scanner)
+
+    # The reboot forgets the subscriptions and sends the Hello.
+    async with asyncio.timeout(AFTER_HELLO):
+        await announced_scanner.reboot()
+        await until(
+            lambda: (
+                len(panel_subscriptions(announced_scanner)) == 1
+                and len(status_subscriptions(announced_scanner)) == 1
+                and old_status not in status_subscriptions(announced_scanner)
+                and panel.destination_tokens not in ({}, old_tokens)
+            ),
+            timeout=AFTER_HELLO,
+        )
+    await assert_press_scans(hass, announced_scanner, entry, "Photos")
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
 async def test_forgotten_subscription_is_recreated(
     hass: HomeAssistant, panel_scanner: SimulatedScanner, panel_entry: MockConfigEntry
 ) -> None:
@@ -266,7 +312,7 @@ async def test_stale_token_registers_again(
     assert "Press Scan on the panel again" in caplog.text
     await until(lambda: set(panel_subscriptions(panel_scanner)) - {before} != set())
     await press(hass, panel_scanner, "Photos")
-    assert panel_entry.runtime_data.coordinator.data.last_scan is not None
+    assert panel_entry.runtime_data.activity.last_scan is not None
 
 
 async def test_repeated_and_unknown_events_start_nothing(
@@ -418,7 +464,7 @@ async def test_several_scanners_at_once(
         folders = set()
         for entry, sim in zip(entries, (first, second), strict=True):
             assert len(sim.jobs) == 1
-            last = entry.runtime_data.coordinator.data.last_scan
+            last = entry.runtime_data.activity.last_scan
             assert last is not None
             folders.add(last.files[0].path.parent)
             assert await hass.config_entries.async_unload(entry.entry_id)

@@ -120,12 +120,10 @@ async def test_post_scan_only_leaves_the_library(
     assert response["files"] == []
     assert response["post_scan"]["state"] == "Completed"
     assert len(server.jobs) == 1
-    coordinator = post_entry.runtime_data.coordinator
+    activity = post_entry.runtime_data.activity
     # The last scan is the one still in the library.
-    assert coordinator.data.last_scan is not None
-    assert [str(f.path) for f in coordinator.data.last_scan.files] == [
-        kept["files"][0]["path"]
-    ]
+    assert activity.last_scan is not None
+    assert [str(f.path) for f in activity.last_scan.files] == [kept["files"][0]["path"]]
     folder = Path(kept["files"][0]["path"]).parent
     assert [p.suffix for p in folder.iterdir() if p.is_file()] == [".jpg"]
 
@@ -229,5 +227,5 @@ async def test_an_unreachable_endpoint_is_a_failure_not_a_loss(
         await scan(hass, scanner.uuid, source="platen", destination="post_scan")
     assert err.value.translation_key == "post_scan_failed"
     assert Path(err.value.translation_placeholders["files"]).is_file()
-    assert entry.runtime_data.coordinator.data.last_scan is not None
+    assert entry.runtime_data.activity.last_scan is not None
     assert await hass.config_entries.async_unload(entry.entry_id)

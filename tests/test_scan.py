@@ -620,7 +620,7 @@ async def test_pdf_only_scanner(
         response = await scan(hass, pdf_only.uuid, source="platen", format="pdf")
         with pikepdf.open(response["files"][0]["path"]) as pdf:
             assert len(pdf.pages) == 1
-        assert entry.runtime_data.coordinator.data.last_scan.previews == ()
+        assert entry.runtime_data.activity.last_scan.previews == ()
 
         with pytest.raises(ServiceValidationError) as err:
             await scan(hass, pdf_only.uuid, source="platen", format="jpeg")
@@ -632,7 +632,7 @@ async def test_pdf_only_scanner(
             "Simulated Office MFP delivered pages that cannot become JPEG (page 1 is a "
             "PDF and cannot become JPEG). They are saved as the scanner sent them: 1 ("
         )
-        last_scan = entry.runtime_data.coordinator.data.last_scan
+        last_scan = entry.runtime_data.activity.last_scan
         assert [file.path for file in last_scan.files] == [kept]
         assert last_scan.files[0].mime_type == "application/pdf"
         await hass.config_entries.async_unload(entry.entry_id)

@@ -164,6 +164,11 @@ async def test_last_scan_stays_available_while_the_scanner_is_gone(
 ) -> None:
     """What is kept in Home Assistant stays visible; a deleted preview shows nothing."""
     await press(hass, entity_id(entity_registry, "button", scanner.uuid, "scan"))
+    # The scanner ends the job (and says so) once the last image is sent, which may be
+    # after the scan is stored here: a late notification would make it available again.
+    await until(lambda: all(job.terminal for job in scanner.jobs.values()))
+    await scanner.wait_for_notifications()
+    await hass.async_block_till_done()
     await scanner.set_online(False)
     await entry.runtime_data.coordinator.async_refresh()
     await hass.async_block_till_done()

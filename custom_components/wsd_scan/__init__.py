@@ -2,32 +2,25 @@
 
 from __future__ import annotations
 
-from homeassistant.const import CONF_HOST, EVENT_HOMEASSISTANT_STOP, Platform
-from homeassistant.core import Event, HomeAssistant, callback
-from homeassistant.exceptions import ConfigEntryNotReady
+from homeassistant.const import EVENT_HOMEASSISTANT_STOP, Platform
+from homeassistant.core import Event, HomeAssistant
 from homeassistant.helpers import config_validation as cv
-from homeassistant.helpers.aiohttp_client import async_get_clientsession
-from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.typing import ConfigType
 
-from .const import CONF_XADDRS, DOMAIN
-from .coordinator import (
-    WsdScanConfigEntry,
-    WsdScanCoordinator,
-    WsdScanRuntimeData,
-    hosts_of,
-)
-from .discovery import SIGNAL_DISCOVERY_EVENT, async_setup_discovery
+from .const import DOMAIN
+from .coordinator import WsdScanCoordinator
+from .discovery import async_setup_discovery
 from .media_source import ScanFileView
 from .migration import async_migrate
-from .notification_view import NOTIFICATION_HANDLER, async_setup_notify_view
+from .models import WsdScanConfigEntry, WsdScanRuntimeData
+from .notification_view import async_setup_notify_view
 from .panel import PanelScans
 from .post_scan import PostScanTarget
 from .profiles import entry_profiles
-from .runner import ScanRunner
+from .push import Push
+from .runner import ScanActivity, ScanRunner
 from .services import async_setup_services
 from .storage import ScanStorage, async_remove_leftover_work
-from .wsd import DiscoveryEvent, ScanClient, WsdError, get_device_info, quirks_for
 
 PLATFORMS: list[Platform] = [
     Platform.BINARY_SENSOR,
@@ -52,74 +45,46 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 
 async def async_setup_entry(hass: HomeAssistant, entry: WsdScanConfigEntry) -> bool:
     """Describe the scanner, read its status, subscribe to its events."""
-    host: str = entry.data[CONF_HOST]
-    xaddrs: list[str] = entry.data[CONF_XADDRS]
-    session = async_get_clientsession(hass)
-    try:
-        device = await get_device_info(session, entry.unique_id or xaddrs[0], xaddrs)
-    except WsdError as err:
-        raise _not_ready(host, err) from err
-    if device.scan_service_url is None:
-        raise ConfigEntryNotReady(
-            translation_domain=DOMAIN,
-            translation_key="no_scan_service",
-            translation_placeholders={"host": host},
-        )
-    scan_client = ScanClient(
-        session,
-        device.scan_service_url,
-        quirks=quirks_for(device.manufacturer, device.model),
+    push = Push(hass, entry)
+    entry.async_on_unload(push.async_start())
+    activity = ScanActivity()
+    coordinator = WsdScanCoordinator(
+        hass, entry, push, on_job_event=activity.async_job_event
     )
-    try:
-        elements = await scan_client.get_elements()
-        status = elements.status or await scan_client.get_status()
-    except WsdError as err:
-        raise _not_ready(host, err) from err
+    await coordinator.async_config_entry_first_refresh()
+    device = coordinator.device
     storage = ScanStorage(
         hass, device_name=device.name, scanner=entry.unique_id or device.uuid
     )
-    coordinator = WsdScanCoordinator(
-        hass,
-        entry,
-        device=device,
-        scan_client=scan_client,
-        status=status,
-        handler=hass.data[NOTIFICATION_HANDLER],
-        device_hosts=hosts_of([*xaddrs, device.scan_service_url]),
-        last_scan=await storage.async_latest(),
-    )
+    activity.async_scan_stored(await storage.async_latest())
     runner = ScanRunner(
         hass,
-        coordinator,
-        scan_client,
+        device.name,
+        coordinator.scan_client,
         storage,
-        elements.capabilities,
+        coordinator.elements.capabilities,
+        status=lambda: coordinator.data,
+        observer=activity,
         post_scan=PostScanTarget.from_options(
             hass, entry.entry_id, device.name, entry.options
         ),
     )
-    panel = PanelScans(hass, entry, coordinator, runner, entry_profiles(entry))
+    panel = PanelScans(hass, entry, push, runner, entry_profiles(entry))
     entry.runtime_data = WsdScanRuntimeData(
-        device, elements, scan_client, coordinator, runner, panel
+        device,
+        coordinator.elements,
+        coordinator.scan_client,
+        coordinator,
+        activity,
+        runner,
+        push,
+        panel,
     )
     # A scan still running stops (its pages are kept) when the entry goes.
     entry.async_on_unload(runner.async_cancel)
     await coordinator.async_start_push()
-    await panel.async_start(hass.data[NOTIFICATION_HANDLER])
+    await panel.async_start(coordinator.scan_client)
     entry.async_on_unload(panel.async_stop)
-
-    @callback
-    def _resubscribe_after_reboot(event: DiscoveryEvent) -> None:
-        # A Hello with a new AppSequence InstanceId: the scanner lost its subscriptions.
-        if event.rebooted and event.device.uuid == entry.unique_id:
-            coordinator.async_resubscribe()
-            panel.async_resubscribe()
-
-    entry.async_on_unload(
-        async_dispatcher_connect(
-            hass, SIGNAL_DISCOVERY_EVENT, _resubscribe_after_reboot
-        )
-    )
 
     async def _unsubscribe_on_stop(_event: Event) -> None:
         await panel.async_stop()
@@ -142,14 +107,6 @@ async def _async_reload(hass: HomeAssistant, entry: WsdScanConfigEntry) -> None:
 async def async_migrate_entry(hass: HomeAssistant, entry: WsdScanConfigEntry) -> bool:
     """Bring an entry stored by an older release to the current layout."""
     return async_migrate(hass, entry)
-
-
-def _not_ready(host: str, err: WsdError) -> ConfigEntryNotReady:
-    return ConfigEntryNotReady(
-        translation_domain=DOMAIN,
-        translation_key="cannot_connect",
-        translation_placeholders={"host": host, "error": str(err)},
-    )
 
 
 async def async_unload_entry(hass: HomeAssistant, entry: WsdScanConfigEntry) -> bool:

@@ -14,9 +14,9 @@ from homeassistant.components.binary_sensor.const import BinarySensorDeviceClass
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import ScannerData, WsdScanConfigEntry
-from .entity import WsdScanEntity, WsdScanEntityDescription, snake_case
-from .wsd import ScannerElements
+from .entity import WsdScanStatusEntity, snake_case
+from .models import WsdScanConfigEntry
+from .wsd import ScannerElements, ScannerStatus
 
 # Read-only: the coordinator does all updates.
 PARALLEL_UPDATES = 0
@@ -29,17 +29,16 @@ NOT_A_PROBLEM: Final = frozenset(
 
 
 @dataclass(frozen=True, kw_only=True)
-class WsdScanBinarySensorEntityDescription(
-    BinarySensorEntityDescription, WsdScanEntityDescription
-):
+class WsdScanBinarySensorEntityDescription(BinarySensorEntityDescription):
     """Describes a scanner binary sensor."""
 
-    is_on_fn: Callable[[ScannerData], bool]
+    is_on_fn: Callable[[ScannerStatus], bool]
+    attributes_fn: Callable[[ScannerStatus], dict[str, Any]] | None = None
     exists_fn: Callable[[ScannerElements], bool] = lambda _: True
 
 
-def _conditions(data: ScannerData) -> dict[str, Any]:
-    return {"conditions": sorted(snake_case(name) for name in data.status.problems)}
+def _conditions(status: ScannerStatus) -> dict[str, Any]:
+    return {"conditions": sorted(snake_case(name) for name in status.problems)}
 
 
 BINARY_SENSORS: tuple[WsdScanBinarySensorEntityDescription, ...] = (
@@ -47,13 +46,13 @@ BINARY_SENSORS: tuple[WsdScanBinarySensorEntityDescription, ...] = (
         key="problem",
         translation_key="problem",
         device_class=BinarySensorDeviceClass.PROBLEM,
-        is_on_fn=lambda data: bool(data.status.problems - NOT_A_PROBLEM),
+        is_on_fn=lambda status: bool(status.problems - NOT_A_PROBLEM),
         attributes_fn=_conditions,
     ),
     WsdScanBinarySensorEntityDescription(
         key="feeder_loaded",
         translation_key="feeder_loaded",
-        is_on_fn=lambda data: not data.status.feeder_empty,
+        is_on_fn=lambda status: not status.feeder_empty,
         exists_fn=lambda elements: (
             elements.capabilities is not None
             and elements.capabilities.adf_front is not None
@@ -76,8 +75,8 @@ async def async_setup_entry(
     )
 
 
-class WsdScanBinarySensor(WsdScanEntity, BinarySensorEntity):
-    """A binary sensor showing part of the scanner's data."""
+class WsdScanBinarySensor(WsdScanStatusEntity, BinarySensorEntity):
+    """A binary sensor showing part of the scanner's status."""
 
     entity_description: WsdScanBinarySensorEntityDescription
 
@@ -86,3 +85,10 @@ class WsdScanBinarySensor(WsdScanEntity, BinarySensorEntity):
     def is_on(self) -> bool:
         """Return whether the sensor is on."""
         return self.entity_description.is_on_fn(self.coordinator.data)
+
+    @property
+    @override
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """Return the attributes, if the description has any."""
+        attributes_fn = self.entity_description.attributes_fn
+        return attributes_fn(self.coordinator.data) if attributes_fn else None

@@ -2,27 +2,21 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import override
 
 from homeassistant.components.button import ButtonEntity, ButtonEntityDescription
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import WsdScanConfigEntry
-from .entity import WsdScanEntity, WsdScanEntityDescription
+from .entity import WsdScanStatusEntity
+from .models import WsdScanConfigEntry
 from .profiles import scan_settings
 
 # Presses are not queued here: the scanner's runner refuses a second scan as busy.
 PARALLEL_UPDATES = 0
 
 
-@dataclass(frozen=True, kw_only=True)
-class WsdScanButtonEntityDescription(ButtonEntityDescription, WsdScanEntityDescription):
-    """Describes a scanner button."""
-
-
-SCAN_BUTTON = WsdScanButtonEntityDescription(key="scan", translation_key="scan")
+SCAN_BUTTON = ButtonEntityDescription(key="scan", translation_key="scan")
 
 
 async def async_setup_entry(
@@ -34,13 +28,19 @@ async def async_setup_entry(
     async_add_entities([WsdScanButton(entry, SCAN_BUTTON)])
 
 
-class WsdScanButton(WsdScanEntity, ButtonEntity):
-    """Scans into the media library with the default settings."""
+class WsdScanButton(WsdScanStatusEntity, ButtonEntity):
+    """Scans into the media library with the default settings (while the scanner answers)."""
 
-    entity_description: WsdScanButtonEntityDescription
+    def __init__(
+        self, entry: WsdScanConfigEntry, description: ButtonEntityDescription
+    ) -> None:
+        """Scan on the entry's scanner with its options."""
+        super().__init__(entry, description)
+        self._entry = entry
 
     @override
     async def async_press(self) -> None:
         """Scan; errors (busy, feeder empty, …) are shown as translated messages."""
-        entry = self.coordinator.config_entry
-        await entry.runtime_data.runner.async_scan(scan_settings(entry.options))
+        await self._entry.runtime_data.runner.async_scan(
+            scan_settings(self._entry.options)
+        )

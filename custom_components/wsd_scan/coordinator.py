@@ -1,43 +1,48 @@
 """One coordinator per scanner: status by WS-Eventing push, polling while push fails.
 
-The coordinator subscribes to the scan service's status events with a notify URL served
-by Home Assistant (`notify.py`). It polls GetScannerElements(ScannerStatus) until the
-first notification proves that the scanner reaches that URL, and again whenever the
-subscription is lost (refused, scanner gone, callback unreachable). Repair issues say why
-push does not work; they disappear when it does.
+Set up like HA's wled coordinator: `_async_setup` describes the scanner once (DPWS
+metadata, GetScannerElements), every refresh reads its status. Status events arrive
+through a subscription made by the scanner's `Push` (push.py), posted to the
+notification view (notification_view.py). The coordinator polls
+GetScannerElements(ScannerStatus) until the first notification proves that the scanner
+reaches Home Assistant, and again whenever the subscription is lost (refused, scanner
+gone, callback unreachable). Repair issues say why push does not work; they disappear
+when it does.
+
+The coordinator's data is the scanner's own status. Job events are handed on to
+`on_job_event`: what Home Assistant shows of scans is kept on the runner's side
+(runner.py `ScanActivity`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 from enum import StrEnum
 import logging
-from typing import TYPE_CHECKING, Final, override
+from typing import Final, override
 
 from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import CONF_HOST
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.exceptions import ConfigEntryNotReady
 from homeassistant.helpers import issue_registry as ir
-from homeassistant.helpers.network import NoURLAvailableError, get_url
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.update_coordinator import DataUpdateCoordinator, UpdateFailed
 
 from .const import (
-    CONF_CALLBACK_URL,
     CONF_POLL_INTERVAL,
+    CONF_XADDRS,
     DEFAULT_POLL_INTERVAL,
     DOMAIN,
     NOTIFY_PATH,
 )
-from .storage import StoredScan
+from .push import Push
 from .wsd import (
     STATUS_EVENTS,
     DeviceInfo,
     ErrorKind,
-    EventingClient,
-    JobState,
-    NotificationHandler,
-    PostScanJobStatus,
     ScanClient,
     ScannerElements,
     ScannerStatus,
@@ -45,8 +50,9 @@ from .wsd import (
     SubscriptionManager,
     WsdError,
     WsdEvent,
+    get_device_info,
+    quirks_for,
 )
-from .wsd.discovery import url_host
 from .wsd.models import (
     JobEndStateEvent,
     JobStatusEvent,
@@ -56,10 +62,6 @@ from .wsd.models import (
     ScannerStatusSummaryEvent,
 )
 
-if TYPE_CHECKING:
-    from .panel import PanelScans
-    from .runner import ScanRunner
-
 _LOGGER = logging.getLogger(__name__)
 
 #: Requested subscription lifetime. Short, as onvif does: devices cannot list or collect
@@ -68,6 +70,8 @@ SUBSCRIPTION_LIFETIME: Final = 600.0
 
 #: Errors that mean the scanner is not there, as opposed to refusing the subscription.
 _ABSENT: Final = frozenset({ErrorKind.UNREACHABLE, ErrorKind.TIMEOUT})
+
+type JobEvent = JobStatusEvent | JobEndStateEvent
 
 
 class PushIssue(StrEnum):
@@ -89,34 +93,11 @@ class PushState(StrEnum):
     WORKING = "working"
 
 
-@dataclass(frozen=True, slots=True)
-class JobProgress:
-    """The scan job the scanner reported last."""
-
-    job_id: str
-    state: JobState
-    reasons: tuple[str, ...] = ()
-    #: Images scanned so far (ScansCompleted), when the scanner says.
-    pages: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ScannerData:
-    """What the entities show: the scanner's status, its latest job, the last scan."""
-
-    status: ScannerStatus
-    job: JobProgress | None = None
-    last_scan: StoredScan | None = None
-    #: The post-scan job of the latest scan handed to the endpoint.
-    post_scan: PostScanJobStatus | None = None
-
-
-def apply_event(data: ScannerData, event: WsdEvent) -> ScannerData:
-    """Return `data` with a status or job event applied."""
-    status = data.status
+def apply_event(status: ScannerStatus, event: WsdEvent) -> ScannerStatus:
+    """Return `status` with a status event applied (other events change nothing)."""
     match event:
         case ScannerStatusSummaryEvent():
-            status = replace(
+            return replace(
                 status,
                 state=event.state,
                 raw_state=event.raw_state,
@@ -128,9 +109,9 @@ def apply_event(data: ScannerData, event: WsdEvent) -> ScannerData:
                 for active in status.active_conditions
                 if active.condition_id != condition.condition_id
             )
-            status = replace(status, active_conditions=(*others, condition))
+            return replace(status, active_conditions=(*others, condition))
         case ScannerStatusConditionClearedEvent(condition_id=cleared):
-            status = replace(
+            return replace(
                 status,
                 active_conditions=tuple(
                     active
@@ -139,27 +120,8 @@ def apply_event(data: ScannerData, event: WsdEvent) -> ScannerData:
                 ),
             )
         case ScannerElementsChangeEvent(elements=ScannerElements(status=new_status)):
-            status = new_status or status
-        case JobStatusEvent() | JobEndStateEvent():
-            return replace(
-                data,
-                job=JobProgress(
-                    event.job_id,
-                    event.state,
-                    event.reasons,
-                    _pages(data.job, event.job_id, event.scans_completed),
-                ),
-            )
-        case _:
-            return data
-    return replace(data, status=status)
-
-
-def _pages(known: JobProgress | None, job_id: str, pages: int | None) -> int | None:
-    """Return a job's page count: it only grows (events and received pages race)."""
-    if known is None or known.job_id != job_id or known.pages is None:
-        return pages
-    return known.pages if pages is None else max(known.pages, pages)
+            return new_status or status
+    return status
 
 
 def _same_status(first: ScannerStatus, second: ScannerStatus) -> bool:
@@ -167,39 +129,23 @@ def _same_status(first: ScannerStatus, second: ScannerStatus) -> bool:
     return (first.state, first.problems) == (second.state, second.problems)
 
 
-@dataclass(slots=True)
-class WsdScanRuntimeData:
-    """What a loaded config entry holds while it runs."""
+class WsdScanCoordinator(DataUpdateCoordinator[ScannerStatus]):
+    """Keeps one scanner's status current, by push where possible."""
 
+    config_entry: ConfigEntry
     device: DeviceInfo
     elements: ScannerElements
     scan_client: ScanClient
-    coordinator: WsdScanCoordinator
-    runner: ScanRunner
-    panel: PanelScans
-
-
-type WsdScanConfigEntry = ConfigEntry[WsdScanRuntimeData]
-
-
-class WsdScanCoordinator(DataUpdateCoordinator[ScannerData]):
-    """Keeps one scanner's status current, by push where possible."""
-
-    config_entry: WsdScanConfigEntry
 
     def __init__(
         self,
         hass: HomeAssistant,
-        entry: WsdScanConfigEntry,
+        entry: ConfigEntry,
+        push: Push,
         *,
-        device: DeviceInfo,
-        scan_client: ScanClient,
-        status: ScannerStatus,
-        handler: NotificationHandler,
-        device_hosts: frozenset[str],
-        last_scan: StoredScan | None = None,
+        on_job_event: Callable[[JobEvent], None],
     ) -> None:
-        """Start from the status read at setup; `handler` routes notifications."""
+        """Subscribe with `push`, poll until it works; job events go to `on_job_event`."""
         self._poll_interval = timedelta(
             seconds=entry.options.get(CONF_POLL_INTERVAL, DEFAULT_POLL_INTERVAL)
         )
@@ -207,14 +153,11 @@ class WsdScanCoordinator(DataUpdateCoordinator[ScannerData]):
             hass,
             _LOGGER,
             config_entry=entry,
-            name=device.name,
+            name=entry.title,
             update_interval=self._poll_interval,
         )
-        self.data = ScannerData(status, last_scan=last_scan)
-        self.scan_client = scan_client
-        self.device_hosts = device_hosts
-        self._handler = handler
-        self.notify_base_url: str | None = None
+        self.push = push
+        self._on_job_event = on_job_event
         self.manager: SubscriptionManager | None = None
         self._subscription_id: str | None = None
         self._push_confirmed = False
@@ -226,50 +169,69 @@ class WsdScanCoordinator(DataUpdateCoordinator[ScannerData]):
             return PushState.OFF
         return PushState.WORKING if self._push_confirmed else PushState.PENDING
 
+    @override
+    async def _async_setup(self) -> None:
+        """Describe the scanner: its metadata, scan service and capabilities."""
+        entry = self.config_entry
+        xaddrs: list[str] = entry.data[CONF_XADDRS]
+        session = async_get_clientsession(self.hass)
+        try:
+            self.device = await get_device_info(
+                session, entry.unique_id or xaddrs[0], xaddrs
+            )
+            if self.device.scan_service_url is None:
+                raise ConfigEntryNotReady(
+                    translation_domain=DOMAIN,
+                    translation_key="no_scan_service",
+                    translation_placeholders={"host": entry.data[CONF_HOST]},
+                )
+            self.scan_client = ScanClient(
+                session,
+                self.device.scan_service_url,
+                quirks=quirks_for(self.device.manufacturer, self.device.model),
+            )
+            self.elements = await self.scan_client.get_elements()
+        except WsdError as err:
+            raise ConfigEntryNotReady(
+                translation_domain=DOMAIN,
+                translation_key="cannot_connect",
+                translation_placeholders={
+                    "host": entry.data[CONF_HOST],
+                    "error": str(err),
+                },
+            ) from err
+        self.name = self.device.name
+
     async def async_start_push(self) -> None:
         """Subscribe to status events; without a callback URL, poll and raise an issue."""
-        try:
-            base_url = self.config_entry.options.get(CONF_CALLBACK_URL) or get_url(
-                self.hass, allow_cloud=False, prefer_external=False
-            )
-        except NoURLAvailableError:
-            _LOGGER.debug("No URL of Home Assistant for %s to notify", self.name)
-            self._create_issue(PushIssue.NO_CALLBACK_URL)
-            return
-        self.notify_base_url = base_url.rstrip("/")
-        self.manager = SubscriptionManager(
-            EventingClient(self.scan_client.session, self.scan_client.url),
-            self._handler,
-            notify_url=self.notify_url,
-            device_hosts=self.device_hosts,
+        self.manager = self.push.subscription(
+            self.scan_client,
             actions=STATUS_EVENTS,
             listener=self._handle_event,
             on_change=self._subscription_changed,
             expires=SUBSCRIPTION_LIFETIME,
         )
+        if self.manager is None:
+            _LOGGER.debug("No URL of Home Assistant for %s to notify", self.name)
+            self._create_issue(PushIssue.NO_CALLBACK_URL)
+            return
         await self.manager.start()
-
-    @callback
-    def async_resubscribe(self) -> None:
-        """Subscribe again now: the scanner restarted (a Hello with a new InstanceId)."""
-        if self.manager is not None:
-            self.manager.resubscribe()
 
     @override
     async def async_shutdown(self) -> None:
         """Stop polling, unsubscribe and withdraw this scanner's repair issues."""
         await super().async_shutdown()
-        if self.manager is not None:
-            self.manager.on_change = None
-            await self.manager.stop()
+        if (manager := self.manager) is not None:
             self.manager = None
+            manager.on_change = None
+            await self.push.async_unsubscribe(manager)
         self._subscription_id = None
         for issue in PushIssue:
             ir.async_delete_issue(self.hass, DOMAIN, self._issue_id(issue))
 
     @override
-    async def _async_update_data(self) -> ScannerData:
-        """Poll the status (only while push does not work)."""
+    async def _async_update_data(self) -> ScannerStatus:
+        """Read the status (at setup, then only while push does not work)."""
         try:
             status = await self.scan_client.get_status()
         except WsdError as err:
@@ -278,53 +240,11 @@ class WsdScanCoordinator(DataUpdateCoordinator[ScannerData]):
                 translation_key="unreachable",
                 translation_placeholders={"name": self.name, "error": str(err)},
             ) from err
-        if self.push_state is PushState.PENDING and not _same_status(
-            status, self.data.status
-        ):
+        if self.push_state is PushState.PENDING and not _same_status(status, self.data):
             # The status changed, yet no notification came: the scanner cannot reach
             # the callback URL (firewall, container network, wrong URL override).
             self._create_issue(PushIssue.CALLBACK_UNREACHABLE)
-        return replace(self.data, status=status)
-
-    @callback
-    def async_job_progress(self, job_id: str, state: JobState, pages: int) -> None:
-        """Show how a job started here is going (pages as they arrive, its end)."""
-        known = self.data.job
-        reasons = (
-            known.reasons
-            if known is not None and (known.job_id, known.state) == (job_id, state)
-            else ()
-        )
-        self._async_show(
-            replace(
-                self.data,
-                job=JobProgress(job_id, state, reasons, _pages(known, job_id, pages)),
-            )
-        )
-
-    @callback
-    def async_scan_stored(self, scan: StoredScan | None) -> None:
-        """Show a newly stored scan as the last one (None: the library has none)."""
-        self._async_show(replace(self.data, last_scan=scan))
-
-    @callback
-    def async_post_scan_progress(self, status: PostScanJobStatus) -> None:
-        """Show how handing a scan to the post-scan endpoint goes."""
-        self._async_show(replace(self.data, post_scan=status))
-
-    @callback
-    def _async_show(self, data: ScannerData) -> None:
-        """Update the entities with what Home Assistant did, not what the scanner said.
-
-        Unlike `async_set_updated_data`, this neither claims that the scanner answered
-        nor moves the next poll.
-        """
-        self.data = data
-        self.async_update_listeners()
-
-    def notify_url(self, identifier: str) -> str:
-        """Return the URL the scanner posts notifications for `identifier` to."""
-        return f"{self.notify_base_url}{NOTIFY_PATH}/{identifier}"
+        return status
 
     @callback
     def _handle_event(self, event: WsdEvent) -> None:
@@ -335,6 +255,9 @@ class WsdScanCoordinator(DataUpdateCoordinator[ScannerData]):
             ir.async_delete_issue(
                 self.hass, DOMAIN, self._issue_id(PushIssue.CALLBACK_UNREACHABLE)
             )
+        if isinstance(event, (JobStatusEvent, JobEndStateEvent)):
+            self._on_job_event(event)
+            return
         self.async_set_updated_data(apply_event(self.data, event))
 
     @callback
@@ -370,6 +293,7 @@ class WsdScanCoordinator(DataUpdateCoordinator[ScannerData]):
         return f"{issue}_{self.config_entry.entry_id}"
 
     def _create_issue(self, issue: PushIssue, error: str = "") -> None:
+        base_url = self.push.base_url
         ir.async_create_issue(
             self.hass,
             DOMAIN,
@@ -379,15 +303,8 @@ class WsdScanCoordinator(DataUpdateCoordinator[ScannerData]):
             translation_key=issue,
             translation_placeholders={
                 "name": self.name,
-                "url": f"{self.notify_base_url}{NOTIFY_PATH}"
-                if self.notify_base_url
-                else "",
+                "url": f"{base_url}{NOTIFY_PATH}" if base_url else "",
                 "error": error,
             },
             data={"entry_id": self.config_entry.entry_id},
         )
-
-
-def hosts_of(urls: Iterable[str]) -> frozenset[str]:
-    """Return the hosts of the scanner's addresses (notifications must come from one)."""
-    return frozenset(host for url in urls if (host := url_host(url)))

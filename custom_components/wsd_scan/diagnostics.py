@@ -17,7 +17,7 @@ from .const import (
     CONF_USER_IDENTIFIER,
     CONF_XADDRS,
 )
-from .coordinator import WsdScanConfigEntry
+from .models import WsdScanConfigEntry
 from .wsd import SubscriptionManager
 
 #: Addresses, identities and the subscription's secrets (the identifier in the notify URL
@@ -72,11 +72,23 @@ async def async_get_config_entry_diagnostics(
             # Entries of the library's device quirk table active for this model.
             "quirks": list(runtime.scan_client.quirks.names),
             "elements": asdict(runtime.elements),
-            "status": _plain(asdict(coordinator.data)),
+            "status": _plain(
+                {
+                    "status": asdict(coordinator.data),
+                    **{
+                        key: asdict(value) if value is not None else None
+                        for key, value in (
+                            ("job", runtime.activity.job),
+                            ("last_scan", runtime.activity.last_scan),
+                            ("post_scan", runtime.activity.post_scan),
+                        )
+                    },
+                }
+            ),
             "available": coordinator.last_update_success,
             "push": {
                 "state": coordinator.push_state,
-                "notify_base_url": coordinator.notify_base_url,
+                "notify_base_url": runtime.push.base_url,
                 **_subscription(coordinator.manager),
             },
             "panel": {

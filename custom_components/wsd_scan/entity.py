@@ -1,18 +1,18 @@
-"""The base entity of a scanner's entities."""
+"""The base entities of a scanner: one showing its status, one showing Home Assistant's scans."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
 import re
-from typing import Any, override
+from typing import override
 
 from homeassistant.helpers.device_registry import DeviceInfo
-from homeassistant.helpers.entity import EntityDescription
+from homeassistant.helpers.entity import Entity, EntityDescription
 from homeassistant.helpers.update_coordinator import CoordinatorEntity
 
 from .const import DOMAIN
-from .coordinator import ScannerData, WsdScanConfigEntry, WsdScanCoordinator
+from .coordinator import WsdScanCoordinator
+from .models import WsdScanConfigEntry
+from .runner import ScanActivity
 
 _ACRONYM = re.compile(r"([A-Z]+)([A-Z][a-z])")
 _WORD = re.compile(r"([a-z0-9])([A-Z])")
@@ -23,26 +23,16 @@ def snake_case(name: str) -> str:
     return _WORD.sub(r"\1_\2", _ACRONYM.sub(r"\1_\2", name)).lower()
 
 
-@dataclass(frozen=True, kw_only=True)
-class WsdScanEntityDescription(EntityDescription):
-    """What every scanner entity description may add: attributes from the data."""
-
-    attributes_fn: Callable[[ScannerData], dict[str, Any]] | None = None
-    #: Shows what Home Assistant keeps (the last scan): available while the scanner is not.
-    local: bool = False
-
-
-class WsdScanEntity(CoordinatorEntity[WsdScanCoordinator]):
+class WsdScanEntity(Entity):
     """An entity of one scanner, on its device."""
 
     _attr_has_entity_name = True
-    entity_description: WsdScanEntityDescription
+    _attr_should_poll = False
 
     def __init__(
-        self, entry: WsdScanConfigEntry, description: WsdScanEntityDescription
+        self, entry: WsdScanConfigEntry, description: EntityDescription
     ) -> None:
         """Describe the entity and the scanner's device."""
-        super().__init__(entry.runtime_data.coordinator)
         self.entity_description = description
         device = entry.runtime_data.device
         device_id = entry.unique_id or device.uuid
@@ -58,15 +48,34 @@ class WsdScanEntity(CoordinatorEntity[WsdScanCoordinator]):
             configuration_url=device.presentation_url,
         )
 
-    @property
-    @override
-    def available(self) -> bool:
-        """Whether the scanner answers, or the entity shows what is kept here."""
-        return self.entity_description.local or super().available
 
-    @property
+class WsdScanStatusEntity(CoordinatorEntity[WsdScanCoordinator], WsdScanEntity):
+    """Shows the scanner's status: unavailable while the scanner does not answer."""
+
+    def __init__(
+        self, entry: WsdScanConfigEntry, description: EntityDescription
+    ) -> None:
+        """Follow the scanner's coordinator."""
+        CoordinatorEntity.__init__(self, entry.runtime_data.coordinator)
+        WsdScanEntity.__init__(self, entry, description)
+
+
+class WsdScanActivityEntity(WsdScanEntity):
+    """Shows what Home Assistant keeps of the scanner's scans: available while it is away."""
+
+    def __init__(
+        self, entry: WsdScanConfigEntry, description: EntityDescription
+    ) -> None:
+        """Follow the scanner's scan activity."""
+        super().__init__(entry, description)
+        self.activity: ScanActivity = entry.runtime_data.activity
+
     @override
-    def extra_state_attributes(self) -> dict[str, Any] | None:
-        """Return the attributes, if the description has any."""
-        attributes_fn = self.entity_description.attributes_fn
-        return attributes_fn(self.coordinator.data) if attributes_fn else None
+    async def async_added_to_hass(self) -> None:
+        """Show every change of the activity."""
+        await super().async_added_to_hass()
+        self.async_on_remove(self.activity.async_add_listener(self._handle_activity))
+
+    def _handle_activity(self) -> None:
+        """Write the new state (override to read the activity first)."""
+        self.async_write_ha_state()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import override
 
 from homeassistant.components.event import (
@@ -13,25 +12,19 @@ from homeassistant.components.event import (
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import WsdScanConfigEntry
-from .entity import WsdScanEntity, WsdScanEntityDescription
+from .entity import WsdScanEntity
+from .models import WsdScanConfigEntry
 from .panel import PanelPress
 
 # Events are pushed by the scanner; nothing is polled or sent.
 PARALLEL_UPDATES = 0
 
 
-@dataclass(frozen=True, kw_only=True)
-class WsdScanEventEntityDescription(EventEntityDescription, WsdScanEntityDescription):
-    """Describes a scanner event entity."""
-
-
-SCAN_BUTTON_EVENT = WsdScanEventEntityDescription(
+# Presses come from the scanner's panel; the entity stays available while it is away.
+SCAN_BUTTON_EVENT = EventEntityDescription(
     key="scan_button",
     translation_key="scan_button",
     device_class=EventDeviceClass.BUTTON,
-    # Presses come from the scanner's panel: they are shown while the scanner is away.
-    local=True,
 )
 
 
@@ -48,10 +41,8 @@ async def async_setup_entry(
 class WsdScanButtonEvent(WsdScanEntity, EventEntity):
     """Fires with the profile's name as event type when it is started on the panel."""
 
-    entity_description: WsdScanEventEntityDescription
-
     def __init__(
-        self, entry: WsdScanConfigEntry, description: WsdScanEventEntityDescription
+        self, entry: WsdScanConfigEntry, description: EventEntityDescription
     ) -> None:
         """Offer one event type per profile: its name on the panel."""
         super().__init__(entry, description)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 import mimetypes
 from typing import override
 
@@ -10,21 +9,15 @@ from homeassistant.components.image import ImageEntity, ImageEntityDescription
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import WsdScanConfigEntry
-from .entity import WsdScanEntity, WsdScanEntityDescription
+from .entity import WsdScanActivityEntity
+from .models import WsdScanConfigEntry
 from .storage import StoredScan
 
-# Read-only: the coordinator does all updates.
+# Read-only: the scan activity pushes all updates.
 PARALLEL_UPDATES = 0
 
-
-@dataclass(frozen=True, kw_only=True)
-class WsdScanImageEntityDescription(ImageEntityDescription, WsdScanEntityDescription):
-    """Describes a scanner image."""
-
-
-LAST_SCAN_IMAGE = WsdScanImageEntityDescription(
-    key="last_scan_image", translation_key="last_scan_image", local=True
+LAST_SCAN_IMAGE = ImageEntityDescription(
+    key="last_scan_image", translation_key="last_scan_image"
 )
 
 
@@ -37,22 +30,20 @@ async def async_setup_entry(
     async_add_entities([WsdScanImage(hass, entry, LAST_SCAN_IMAGE)])
 
 
-class WsdScanImage(WsdScanEntity, ImageEntity):
+class WsdScanImage(WsdScanActivityEntity, ImageEntity):
     """Shows the preview of the newest scan's first page."""
-
-    entity_description: WsdScanImageEntityDescription
 
     def __init__(
         self,
         hass: HomeAssistant,
         entry: WsdScanConfigEntry,
-        description: WsdScanImageEntityDescription,
+        description: ImageEntityDescription,
     ) -> None:
         """Show the last scan known at setup."""
-        WsdScanEntity.__init__(self, entry, description)
+        WsdScanActivityEntity.__init__(self, entry, description)
         ImageEntity.__init__(self, hass)
         self._scan: StoredScan | None = None
-        self._show(self.coordinator.data.last_scan)
+        self._show(self.activity.last_scan)
 
     def _show(self, scan: StoredScan | None) -> None:
         self._scan = scan
@@ -64,10 +55,10 @@ class WsdScanImage(WsdScanEntity, ImageEntity):
 
     @callback
     @override
-    def _handle_coordinator_update(self) -> None:
-        if self.coordinator.data.last_scan is not self._scan:
-            self._show(self.coordinator.data.last_scan)
-        super()._handle_coordinator_update()
+    def _handle_activity(self) -> None:
+        if self.activity.last_scan is not self._scan:
+            self._show(self.activity.last_scan)
+        super()._handle_activity()
 
     @override
     def image(self) -> bytes | None:

@@ -2,7 +2,8 @@
 
 One WS-Eventing subscription per scanner registers every profile as a ScanDestination
 (its name on the panel, its id as ClientContext), separate from the status subscription
-(ws-scan.md §10.5: no device is known to accept both in one Subscribe). When the user
+(no device is known to accept both in one Subscribe). It is made and kept by the
+scanner's `Push` (push.py), which also renews it at once when the scanner sends a Hello. When the user
 picks a profile on the panel and presses Scan, the scanner sends ScanAvailableEvent; the
 listeners (the event entity) hear of it at once and the profile's scan starts with the
 event's ScanIdentifier and the profile's DestinationToken.
@@ -14,25 +15,25 @@ every Subscribe and invalidates the earlier DestinationTokens.
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 import logging
 from typing import Final
 
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 
 from .const import DOMAIN
-from .coordinator import WsdScanConfigEntry, WsdScanCoordinator
 from .profiles import Profile
+from .push import Push
 from .runner import ScanRunner
 from .wsd import (
     SCAN_AVAILABLE_EVENT,
     ErrorKind,
-    EventingClient,
-    NotificationHandler,
+    RecentIds,
     ScanAvailableEvent,
+    ScanClient,
     ScanDestination,
     ScanSource,
     Subscription,
@@ -69,36 +70,33 @@ class PanelScans:
     def __init__(
         self,
         hass: HomeAssistant,
-        entry: WsdScanConfigEntry,
-        coordinator: WsdScanCoordinator,
+        entry: ConfigEntry,
+        push: Push,
         runner: ScanRunner,
         profiles: Sequence[Profile],
     ) -> None:
-        """Offer `profiles` on the scanner's panel; scans run on `runner`."""
+        """Offer `profiles` on the panel of `runner`'s scanner, registered by `push`."""
         self.hass = hass
         self.entry = entry
-        self.coordinator = coordinator
+        self.push = push
         self.runner = runner
+        self.name = runner.name
         self.profiles = {profile.profile_id: profile for profile in profiles}
         self.manager: SubscriptionManager | None = None
         self._listeners: list[PressListener] = []
-        self._presses: OrderedDict[str, None] = OrderedDict()
+        self._presses = RecentIds(_REMEMBERED_PRESSES)
 
     @property
     def destination_tokens(self) -> dict[str, str]:
         """DestinationToken per profile id, while the panel entries are registered."""
         return self.manager.destination_tokens if self.manager else {}
 
-    async def async_start(self, handler: NotificationHandler) -> None:
-        """Register the profiles on the panel (needs the coordinator's notify URL)."""
-        if not self.profiles or self.coordinator.notify_base_url is None:
+    async def async_start(self, client: ScanClient) -> None:
+        """Register the profiles on the panel of the scan service `client` talks to."""
+        if not self.profiles:
             return
-        scan_client = self.coordinator.scan_client
-        self.manager = SubscriptionManager(
-            EventingClient(scan_client.session, scan_client.url),
-            handler,
-            notify_url=self.coordinator.notify_url,
-            device_hosts=self.coordinator.device_hosts,
+        self.manager = self.push.subscription(
+            client,
             actions=[SCAN_AVAILABLE_EVENT],
             destinations=[
                 ScanDestination(profile.name, client_context=profile.profile_id)
@@ -108,17 +106,18 @@ class PanelScans:
             on_change=self._subscription_changed,
             expires=PANEL_SUBSCRIPTION_LIFETIME,
         )
-        await self.manager.start()
+        if self.manager is not None:
+            await self.manager.start()
 
     async def async_stop(self) -> None:
         """Unsubscribe: the entries disappear from the panel."""
         if self.manager is not None:
-            await self.manager.stop()
+            await self.push.async_unsubscribe(self.manager)
             self.manager = None
 
     @callback
     def async_resubscribe(self) -> None:
-        """Register the entries again now (the scanner restarted)."""
+        """Register the entries again now (the scanner refused their DestinationToken)."""
         if self.manager is not None:
             self.manager.resubscribe()
 
@@ -134,7 +133,7 @@ class PanelScans:
             assert self.manager is not None
             _LOGGER.debug(
                 "The panel entries of %s are not registered: %s",
-                self.coordinator.name,
+                self.name,
                 self.manager.last_error,
             )
             return
@@ -142,9 +141,7 @@ class PanelScans:
         if missing:
             # Samsung M288x sends no token in the event either; without one, the scan is
             # tried with the ScanIdentifier alone.
-            _LOGGER.debug(
-                "%s gave no DestinationToken for %s", self.coordinator.name, missing
-            )
+            _LOGGER.debug("%s gave no DestinationToken for %s", self.name, missing)
 
     @callback
     def _handle_event(self, event: WsdEvent) -> None:
@@ -154,15 +151,12 @@ class PanelScans:
         if profile is None:
             _LOGGER.debug(
                 "%s sent a scan for an unknown panel entry %r",
-                self.coordinator.name,
+                self.name,
                 event.client_context,
             )
             return
-        if event.scan_identifier in self._presses:
+        if self._presses.seen(event.scan_identifier):
             return
-        self._presses[event.scan_identifier] = None
-        if len(self._presses) > _REMEMBERED_PRESSES:
-            self._presses.popitem(last=False)
         press = PanelPress(
             profile,
             event.scan_identifier,
@@ -175,7 +169,7 @@ class PanelScans:
         self.entry.async_create_background_task(
             self.hass,
             self._scan(press),
-            f"{DOMAIN} panel scan {self.coordinator.name}",
+            f"{DOMAIN} panel scan {self.name}",
         )
 
     async def _scan(self, press: PanelPress) -> None:
@@ -194,7 +188,7 @@ class PanelScans:
         except HomeAssistantError as err:
             _LOGGER.warning(
                 "Scan from the panel of %s (%s) failed: %s",
-                self.coordinator.name,
+                self.name,
                 press.profile.name,
                 err,
             )
@@ -204,7 +198,7 @@ class PanelScans:
         _LOGGER.info(
             "Scanned %d pages from the panel of %s (%s) into %s",
             outcome.scan.pages,
-            self.coordinator.name,
+            self.name,
             press.profile.name,
             outcome.scan.name,
         )

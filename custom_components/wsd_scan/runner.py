@@ -17,24 +17,28 @@ file of another type unawares. A job that failed reports its own error instead.
 Scans for the post-scan endpoint are stored first, then uploaded from the library (the
 scanner counts as busy until the upload ends, and `wsd_scan.cancel` stops it). A failed
 upload leaves them in the library. Scans only for the endpoint leave it once uploaded.
+
+The runner reports how its scans go to a `ScanObserver`: a `ScanActivity` keeps what Home
+Assistant shows of scans (the latest job, the last scan, the upload), apart from the
+scanner's own status (the coordinator's).
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 import logging
 from pathlib import Path
 import time
-from typing import Final
+from typing import Final, Protocol
 
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN, Destination
-from .coordinator import WsdScanCoordinator
 from .post_scan import PostScanTarget
 from .storage import (
     DEFAULT_FILE_NAME,
@@ -54,16 +58,113 @@ from .wsd import (
     ScanJobError,
     ScannedPage,
     ScannerCapabilities,
+    ScannerStatus,
     ScanSettings,
     ScanTicket,
     WsdError,
     build_ticket,
 )
+from .wsd.models import JobEndStateEvent, JobStatusEvent
 
 _LOGGER = logging.getLogger(__name__)
 
 #: Errors that are the request's fault, not the scanner's.
 _INVALID_REQUEST: Final = frozenset({ErrorKind.UNSUPPORTED, ErrorKind.INVALID_ARGUMENT})
+
+
+class ScanObserver(Protocol):
+    """Hears how the runner's scans go."""
+
+    def async_job_progress(self, job_id: str, state: JobState, pages: int) -> None:
+        """Hear that a job started here received a page, or ended."""
+
+    def async_scan_stored(self, scan: StoredScan | None) -> None:
+        """Hear of a scan stored, or removed (then the newest one left; None: none)."""
+
+    def async_post_scan_progress(self, status: PostScanJobStatus) -> None:
+        """Hear how the upload of a scan to the post-scan endpoint goes."""
+
+
+@dataclass(frozen=True, slots=True)
+class JobProgress:
+    """The scan job heard of last."""
+
+    job_id: str
+    state: JobState
+    reasons: tuple[str, ...] = ()
+    #: Images scanned so far (ScansCompleted), when known.
+    pages: int | None = None
+
+
+class ScanActivity(ScanObserver):
+    """What Home Assistant knows of a scanner's scans; known while the scanner is away.
+
+    Hears the runner and the scanner's job events: both report the same jobs, and
+    the page count only grows (events and received pages race).
+    """
+
+    def __init__(self) -> None:
+        """Start knowing of no scan."""
+        self.job: JobProgress | None = None
+        self.last_scan: StoredScan | None = None
+        #: The post-scan job of the latest scan handed to the endpoint.
+        self.post_scan: PostScanJobStatus | None = None
+        self._listeners: list[CALLBACK_TYPE] = []
+
+    @callback
+    def async_add_listener(self, listener: CALLBACK_TYPE) -> CALLBACK_TYPE:
+        """Call `listener` on every change; return the function that stops it."""
+        self._listeners.append(listener)
+        return lambda: self._listeners.remove(listener)
+
+    @callback
+    def async_job_event(self, event: JobStatusEvent | JobEndStateEvent) -> None:
+        """Show what the scanner said about a job."""
+        self._show_job(
+            JobProgress(
+                event.job_id,
+                event.state,
+                event.reasons,
+                self._pages(event.job_id, event.scans_completed),
+            )
+        )
+
+    @callback
+    def async_job_progress(self, job_id: str, state: JobState, pages: int) -> None:
+        """Show how a job started here is going (pages as they arrive, its end)."""
+        known = self.job
+        reasons = (
+            known.reasons
+            if known is not None and (known.job_id, known.state) == (job_id, state)
+            else ()
+        )
+        self._show_job(JobProgress(job_id, state, reasons, self._pages(job_id, pages)))
+
+    @callback
+    def async_scan_stored(self, scan: StoredScan | None) -> None:
+        """Show a newly stored scan as the last one (None: the library has none)."""
+        self.last_scan = scan
+        self._changed()
+
+    @callback
+    def async_post_scan_progress(self, status: PostScanJobStatus) -> None:
+        """Show how handing a scan to the post-scan endpoint goes."""
+        self.post_scan = status
+        self._changed()
+
+    def _pages(self, job_id: str, pages: int | None) -> int | None:
+        known = self.job
+        if known is None or known.job_id != job_id or known.pages is None:
+            return pages
+        return known.pages if pages is None else max(known.pages, pages)
+
+    def _show_job(self, job: JobProgress) -> None:
+        self.job = job
+        self._changed()
+
+    def _changed(self) -> None:
+        for listener in list(self._listeners):
+            listener()
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,16 +183,20 @@ class ScanRunner:
     def __init__(
         self,
         hass: HomeAssistant,
-        coordinator: WsdScanCoordinator,
+        name: str,
         client: ScanClient,
         storage: ScanStorage,
         capabilities: ScannerCapabilities | None,
         *,
+        status: Callable[[], ScannerStatus],
+        observer: ScanObserver,
         post_scan: PostScanTarget | None = None,
     ) -> None:
-        """Scan with `client` on the scanner whose status `coordinator` keeps."""
+        """Scan with `client` on scanner `name`; `status()` is its current status."""
         self.hass = hass
-        self.coordinator = coordinator
+        self.name = name
+        self.status = status
+        self.observer = observer
         self.client = client
         self.storage = storage
         self.capabilities = capabilities
@@ -99,11 +204,6 @@ class ScanRunner:
         self._busy = False
         self._job: ScanJob | None = None
         self._upload: asyncio.Task[PostScanJobStatus] | None = None
-
-    @property
-    def name(self) -> str:
-        """The scanner's name."""
-        return self.coordinator.name
 
     @property
     def busy(self) -> bool:
@@ -159,7 +259,7 @@ class ScanRunner:
             self._busy = False
         if destination is Destination.POST_SCAN:
             await self.storage.async_remove(scan)
-            self.coordinator.async_scan_stored(await self.storage.async_latest())
+            self.observer.async_scan_stored(await self.storage.async_latest())
         return ScanOutcome(scan, post_scan, kept=destination is Destination.BOTH)
 
     async def _scan(
@@ -227,7 +327,7 @@ class ScanRunner:
         """Upload the stored scan to the post-scan endpoint; cancellable like a job."""
         assert self.post_scan is not None
         upload = self._upload = self.hass.async_create_task(
-            self.post_scan.async_send(scan, self.coordinator.async_post_scan_progress),
+            self.post_scan.async_send(scan, self.observer.async_post_scan_progress),
             f"{DOMAIN} post-scan {self.name}",
         )
         try:
@@ -253,7 +353,7 @@ class ScanRunner:
             return build_ticket(
                 self.capabilities,
                 settings,
-                status=self.coordinator.data.status,
+                status=self.status(),
                 quirks=self.client.quirks,
             )
         except WsdError as err:
@@ -284,14 +384,14 @@ class ScanRunner:
             duration=duration,
             color=color,
         )
-        self.coordinator.async_scan_stored(scan)
+        self.observer.async_scan_stored(scan)
         return scan
 
     @callback
     def _page_received(self, page: ScannedPage) -> None:
         job = self._job
         if job is not None and job.job_id is not None:
-            self.coordinator.async_job_progress(
+            self.observer.async_job_progress(
                 job.job_id, JobState.PROCESSING, page.index
             )
 
@@ -305,7 +405,7 @@ class ScanRunner:
             state = JobState.CANCELED
         else:
             state = JobState.ABORTED
-        self.coordinator.async_job_progress(job.job_id, state, pages)
+        self.observer.async_job_progress(job.job_id, state, pages)
 
     def _error(
         self,

@@ -15,11 +15,12 @@ from homeassistant.components.sensor import (
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .coordinator import ScannerData, WsdScanConfigEntry
-from .entity import WsdScanEntity, WsdScanEntityDescription, snake_case
-from .wsd import JobState, ScannerState
+from .entity import WsdScanActivityEntity, WsdScanStatusEntity, snake_case
+from .models import WsdScanConfigEntry
+from .runner import ScanActivity
+from .wsd import JobState, ScannerState, ScannerStatus
 
-# Read-only: the coordinator does all updates.
+# Read-only: the coordinator and the scan activity push all updates.
 PARALLEL_UPDATES = 0
 
 SCANNER_STATES = [ScannerState.IDLE, ScannerState.PROCESSING, ScannerState.STOPPED]
@@ -29,32 +30,32 @@ JOB_STATES = [
 
 
 @dataclass(frozen=True, kw_only=True)
-class WsdScanSensorEntityDescription(SensorEntityDescription, WsdScanEntityDescription):
-    """Describes a scanner sensor."""
+class WsdScanSensorEntityDescription[Source](SensorEntityDescription):
+    """Describes a sensor showing part of `Source` (the status, or the scan activity)."""
 
-    value_fn: Callable[[ScannerData], str | datetime | None]
-
-
-def _scanner_state(data: ScannerData) -> str | None:
-    state = data.status.state
-    return state.value if state in SCANNER_STATES else None
+    value_fn: Callable[[Source], str | datetime | None]
+    attributes_fn: Callable[[Source], dict[str, Any]] | None = None
 
 
-def _job_state(data: ScannerData) -> str | None:
-    if data.job is None or data.job.state is JobState.UNKNOWN:
+def _scanner_state(status: ScannerStatus) -> str | None:
+    return status.state.value if status.state in SCANNER_STATES else None
+
+
+def _job_state(activity: ScanActivity) -> str | None:
+    if activity.job is None or activity.job.state is JobState.UNKNOWN:
         return None
-    return snake_case(data.job.state.value)
+    return snake_case(activity.job.state.value)
 
 
-def _job_attributes(data: ScannerData) -> dict[str, Any]:
+def _job_attributes(activity: ScanActivity) -> dict[str, Any]:
     attributes: dict[str, Any] = {}
-    if (job := data.job) is not None:
+    if (job := activity.job) is not None:
         attributes |= {
             "job_id": job.job_id,
             "reasons": [snake_case(reason) for reason in job.reasons],
             "pages": job.pages,
         }
-    if (post_scan := data.post_scan) is not None:
+    if (post_scan := activity.post_scan) is not None:
         attributes |= {
             "post_scan_state": snake_case(post_scan.state),
             "post_scan_images": post_scan.images_received,
@@ -62,8 +63,8 @@ def _job_attributes(data: ScannerData) -> dict[str, Any]:
     return attributes
 
 
-def _last_scan_attributes(data: ScannerData) -> dict[str, Any]:
-    scan = data.last_scan
+def _last_scan_attributes(activity: ScanActivity) -> dict[str, Any]:
+    scan = activity.last_scan
     if scan is None:
         return {}
     return {
@@ -73,32 +74,31 @@ def _last_scan_attributes(data: ScannerData) -> dict[str, Any]:
     }
 
 
-SENSORS: tuple[WsdScanSensorEntityDescription, ...] = (
-    WsdScanSensorEntityDescription(
-        key="scanner_state",
-        translation_key="scanner_state",
-        # The device's main entity: it carries the device's name.
-        name=None,
-        device_class=SensorDeviceClass.ENUM,
-        options=[state.value for state in SCANNER_STATES],
-        value_fn=_scanner_state,
+SCANNER_STATE = WsdScanSensorEntityDescription[ScannerStatus](
+    key="scanner_state",
+    translation_key="scanner_state",
+    # The device's main entity: it carries the device's name.
+    name=None,
+    device_class=SensorDeviceClass.ENUM,
+    options=[state.value for state in SCANNER_STATES],
+    value_fn=_scanner_state,
+)
+JOB_STATE = WsdScanSensorEntityDescription[ScanActivity](
+    key="job_state",
+    translation_key="job_state",
+    device_class=SensorDeviceClass.ENUM,
+    options=JOB_STATES,
+    value_fn=_job_state,
+    attributes_fn=_job_attributes,
+)
+LAST_SCAN = WsdScanSensorEntityDescription[ScanActivity](
+    key="last_scan",
+    translation_key="last_scan",
+    device_class=SensorDeviceClass.TIMESTAMP,
+    value_fn=lambda activity: (
+        activity.last_scan.created if activity.last_scan else None
     ),
-    WsdScanSensorEntityDescription(
-        key="job_state",
-        translation_key="job_state",
-        device_class=SensorDeviceClass.ENUM,
-        options=JOB_STATES,
-        value_fn=_job_state,
-        attributes_fn=_job_attributes,
-    ),
-    WsdScanSensorEntityDescription(
-        key="last_scan",
-        translation_key="last_scan",
-        device_class=SensorDeviceClass.TIMESTAMP,
-        value_fn=lambda data: data.last_scan.created if data.last_scan else None,
-        attributes_fn=_last_scan_attributes,
-        local=True,
-    ),
+    attributes_fn=_last_scan_attributes,
 )
 
 
@@ -108,16 +108,68 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the scanner's sensors."""
-    async_add_entities(WsdScanSensor(entry, description) for description in SENSORS)
+    async_add_entities(
+        [
+            WsdScanStatusSensor(entry, SCANNER_STATE),
+            WsdScanJobSensor(entry, JOB_STATE),
+            WsdScanActivitySensor(entry, LAST_SCAN),
+        ]
+    )
 
 
-class WsdScanSensor(WsdScanEntity, SensorEntity):
-    """A sensor showing part of the scanner's data."""
+class WsdScanStatusSensor(WsdScanStatusEntity, SensorEntity):
+    """A sensor showing part of the scanner's status."""
 
-    entity_description: WsdScanSensorEntityDescription
+    entity_description: WsdScanSensorEntityDescription[ScannerStatus]
 
     @property
     @override
     def native_value(self) -> str | datetime | None:
         """Return the state."""
         return self.entity_description.value_fn(self.coordinator.data)
+
+
+class WsdScanActivitySensor(WsdScanActivityEntity, SensorEntity):
+    """A sensor showing part of what Home Assistant knows of the scanner's scans."""
+
+    entity_description: WsdScanSensorEntityDescription[ScanActivity]
+
+    @property
+    @override
+    def native_value(self) -> str | datetime | None:
+        """Return the state."""
+        return self.entity_description.value_fn(self.activity)
+
+    @property
+    @override
+    def extra_state_attributes(self) -> dict[str, Any] | None:
+        """Return the attributes, if the description has any."""
+        attributes_fn = self.entity_description.attributes_fn
+        return attributes_fn(self.activity) if attributes_fn else None
+
+
+class WsdScanJobSensor(WsdScanActivitySensor):
+    """The latest job: reported by the scanner, so unavailable while it does not answer."""
+
+    def __init__(
+        self,
+        entry: WsdScanConfigEntry,
+        description: WsdScanSensorEntityDescription[ScanActivity],
+    ) -> None:
+        """Follow the scanner's availability too."""
+        super().__init__(entry, description)
+        self._coordinator = entry.runtime_data.coordinator
+
+    @override
+    async def async_added_to_hass(self) -> None:
+        """Show when the scanner goes and comes back."""
+        await super().async_added_to_hass()
+        self.async_on_remove(
+            self._coordinator.async_add_listener(self.async_write_ha_state)
+        )
+
+    @property
+    @override
+    def available(self) -> bool:
+        """Whether the scanner answers."""
+        return self._coordinator.last_update_success

@@ -30,10 +30,10 @@ from .const import (
     DOMAIN,
     Destination,
 )
-from .coordinator import WsdScanConfigEntry
 from .media_source import file_media_id
+from .models import WsdScanConfigEntry
 from .profiles import scan_settings
-from .runner import ScanOutcome, ScanRunner
+from .runner import ScanOutcome
 from .storage import DEFAULT_FILE_NAME, FILE_NAME_PLACEHOLDERS
 from .wsd import ColorMode, DocumentFormat, PaperSize, ScanSettings, ScanSource, Size
 
@@ -102,13 +102,13 @@ def async_setup_services(hass: HomeAssistant) -> None:
     )
 
 
-def _runner(call: ServiceCall) -> ScanRunner:
-    """Return the runner of the scanner the call targets (loaded, of this domain)."""
+def _entry(call: ServiceCall) -> WsdScanConfigEntry:
+    """Return the entry of the scanner the call targets (loaded, of this domain)."""
     entry: WsdScanConfigEntry
     _device, entry = service.async_get_device_and_config_entry(
         call.hass, DOMAIN, call.data[ATTR_DEVICE_ID]
     )
-    return entry.runtime_data.runner
+    return entry
 
 
 def _scan_settings(data: dict[str, Any], defaults: ScanSettings) -> ScanSettings:
@@ -129,11 +129,9 @@ def _scan_settings(data: dict[str, Any], defaults: ScanSettings) -> ScanSettings
 
 async def _async_scan(call: ServiceCall) -> ServiceResponse:
     """Scan on the targeted scanner and store the document in the media library."""
-    runner = _runner(call)
-    settings = _scan_settings(
-        dict(call.data), scan_settings(runner.coordinator.config_entry.options)
-    )
-    outcome = await runner.async_scan(
+    entry = _entry(call)
+    settings = _scan_settings(dict(call.data), scan_settings(entry.options))
+    outcome = await entry.runtime_data.runner.async_scan(
         settings, call.data[ATTR_FILE_NAME], destination=call.data[ATTR_DESTINATION]
     )
     return _scan_response(outcome) if call.return_response else None
@@ -170,7 +168,7 @@ def _scan_response(outcome: ScanOutcome) -> dict[str, Any]:
 
 async def _async_cancel(call: ServiceCall) -> None:
     """Cancel the targeted scanner's running scan."""
-    runner = _runner(call)
+    runner = _entry(call).runtime_data.runner
     if not runner.busy:
         raise ServiceValidationError(
             translation_domain=DOMAIN,

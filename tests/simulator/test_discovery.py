@@ -195,6 +195,29 @@ async def test_reboot_sends_hello_with_higher_instance_id() -> None:
     assert second[0].find(".//d:XAddrs", NS) is None
 
 
+async def test_reboot_without_hello() -> None:
+    """`reboot(hello=False)`: a new InstanceId and forgotten subscriptions, told nobody."""
+    port = free_udp_port()
+    async with (
+        group_listener(port) as group,
+        SimulatedScanner("photo_flatbed", udp_port=port, udp_timing=FAST) as sim,
+    ):
+        (first,) = {
+            m.find(".//d:AppSequence", NS).get("InstanceId")  # type: ignore[union-attr]
+            for m in await group.messages(0.2)
+        }
+        await sim.reboot(hello=False)
+        silent = sim.sequence.instance_id
+        await sim.reboot()
+        heard = {
+            int(m.find(".//d:AppSequence", NS).get("InstanceId"))  # type: ignore[union-attr]
+            for m in await group.messages(0.2)
+        }
+    # Only the second reboot was announced.
+    assert heard == {sim.sequence.instance_id}
+    assert int(first) < silent < sim.sequence.instance_id
+
+
 async def test_discovery_quirks() -> None:
     """Two ProbeMatch, `uuid:` without `urn:`, late answers."""
     port = free_udp_port()

@@ -23,6 +23,7 @@ from custom_components.wsd_scan.wsd.eventing import (
 )
 from custom_components.wsd_scan.wsd.exceptions import ErrorKind, WsdError, WsdFault
 from custom_components.wsd_scan.wsd.models import (
+    AppSequence,
     JobEndStateEvent,
     JobState,
     JobStatusEvent,
@@ -575,6 +576,56 @@ async def test_manager_resubscribe_on_request_and_subscription_end(
     await subscriptions.stop()
 
 
+async def test_manager_checks_itself_on_every_new_hello(
+    session: aiohttp.ClientSession, sim: SimulatedScanner, sink: Sink
+) -> None:
+    """A Hello renews at once when its InstanceId is new to the manager, else nothing.
+
+    The first Hello heard may follow a restart nobody saw: the renewal tells (a healthy
+    subscription is kept, with its DestinationTokens). A higher InstanceId than the
+    last Hello's is a restart: subscribe again without asking.
+    """
+    changes = Changes()
+    subscriptions = manager(session, sim, sink, GatedSleep(), changes)
+    await subscriptions.start()
+    first = subscriptions.subscription
+    assert first is not None
+
+    subscriptions.announced(AppSequence(sim.sequence.instance_id, 1))
+    renewed = await changes.count(2)
+    assert renewed is not None
+    assert renewed.identifier == first.identifier
+    assert renewed.destination_tokens == first.destination_tokens
+
+    await sim.reboot(hello=False)
+    subscriptions.announced(AppSequence(sim.sequence.instance_id, 1))
+    again = await changes.count(3)
+    assert again is not None
+    assert again.identifier != first.identifier
+    assert len(sim.subscriptions) == 1
+    await subscriptions.stop()
+
+
+async def test_first_hello_after_an_unseen_reboot_subscribes_again(
+    session: aiohttp.ClientSession, sim: SimulatedScanner, sink: Sink
+) -> None:
+    """The scanner restarted before any Hello was heard: the renewal fails, then Subscribe."""
+    changes = Changes()
+    subscriptions = manager(session, sim, sink, GatedSleep(), changes)
+    await subscriptions.start()
+    first = subscriptions.subscription
+    assert first is not None
+
+    await sim.reboot(hello=False)
+    subscriptions.announced(None)  # a Hello without AppSequence is checked as well
+    again = await changes.count(2)
+    assert again is not None
+    assert again.identifier != first.identifier
+    assert again.destination_tokens != first.destination_tokens
+    assert len(sim.subscriptions) == 1
+    await subscriptions.stop()
+
+
 async def test_manager_retries_when_the_device_is_away(
     session: aiohttp.ClientSession, sim: SimulatedScanner, sink: Sink
 ) -> None:
@@ -600,9 +651,16 @@ async def test_manager_retries_when_the_device_is_away(
     assert subscriptions.last_error.kind is ErrorKind.UNREACHABLE
     await changes.count(3)  # the first attempt and two retries failed
     assert sleep.delays[:2] == [5, 8]
+    # A Hello while it cannot be reached yet: tried at once, then soon again.
+    subscriptions.announced(AppSequence(sim.sequence.instance_id, 1))
+    assert await changes.count(4) is None
+    async with asyncio.timeout(10):  # a hang guard: the manager is about to wait
+        while len(sleep.delays) < 4:
+            await asyncio.sleep(0)
+    assert sleep.delays[2:] == [8, 5]
     await sim.set_online(True)
-    subscriptions.resubscribe()
-    subscribed = await changes.count(4)
+    subscriptions.announced(AppSequence(sim.sequence.instance_id, 1))  # it is back
+    subscribed = await changes.count(5)
     assert subscribed is not None
     assert subscriptions.last_error is None
     await subscriptions.stop()

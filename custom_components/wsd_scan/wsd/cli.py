@@ -6,6 +6,7 @@
                      [--resolution DPI] [--color color|gray|bw]
                      [--paper a4|letter|legal|a5|max] [--out PATH]
     scripts/wsd push DEVICE --destination NAME --out DIR [--count N] [--notify-host IP]
+                     [--discovery-port PORT]
     scripts/wsd post-scan ENDPOINT FILE... [--document-root NAME] [--user SID]
                      [--process-id GUID] [--filter XML|URI]... [--ca-file PEM] [--insecure]
 
@@ -35,7 +36,14 @@ from aiohttp import web
 import yarl
 
 from .blank import DEFAULT_SENSITIVITY as DEFAULT_BLANK_SENSITIVITY, async_drop_blank
-from .discovery import locate, probe
+from .discovery import (
+    DiscoveryEvent,
+    DiscoveryEventType,
+    DiscoveryListener,
+    Multicast,
+    locate,
+    probe,
+)
 from .document import async_assemble
 from .dsp import (
     NULL_SID,
@@ -44,7 +52,12 @@ from .dsp import (
     post_scan,
     post_scan_ssl,
 )
-from .eventing import SCAN_AVAILABLE_EVENT, EventingClient, NotificationHandler
+from .eventing import (
+    SCAN_AVAILABLE_EVENT,
+    EventingClient,
+    NotificationHandler,
+    SubscriptionManager,
+)
 from .exceptions import ErrorKind, WsdError
 from .metadata import get_device_info
 from .models import (
@@ -54,6 +67,7 @@ from .models import (
     PaperSize,
     ScanAvailableEvent,
     ScanDestination,
+    ScannedPage,
     ScanSettings,
     ScanSource,
 )
@@ -204,6 +218,17 @@ async def _scan_to(
         elements.capabilities, settings, status=elements.status, quirks=client.quirks
     )
     out.parent.mkdir(parents=True, exist_ok=True)
+
+    async def store(pages: Sequence[ScannedPage]) -> list[Path]:
+        return await async_assemble(
+            [page.path for page in pages],
+            out.parent,
+            out.stem,
+            settings.format,
+            resolution=ticket.resolution,
+            color=settings.color,
+        )
+
     with tempfile.TemporaryDirectory(dir=out.parent, prefix=".wsd-scan-") as pages_dir:
         try:
             result = await client.scan(
@@ -215,13 +240,7 @@ async def _scan_to(
         except ScanJobError as err:
             if err.pages:
                 # No page is lost: what arrived before the failure is saved.
-                kept = await async_assemble(
-                    [page.path for page in err.pages],
-                    out.parent,
-                    out.stem,
-                    settings.format,
-                    resolution=ticket.resolution,
-                )
+                kept = await store(err.pages)
                 print(
                     f"kept {len(err.pages)} pages scanned before the error: "
                     + ", ".join(str(path) for path in kept),
@@ -236,13 +255,7 @@ async def _scan_to(
                     ErrorKind.INVALID_ARGUMENT,
                     f"all {len(result.pages)} pages are blank: nothing to store",
                 )
-        files = await async_assemble(
-            [page.path for page in pages],
-            out.parent,
-            out.stem,
-            settings.format,
-            resolution=ticket.resolution,
-        )
+        files = await store(pages)
     summary: dict[str, object] = {
         "pages": len(pages),
         "files": [str(path) for path in files],
@@ -290,33 +303,59 @@ async def notification_server(
 
 
 async def _push(options: argparse.Namespace) -> None:
+    """Keep a panel entry registered and scan each press of it.
+
+    The registration is renewed, made again when a renewal fails, and checked at once
+    when the scanner says Hello (heard on the `--notify-host` address): a power cycle
+    makes the scanner forget it.
+    """
     events: asyncio.Queue[ScanAvailableEvent] = asyncio.Queue()
     destination = ScanDestination(options.destination, client_context=uuid.uuid4().hex)
     async with aiohttp.ClientSession() as session:
         device = await _resolve_device(session, options.device)
         client = _scan_client(session, device)
-        device_host = yarl.URL(client.url).host or ""
         handler = NotificationHandler()
         async with notification_server(handler, options.notify_host) as notify_url:
-            eventing = EventingClient(session, client.url)
-            subscription = await eventing.subscribe(
-                notify_url, [SCAN_AVAILABLE_EVENT], destinations=[destination]
-            )
-            handler.register(
-                subscription.identifier,
-                [device_host],
-                lambda event: (
+            registration = SubscriptionManager(
+                EventingClient(session, client.url),
+                handler,
+                notify_url=lambda _identifier: notify_url,
+                device_hosts=[yarl.URL(client.url).host or ""],
+                actions=[SCAN_AVAILABLE_EVENT],
+                destinations=[destination],
+                listener=lambda event: (
                     events.put_nowait(event)
                     if isinstance(event, ScanAvailableEvent)
                     else None
                 ),
             )
+
+            def hello(event: DiscoveryEvent) -> None:
+                if (
+                    event.type is DiscoveryEventType.HELLO
+                    and event.device.uuid == device.uuid
+                ):
+                    registration.announced(event.device.app_sequence)
+
+            hellos = DiscoveryListener(
+                [options.notify_host],
+                hello,
+                multicast=Multicast(port=options.discovery_port),
+            )
+            await registration.start()
             try:
+                if registration.last_error is not None:
+                    raise registration.last_error
+                try:
+                    await hellos.start()
+                except WsdError as err:
+                    print(
+                        f"warning: not listening for the scanner's Hello ({err}); "
+                        "after a restart it is registered again at the next renewal",
+                        file=sys.stderr,
+                    )
                 for number in range(1, options.count + 1):
                     event = await events.get()
-                    token = subscription.destination_tokens.get(
-                        event.client_context, ""
-                    )
                     result = await _scan_to(
                         client,
                         ScanSettings(
@@ -324,12 +363,14 @@ async def _push(options: argparse.Namespace) -> None:
                         ),
                         options.out / f"scan-{number:03d}.pdf",
                         scan_identifier=event.scan_identifier,
-                        destination_token=token,
+                        destination_token=registration.destination_tokens.get(
+                            event.client_context, ""
+                        ),
                     )
                     print(json.dumps(result), flush=True)
             finally:
-                with contextlib.suppress(WsdError):
-                    await eventing.unsubscribe(subscription)
+                await hellos.stop()
+                await registration.stop()
 
 
 async def _post_scan(options: argparse.Namespace) -> None:
@@ -403,6 +444,13 @@ def build_parser() -> argparse.ArgumentParser:
     push.add_argument("--out", type=Path, required=True, metavar="DIR")
     push.add_argument("--count", type=int, default=1, metavar="N")
     push.add_argument("--notify-host", default="127.0.0.1", metavar="IPADDR")
+    push.add_argument(
+        "--discovery-port",
+        type=int,
+        default=Multicast().port,
+        metavar="PORT",
+        help="where the scanner's Hello is heard (WS-Discovery: 3702)",
+    )
     push.set_defaults(run=_push)
 
     post = commands.add_parser("post-scan", help="upload files to a WS-DSP endpoint")

@@ -8,18 +8,17 @@
   size, decodes the event, tells the subscription's listener and says what to answer
   (202 with an empty body).
 * `SubscriptionManager` — keeps one subscription alive: renews before the granted expiry,
-  subscribes again after a failed renewal, a SubscriptionEnd or a device reboot.
+  subscribes again after a failed renewal, a SubscriptionEnd or a device reboot (told by
+  its Hello: `announced`).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 import contextlib
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-import ipaddress
 import logging
 import re
 from typing import Final
@@ -30,8 +29,10 @@ from aiohttp import web
 from lxml import etree
 
 from . import soap
+from .addresses import normalize_host
 from .exceptions import ErrorKind, WsdError
 from .models import (
+    AppSequence,
     JobEndStateEvent,
     JobState,
     JobStatusEvent,
@@ -45,6 +46,7 @@ from .models import (
     SubscriptionEndEvent,
     WsdEvent,
 )
+from .recent import RecentIds
 from .scan import parse_condition, parse_scanner_elements, parse_status
 from .xml import (
     SCAN,
@@ -345,18 +347,6 @@ class NotificationReply:
     identifier: str | None = None
 
 
-def _host(address: str) -> str:
-    """Normalise an address for comparison (zone ids, IPv4-mapped IPv6, case)."""
-    bare = address.strip().strip("[]").partition("%")[0].lower()
-    try:
-        ip = ipaddress.ip_address(bare)
-    except ValueError:
-        return bare
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        return str(ip.ipv4_mapped)
-    return str(ip)
-
-
 @dataclass(slots=True)
 class _Registration:
     hosts: frozenset[str]
@@ -372,15 +362,14 @@ class NotificationHandler:
         """Create a handler; `remembered` MessageIDs are kept to drop repeated deliveries."""
         self.max_body_size = max_body_size
         self._registrations: dict[str, _Registration] = {}
-        self._seen: OrderedDict[str, None] = OrderedDict()
-        self._remembered = remembered
+        self._seen = RecentIds(remembered)
 
     def register(
         self, identifier: str, device_hosts: Iterable[str], listener: EventListener
     ) -> None:
         """Accept notifications for `identifier` sent from one of `device_hosts`."""
         self._registrations[identifier] = _Registration(
-            frozenset(_host(h) for h in device_hosts), listener
+            frozenset(normalize_host(h) for h in device_hosts), listener
         )
 
     def unregister(self, identifier: str) -> None:
@@ -415,16 +404,12 @@ class NotificationHandler:
             identifier is None
             or registration is None
             or (echoed and path_identifier and echoed != path_identifier)
-            or _host(source) not in registration.hosts
+            or normalize_host(source) not in registration.hosts
         ):
             _LOGGER.debug("rejected a notification for %s from %s", identifier, source)
             return NotificationReply(403)
-        if (message_id := envelope.message_id) is not None:
-            if message_id in self._seen:
-                return NotificationReply(202, identifier=identifier)
-            self._seen[message_id] = None
-            if len(self._seen) > self._remembered:
-                self._seen.popitem(last=False)
+        if self._seen.seen(envelope.message_id):
+            return NotificationReply(202, identifier=identifier)
         event = decode_event(envelope)
         if event is not None:
             registration.listener(event)
@@ -452,11 +437,12 @@ class SubscriptionManager:
     """Keeps one subscription alive until `stop`.
 
     Renews at `renew_fraction` of the granted lifetime; when a renewal fails, the device
-    ends the subscription or `resubscribe()` is called (device reboot: a new AppSequence
-    InstanceId), it subscribes again — with new DestinationTokens, reported through
-    `on_change`. Subscribe failures are retried with a growing delay. Samsung M288x adds a
-    panel entry for every Subscribe: the old subscription is ended first, and nothing
-    re-subscribes while the current one is healthy.
+    ends the subscription or `resubscribe()` is called, it subscribes again — with new
+    DestinationTokens, reported through `on_change`. Subscribe failures are retried with a
+    growing delay. A device's Hello (`announced`) checks the subscription at once, so a
+    restarted device is registered again within seconds, not at the next renewal. Samsung
+    M288x adds a panel entry for every Subscribe: the old subscription is ended first, and
+    nothing re-subscribes while the current one is healthy.
     """
 
     def __init__(
@@ -494,6 +480,8 @@ class SubscriptionManager:
         self.last_error: WsdError | None = None
         self._failures = 0
         self._resubscribe = False
+        #: The device's AppSequence InstanceId, once a Hello told it.
+        self._instance_id: int | None = None
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -521,6 +509,28 @@ class SubscriptionManager:
         """Subscribe again now (the device restarted or dropped the subscription)."""
         self._resubscribe = True
         self._wake.set()
+
+    def announced(self, sequence: AppSequence | None) -> None:
+        """Check the subscription now: the device sent a Hello (it joined the network).
+
+        A higher InstanceId than the last Hello's means a restart (WS-Discovery 1.1 §7):
+        subscribe again. A Hello whose InstanceId is not known to be the same as before
+        (the first one heard, or none in it) may follow a restart nobody saw: renew now;
+        a device that forgot the subscription refuses, and the failed renewal subscribes
+        again. Without a subscription (the device was away), subscribe now, and should
+        that fail (its web server may start later), retry after `retry_delay`, not
+        after the long delay reached while it was away.
+        """
+        self._failures = 0
+        known = self._instance_id
+        if sequence is not None:
+            self._instance_id = sequence.instance_id
+        if self.subscription is None or (
+            sequence is not None and known is not None and sequence.instance_id > known
+        ):
+            self.resubscribe()
+        elif sequence is None or known is None:
+            self._wake.set()
 
     def _set(self, subscription: Subscription | None) -> None:
         self.subscription = subscription

@@ -1,6 +1,6 @@
 """DPWS metadata: WS-Transfer Get to a device XAddr, decoded into `DeviceInfo`.
 
-Protocol reference: shared/protocol/discovery.md §7. The scan service is the Hosted service
+Protocol reference: DPWS 1.1 §5 (Metadata Exchange). The scan service is the Hosted service
 whose Types hold the QName `{…/2006/08/wdp/scan}ScannerServiceType` (prefixes resolved, so
 Kyocera's proprietary `kmscn:scan_operation` is not mistaken for it); its PnP-X
 CompatibleId is the fallback. Sections are found by their element, not their Dialect

@@ -189,7 +189,7 @@ async def _read_plain(
 
 
 async def _write_inline_image(envelope: Envelope, image: _ImageFile) -> None:
-    """Decode `ScanData` written as base64 text (its schema type; ws-scan.md §7.3)."""
+    """Decode `ScanData` written as base64 text (its schema type; Scan Service spec, RetrieveImageResponse)."""
     inline = text(envelope.body, ".//sca:ScanData")
     if inline is None:
         raise WsdError(ErrorKind.PROTOCOL, "the response carries no image")
