@@ -43,6 +43,12 @@ CONF_DOCUMENT_ROOT: Final = "document_root_name"
 CONF_FILTERS: Final = "filters"
 CONF_CA_FILE: Final = "ca_file"
 CONF_VERIFY_TLS: Final = "verify_tls"
+#: The Paperless-ngx server, a dict of CONF_URL, CONF_TOKEN (homeassistant.const) and
+#: CONF_TAGS (tag ids given to every document); absent: none.
+CONF_PAPERLESS: Final = "paperless"
+CONF_TAGS: Final = "tags"
+#: Blank pages are left out of a profile's scans at this sensitivity (0–100); absent: kept.
+CONF_SKIP_BLANK: Final = "skip_blank"
 #: Where a profile's scans go (a `Destination`).
 CONF_DESTINATION: Final = "destination"
 

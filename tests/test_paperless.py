@@ -1,0 +1,241 @@
+"""Scans handed to Paperless-ngx: a small fake of its REST API served over loopback."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+import hashlib
+from pathlib import Path
+import uuid
+
+from aiohttp import BodyPartReader, web
+from homeassistant.const import CONF_TOKEN, CONF_URL
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+import pytest
+
+from custom_components.wsd_scan import paperless
+from custom_components.wsd_scan.const import CONF_PAPERLESS, CONF_TAGS, DOMAIN
+from custom_components.wsd_scan.paperless import (
+    PaperlessClient,
+    PaperlessError,
+    PaperlessTarget,
+)
+from custom_components.wsd_scan.storage import StoredFile, StoredScan
+
+TOKEN = "0123456789abcdef"
+
+pytestmark = pytest.mark.usefixtures("socket_enabled")
+
+
+@dataclass
+class Upload:
+    """A document the fake received."""
+
+    title: str
+    tags: list[str]
+    file_name: str
+    digest: str
+
+
+@dataclass
+class FakePaperless:
+    """What the fake Paperless-ngx received, and how it behaves."""
+
+    url: str = ""
+    uploads: list[Upload] = field(default_factory=list)
+    #: Looks at a task that answer PENDING before it ends.
+    pending_polls: int = 1
+    #: The message of a consumption that fails; None: consumption succeeds.
+    failure: str | None = None
+    tasks: dict[str, int] = field(default_factory=dict)
+
+
+def _authorized(request: web.Request) -> None:
+    if request.headers.get("Authorization") != f"Token {TOKEN}":
+        raise web.HTTPUnauthorized(text='{"detail": "Invalid token."}')
+
+
+@pytest.fixture
+async def server(socket_enabled: None) -> AsyncGenerator[FakePaperless]:
+    """Serve a fake Paperless-ngx API on loopback: real HTTP, real multipart parsing."""
+    fake = FakePaperless()
+
+    async def api_root(request: web.Request) -> web.Response:
+        _authorized(request)
+        return web.json_response({"documents": f"{fake.url}/api/documents/"})
+
+    async def post_document(request: web.Request) -> web.Response:
+        _authorized(request)
+        fields: dict[str, list[str]] = {"title": [], "tags": []}
+        document: tuple[str, str] | None = None
+        async for part in await request.multipart():
+            assert isinstance(part, BodyPartReader)
+            if part.name == "document":
+                digest = hashlib.sha256()
+                while chunk := await part.read_chunk():
+                    digest.update(chunk)
+                document = (part.filename or "", digest.hexdigest())
+            else:
+                fields[str(part.name)].append(await part.text())
+        if document is None:
+            raise web.HTTPBadRequest(text='{"document": ["No file was submitted."]}')
+        fake.uploads.append(Upload(fields["title"][0], fields["tags"], *document))
+        task_id = str(uuid.uuid4())
+        fake.tasks[task_id] = 0
+        return web.json_response(task_id)
+
+    async def tasks(request: web.Request) -> web.Response:
+        _authorized(request)
+        task_id = request.query["task_id"]
+        polls = fake.tasks[task_id] = fake.tasks[task_id] + 1
+        task: dict[str, object] = {"task_id": task_id, "status": "PENDING"}
+        if polls > fake.pending_polls and fake.failure is not None:
+            task.update(status="FAILURE", result=fake.failure)
+        elif polls > fake.pending_polls:
+            task.update(status="SUCCESS", related_document=len(fake.uploads))
+        return web.json_response([task])
+
+    app = web.Application()
+    app.router.add_get("/paperless/api/", api_root)
+    app.router.add_post("/paperless/api/documents/post_document/", post_document)
+    app.router.add_get("/paperless/api/tasks/", tasks)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    fake.url = f"http://127.0.0.1:{port}/paperless"
+    yield fake
+    await runner.cleanup()
+
+
+@pytest.fixture(autouse=True)
+def no_pause(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Look at a consumption task again at once."""
+    monkeypatch.setattr(paperless, "TASK_POLL_INTERVAL", 0)
+
+
+def stored_scan(folder: Path, *names: str) -> StoredScan:
+    """Return a scan in the library whose files hold their own names."""
+    files = []
+    for name in names:
+        path = folder / name
+        path.write_bytes(name.encode() * 1000)
+        files.append(StoredFile(path, path.stat().st_size, "application/pdf"))
+    return StoredScan(
+        folder=folder,
+        name="letter",
+        created=datetime(2026, 1, 2, tzinfo=UTC),
+        scanner="uuid",
+        files=tuple(files),
+        previews=(),
+        pages=len(names),
+        complete=True,
+        duration=1.0,
+    )
+
+
+def target(hass: HomeAssistant, url: str, token: str = TOKEN) -> PaperlessTarget:
+    """Return the Paperless-ngx destination of an entry configured with it."""
+    options = {CONF_PAPERLESS: {CONF_URL: url, CONF_TOKEN: token, CONF_TAGS: [3, 7]}}
+    found = PaperlessTarget.from_options(hass, "entry", "Office MFP", options)
+    assert found is not None
+    return found
+
+
+async def test_upload_follows_the_task(
+    hass: HomeAssistant, server: FakePaperless, tmp_path: Path
+) -> None:
+    """Each file becomes a document with the scan's title and the tags; its link is known."""
+    server.pending_polls = 2
+    scan = stored_scan(tmp_path, "letter-001.jpg", "letter-002.jpg")
+    documents = await target(hass, server.url).async_send(scan)
+    assert [upload.title for upload in server.uploads] == ["letter-1", "letter-2"]
+    assert [upload.file_name for upload in server.uploads] == [
+        "letter-001.jpg",
+        "letter-002.jpg",
+    ]
+    assert all(upload.tags == ["3", "7"] for upload in server.uploads)
+    assert [upload.digest for upload in server.uploads] == [
+        hashlib.sha256(file.path.read_bytes()).hexdigest() for file in scan.files
+    ]
+    assert [document.document_id for document in documents] == [1, 2]
+    assert documents[0].url == f"{server.url}/documents/1/details"
+    assert documents[0].task_id in server.tasks
+    assert all(polls == 3 for polls in server.tasks.values())
+    assert PaperlessTarget.from_options(hass, "entry", "Office MFP", {}) is None
+
+
+@dataclass(frozen=True)
+class Failure:
+    """How an upload fails, and what the error says."""
+
+    message: str
+    consumption: str | None = None
+    token: str = TOKEN
+    path: str = "/paperless"
+    pending_polls: int = 1
+    polls: int | None = None
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        pytest.param(
+            Failure("duplicate", "Not consuming letter: It is a duplicate."),
+            id="consumption failed",
+        ),
+        pytest.param(Failure("token was refused", token="wrong"), id="token refused"),
+        pytest.param(Failure("HTTP 404", path="/elsewhere"), id="no api"),
+        pytest.param(
+            Failure("did not end in time", pending_polls=10**6, polls=3),
+            id="task never ends",
+        ),
+    ],
+)
+async def test_failure_keeps_the_files_and_raises_an_issue(
+    hass: HomeAssistant,
+    server: FakePaperless,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    case: Failure,
+) -> None:
+    """A failed upload names the files kept and raises a repair issue, until one works."""
+    server.failure = case.consumption
+    server.pending_polls = case.pending_polls
+    if case.polls is not None:
+        monkeypatch.setattr(paperless, "_TASK_POLLS", case.polls)
+    destination = target(hass, server.url.replace("/paperless", case.path), case.token)
+    scan = stored_scan(tmp_path, "letter.pdf")
+    with pytest.raises(HomeAssistantError) as err:
+        await destination.async_send(scan)
+    assert err.value.translation_key == "paperless_failed"
+    placeholders = err.value.translation_placeholders
+    assert placeholders is not None
+    assert case.message in placeholders["error"]
+    assert placeholders["files"] == str(tmp_path / "letter.pdf")
+    assert (tmp_path / "letter.pdf").is_file()
+    issues = ir.async_get(hass)
+    assert issues.async_get_issue(DOMAIN, destination.issue_id) is not None
+    working = target(hass, server.url)
+    server.failure, server.pending_polls = None, 0
+    await working.async_send(scan)
+    assert issues.async_get_issue(DOMAIN, destination.issue_id) is None
+
+
+async def test_connection_check(hass: HomeAssistant, server: FakePaperless) -> None:
+    """The options' check: the API answers and takes the token; nobody listening fails."""
+    session = async_get_clientsession(hass)
+    await PaperlessClient(session, server.url + "/", TOKEN).async_check()
+    with pytest.raises(PaperlessError) as err:
+        await PaperlessClient(session, server.url, "wrong").async_check()
+    assert err.value.auth
+    port = server.url.split(":")[2].split("/")[0]
+    closed = server.url.replace(port, "1")
+    with pytest.raises(PaperlessError) as err:
+        await PaperlessClient(session, closed, TOKEN).async_check()
+    assert not err.value.auth
