@@ -12,19 +12,27 @@ import uuid
 from aiohttp import BodyPartReader, web
 from homeassistant.const import CONF_TOKEN, CONF_URL
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import HomeAssistantError
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 import pytest
 
 from custom_components.wsd_scan import paperless
-from custom_components.wsd_scan.const import CONF_PAPERLESS, CONF_TAGS, DOMAIN
+from custom_components.wsd_scan.const import (
+    CONF_CALLBACK_URL,
+    CONF_PAPERLESS,
+    CONF_TAGS,
+    DOMAIN,
+)
 from custom_components.wsd_scan.paperless import (
     PaperlessClient,
     PaperlessError,
     PaperlessTarget,
 )
 from custom_components.wsd_scan.storage import StoredFile, StoredScan
+from simulator import SimulatedScanner
+
+from .ha_fixtures import scan, scanner_entry
 
 TOKEN = "0123456789abcdef"
 
@@ -239,3 +247,65 @@ async def test_connection_check(hass: HomeAssistant, server: FakePaperless) -> N
     with pytest.raises(PaperlessError) as err:
         await PaperlessClient(session, closed, TOKEN).async_check()
     assert not err.value.auth
+
+
+async def test_scan_action_to_paperless(
+    hass: HomeAssistant,
+    scanner: SimulatedScanner,
+    callback_url: str,
+    server: FakePaperless,
+) -> None:
+    """Paperless-ngx gets the stored PDF; alone, the scan then leaves the library."""
+    entry = scanner_entry(
+        scanner,
+        **{
+            CONF_CALLBACK_URL: callback_url,
+            CONF_PAPERLESS: {CONF_URL: server.url, CONF_TOKEN: TOKEN, CONF_TAGS: [5]},
+        },
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+
+    kept = await scan(
+        hass,
+        scanner.uuid,
+        source="platen",
+        destination="media_and_paperless",
+        skip_blank=50,
+    )
+    (file,) = kept["files"]
+    assert kept["blank_pages_skipped"] == 0
+    assert kept["paperless"] == [
+        {
+            "task_id": kept["paperless"][0]["task_id"],
+            "document_id": 1,
+            "url": f"{server.url}/documents/1/details",
+        }
+    ]
+    assert (
+        server.uploads[0].digest
+        == hashlib.sha256(Path(file["path"]).read_bytes()).hexdigest()
+    )
+    assert server.uploads[0].tags == ["5"]
+
+    only = await scan(hass, scanner.uuid, source="platen", destination="paperless")
+    assert only["files"] == []
+    assert only["paperless"][0]["document_id"] == 2
+    assert entry.runtime_data.activity.last_scan is not None
+    assert entry.runtime_data.activity.last_scan.files[0].path == Path(file["path"])
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_scan_action_without_paperless(
+    hass: HomeAssistant, scanner: SimulatedScanner, callback_url: str
+) -> None:
+    """Asking for Paperless-ngx when none is configured is the request's fault."""
+    entry = scanner_entry(scanner, **{CONF_CALLBACK_URL: callback_url})
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    with pytest.raises(ServiceValidationError) as err:
+        await scan(hass, scanner.uuid, source="platen", destination="paperless")
+    assert err.value.translation_key == "no_paperless"
+    await hass.config_entries.async_unload(entry.entry_id)

@@ -54,11 +54,23 @@ CONF_DESTINATION: Final = "destination"
 
 
 class Destination(StrEnum):
-    """Where a scan goes: the media library, the post-scan endpoint, or both."""
+    """Where a scan goes: the media library, the post-scan endpoint, Paperless-ngx."""
 
     MEDIA = "media"
     POST_SCAN = "post_scan"
+    #: The media library and the post-scan endpoint.
     BOTH = "both"
+    PAPERLESS = "paperless"
+    MEDIA_AND_PAPERLESS = "media_and_paperless"
+
+    @property
+    def keeps_media(self) -> bool:
+        """Whether the scan stays in the media library once handed over."""
+        return self in {
+            Destination.MEDIA,
+            Destination.BOTH,
+            Destination.MEDIA_AND_PAPERLESS,
+        }
 
 
 DEFAULT_POLL_INTERVAL: Final = 30
