@@ -7,28 +7,42 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 import hashlib
 from pathlib import Path
+from typing import Any
 import uuid
 
 from aiohttp import BodyPartReader, web
-from homeassistant.const import CONF_TOKEN, CONF_URL
+from homeassistant.config_entries import SOURCE_USER
+from homeassistant.const import CONF_HOST, CONF_NAME, CONF_TOKEN, CONF_URL
 from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.wsd_scan import paperless
 from custom_components.wsd_scan.const import (
     CONF_CALLBACK_URL,
+    CONF_COLOR,
+    CONF_DESTINATION,
+    CONF_FORMAT,
+    CONF_PAPER,
     CONF_PAPERLESS,
+    CONF_RESOLUTION,
+    CONF_SKIP_BLANK,
+    CONF_SOURCE,
     CONF_TAGS,
+    CONF_XADDRS,
     DOMAIN,
+    Destination,
 )
 from custom_components.wsd_scan.paperless import (
     PaperlessClient,
     PaperlessError,
     PaperlessTarget,
 )
+from custom_components.wsd_scan.profiles import SUBENTRY_PROFILE, entry_profiles
 from custom_components.wsd_scan.storage import StoredFile, StoredScan
 from simulator import SimulatedScanner
 
@@ -77,7 +91,6 @@ async def server(socket_enabled: None) -> AsyncGenerator[FakePaperless]:
         return web.json_response({"documents": f"{fake.url}/api/documents/"})
 
     async def post_document(request: web.Request) -> web.Response:
-        _authorized(request)
         fields: dict[str, list[str]] = {"title": [], "tags": []}
         document: tuple[str, str] | None = None
         async for part in await request.multipart():
@@ -89,8 +102,10 @@ async def server(socket_enabled: None) -> AsyncGenerator[FakePaperless]:
                 document = (part.filename or "", digest.hexdigest())
             else:
                 fields[str(part.name)].append(await part.text())
-        if document is None:
-            raise web.HTTPBadRequest(text='{"document": ["No file was submitted."]}')
+        # Refused only once the body is read: a connection with unread data left
+        # over would keep its handler running past the test.
+        _authorized(request)
+        assert document is not None
         fake.uploads.append(Upload(fields["title"][0], fields["tags"], *document))
         task_id = str(uuid.uuid4())
         fake.tasks[task_id] = 0
@@ -309,3 +324,114 @@ async def test_scan_action_without_paperless(
         await scan(hass, scanner.uuid, source="platen", destination="paperless")
     assert err.value.translation_key == "no_paperless"
     await hass.config_entries.async_unload(entry.entry_id)
+
+
+def unloaded_entry(hass: HomeAssistant, **options: Any) -> MockConfigEntry:
+    """Return a scanner's entry (not set up: its options are what is looked at)."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=str(uuid.uuid4()),
+        data={CONF_HOST: "192.0.2.40", CONF_XADDRS: ["http://192.0.2.40/wsd"]},
+        options=options,
+    )
+    entry.add_to_hass(hass)
+    return entry
+
+
+async def paperless_form(
+    hass: HomeAssistant, entry: MockConfigEntry, user_input: dict[str, Any] | None
+) -> dict[str, Any]:
+    """Open the options' Paperless-ngx step and submit `user_input`, if any."""
+    result = await hass.config_entries.options.async_init(entry.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": "paperless"}
+    )
+    if user_input is None:
+        return dict(result)
+    return dict(
+        await hass.config_entries.options.async_configure(result["flow_id"], user_input)
+    )
+
+
+async def test_options_save_a_checked_server(
+    hass: HomeAssistant, server: FakePaperless
+) -> None:
+    """Saved once the server takes the token, shown again; an empty URL removes it."""
+    entry = unloaded_entry(hass)
+    result = await paperless_form(
+        hass,
+        entry,
+        {CONF_URL: f" {server.url}/ ", CONF_TOKEN: TOKEN, CONF_TAGS: ["3", " ", "12"]},
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options[CONF_PAPERLESS] == {
+        CONF_URL: server.url,
+        CONF_TOKEN: TOKEN,
+        CONF_TAGS: [3, 12],
+    }
+    shown = await paperless_form(hass, entry, None)
+    suggested = {
+        str(key): key.description["suggested_value"]
+        for key in shown["data_schema"].schema
+        if key.description
+    }
+    assert suggested[CONF_TAGS] == ["3", "12"]
+    result = await paperless_form(hass, entry, {CONF_URL: " "})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert CONF_PAPERLESS not in entry.options
+
+
+@pytest.mark.parametrize(
+    ("user_input", "errors"),
+    [
+        ({CONF_URL: "ftp://paperless"}, {CONF_URL: "invalid_paperless_url"}),
+        ({CONF_URL: "{url}"}, {CONF_TOKEN: "invalid_auth"}),
+        (
+            {CONF_URL: "{url}", CONF_TOKEN: TOKEN, CONF_TAGS: ["inbox"]},
+            {CONF_TAGS: "invalid_tags"},
+        ),
+        ({CONF_URL: "{url}", CONF_TOKEN: "wrong"}, {"base": "invalid_auth"}),
+        (
+            {CONF_URL: "http://127.0.0.1:1/", CONF_TOKEN: TOKEN},
+            {"base": "cannot_connect"},
+        ),
+    ],
+)
+async def test_options_refuse_what_does_not_work(
+    hass: HomeAssistant,
+    server: FakePaperless,
+    user_input: dict[str, Any],
+    errors: dict[str, str],
+) -> None:
+    """A bad URL, no token, tags by name, a refused token, no server: nothing saved."""
+    entry = unloaded_entry(hass)
+    user_input[CONF_URL] = user_input[CONF_URL].format(url=server.url)
+    result = await paperless_form(hass, entry, user_input)
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == errors
+    assert CONF_PAPERLESS not in entry.options
+
+
+async def test_profile_skips_blank_pages(hass: HomeAssistant) -> None:
+    """A profile stores its blank page sensitivity, and the panel scans with it."""
+    entry = unloaded_entry(hass)
+    settings = {
+        CONF_SOURCE: "feeder_duplex",
+        CONF_FORMAT: "pdf",
+        CONF_RESOLUTION: "300",
+        CONF_COLOR: "gray",
+        CONF_PAPER: "a4",
+        CONF_DESTINATION: "media_and_paperless",
+    }
+    for name, extra in (("Paperless", {CONF_SKIP_BLANK: 40.0}), ("Photos", {})):
+        result = await hass.config_entries.subentries.async_init(
+            (entry.entry_id, SUBENTRY_PROFILE), context={"source": SOURCE_USER}
+        )
+        result = await hass.config_entries.subentries.async_configure(
+            result["flow_id"], {CONF_NAME: name, **settings, **extra}
+        )
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+    profiles = {profile.name: profile for profile in entry_profiles(entry)}
+    assert profiles["Paperless"].skip_blank == 40
+    assert profiles["Paperless"].destination is Destination.MEDIA_AND_PAPERLESS
+    assert profiles["Photos"].skip_blank is None

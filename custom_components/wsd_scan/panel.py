@@ -182,6 +182,7 @@ class PanelScans:
             outcome = await self.runner.async_scan(
                 settings,
                 destination=press.profile.destination,
+                skip_blank=press.profile.skip_blank,
                 scan_identifier=press.scan_identifier,
                 destination_token=self.destination_tokens.get(press.profile.profile_id),
             )
