@@ -37,6 +37,7 @@ from custom_components.wsd_scan.const import (
     DOMAIN,
     Destination,
 )
+from custom_components.wsd_scan.diagnostics import async_get_config_entry_diagnostics
 from custom_components.wsd_scan.paperless import (
     PaperlessClient,
     PaperlessError,
@@ -309,6 +310,12 @@ async def test_scan_action_to_paperless(
     assert only["paperless"][0]["document_id"] == 2
     assert entry.runtime_data.activity.last_scan is not None
     assert entry.runtime_data.activity.last_scan.files[0].path == Path(file["path"])
+    diagnostics = await async_get_config_entry_diagnostics(hass, entry)
+    assert diagnostics["entry"]["options"][CONF_PAPERLESS] == {
+        CONF_URL: "**REDACTED**",
+        CONF_TOKEN: "**REDACTED**",
+        CONF_TAGS: [5],
+    }
     await hass.config_entries.async_unload(entry.entry_id)
 
 

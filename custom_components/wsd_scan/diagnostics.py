@@ -7,7 +7,7 @@ from pathlib import PurePath
 from typing import Any, Final
 
 from homeassistant.components.diagnostics import async_redact_data
-from homeassistant.const import CONF_HOST
+from homeassistant.const import CONF_HOST, CONF_TOKEN, CONF_URL
 from homeassistant.core import HomeAssistant
 
 from .const import (
@@ -30,6 +30,9 @@ TO_REDACT: Final = {
     CONF_ENDPOINT,
     CONF_USER_IDENTIFIER,
     CONF_CA_FILE,
+    # Paperless-ngx: its address and the API token.
+    CONF_URL,
+    CONF_TOKEN,
     "uuid",
     "scanner",
     "user_name",
