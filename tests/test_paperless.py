@@ -127,7 +127,7 @@ async def server(socket_enabled: None) -> AsyncGenerator[FakePaperless]:
     app.router.add_get("/paperless/api/", api_root)
     app.router.add_post("/paperless/api/documents/post_document/", post_document)
     app.router.add_get("/paperless/api/tasks/", tasks)
-    runner = web.AppRunner(app)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
@@ -251,15 +251,16 @@ async def test_failure_keeps_the_files_and_raises_an_issue(
     assert issues.async_get_issue(DOMAIN, destination.issue_id) is None
 
 
-async def test_connection_check(hass: HomeAssistant, server: FakePaperless) -> None:
+async def test_connection_check(
+    hass: HomeAssistant, server: FakePaperless, closed_port: int
+) -> None:
     """The options' check: the API answers and takes the token; nobody listening fails."""
     session = async_get_clientsession(hass)
     await PaperlessClient(session, server.url + "/", TOKEN).async_check()
     with pytest.raises(PaperlessError) as err:
         await PaperlessClient(session, server.url, "wrong").async_check()
     assert err.value.auth
-    port = server.url.split(":")[2].split("/")[0]
-    closed = server.url.replace(port, "1")
+    closed = f"http://127.0.0.1:{closed_port}/paperless"
     with pytest.raises(PaperlessError) as err:
         await PaperlessClient(session, closed, TOKEN).async_check()
     assert not err.value.auth
@@ -399,7 +400,7 @@ async def test_options_save_a_checked_server(
         ),
         ({CONF_URL: "{url}", CONF_TOKEN: "wrong"}, {"base": "invalid_auth"}),
         (
-            {CONF_URL: "http://127.0.0.1:1/", CONF_TOKEN: TOKEN},
+            {CONF_URL: "http://127.0.0.1:{closed_port}/", CONF_TOKEN: TOKEN},
             {"base": "cannot_connect"},
         ),
     ],
@@ -407,12 +408,15 @@ async def test_options_save_a_checked_server(
 async def test_options_refuse_what_does_not_work(
     hass: HomeAssistant,
     server: FakePaperless,
+    closed_port: int,
     user_input: dict[str, Any],
     errors: dict[str, str],
 ) -> None:
     """A bad URL, no token, tags by name, a refused token, no server: nothing saved."""
     entry = unloaded_entry(hass)
-    user_input[CONF_URL] = user_input[CONF_URL].format(url=server.url)
+    user_input[CONF_URL] = user_input[CONF_URL].format(
+        url=server.url, closed_port=closed_port
+    )
     result = await paperless_form(hass, entry, user_input)
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == errors
