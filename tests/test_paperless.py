@@ -92,6 +92,7 @@ async def server(socket_enabled: None) -> AsyncGenerator[FakePaperless]:
         return web.json_response({"documents": f"{fake.url}/api/documents/"})
 
     async def post_document(request: web.Request) -> web.Response:
+        _authorized(request)
         fields: dict[str, list[str]] = {"title": [], "tags": []}
         document: tuple[str, str] | None = None
         async for part in await request.multipart():
@@ -103,9 +104,6 @@ async def server(socket_enabled: None) -> AsyncGenerator[FakePaperless]:
                 document = (part.filename or "", digest.hexdigest())
             else:
                 fields[str(part.name)].append(await part.text())
-        # Refused only once the body is read: a connection with unread data left
-        # over would keep its handler running past the test.
-        _authorized(request)
         assert document is not None
         fake.uploads.append(Upload(fields["title"][0], fields["tags"], *document))
         task_id = str(uuid.uuid4())
@@ -127,7 +125,9 @@ async def server(socket_enabled: None) -> AsyncGenerator[FakePaperless]:
     app.router.add_get("/paperless/api/", api_root)
     app.router.add_post("/paperless/api/documents/post_document/", post_document)
     app.router.add_get("/paperless/api/tasks/", tasks)
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1)
+    # No lingering close: a request refused before its body is read (an unknown path)
+    # would otherwise keep its handler reading the rest past the test.
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1, lingering_time=0)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
