@@ -117,9 +117,8 @@ def _inner_cells(page: Image.Image) -> Image.Image:
         (max(1, round(width * scale)), max(1, round(height * scale))),
         Image.Resampling.BOX,
     )
+    # Less than half the shorter side: what remains is never empty.
     margin = round(min(grid.size) * _MARGIN)
-    if min(grid.size) <= 2 * margin:
-        return grid
     with grid:
         return grid.crop((margin, margin, grid.width - margin, grid.height - margin))
 
