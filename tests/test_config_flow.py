@@ -57,6 +57,7 @@ from custom_components.wsd_scan.const import (
     CONF_POLL_INTERVAL,
     CONF_POST_SCAN,
     CONF_RESOLUTION,
+    CONF_SKIP_BLANK,
     CONF_SOURCE,
     CONF_USER_IDENTIFIER,
     CONF_VERIFY_TLS,
@@ -241,6 +242,10 @@ def test_every_reason_is_translated() -> None:
         "invalid_filter",
         "invalid_ca_file",
         "invalid_receive_hosts",
+        "invalid_paperless_url",
+        "invalid_tags",
+        "invalid_auth",
+        "cannot_connect",
     }
     assert set(strings["config_subentries"][SUBENTRY_PROFILE]["error"]) == {
         "invalid_profile_name",
@@ -1353,6 +1358,7 @@ async def test_profiles_added_changed_and_removed(
         CONF_NAME: "Photos",
         **PHOTO_SETTINGS,
         CONF_DESTINATION: "media",
+        CONF_SKIP_BLANK: None,
     }
     result = await configure_profile(
         hass,
@@ -1384,6 +1390,7 @@ async def test_profiles_added_changed_and_removed(
         CONF_COLOR: None,
         CONF_PAPER: None,
         CONF_DESTINATION: None,
+        CONF_SKIP_BLANK: None,
     }
 
     # Deleting a profile (HA's subentry UI) reloads the entry too.
@@ -1437,7 +1444,7 @@ async def test_options_menu(hass: HomeAssistant, mock_setup_entry: AsyncMock) ->
     entry = entry_for(str(uuid.uuid4()), "192.0.2.40", ["http://192.0.2.40/wsd"])
     entry.add_to_hass(hass)
     result = await hass.config_entries.options.async_init(entry.entry_id)
-    assert result["menu_options"] == ["settings", "post_scan", "receive"]
+    assert result["menu_options"] == ["settings", "post_scan", "receive", "paperless"]
 
 
 async def test_post_scan_endpoint_saved_and_removed(

@@ -118,6 +118,7 @@ async def test_platen_jpeg(
     assert path.read_bytes() == sent_pages(job)[0]
     assert response == {
         "pages": 1,
+        "blank_pages_skipped": 0,
         "files": [
             {
                 "path": str(path),

@@ -11,7 +11,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFont
 import pytest
 
 from custom_components.wsd_scan.const import DOMAIN
@@ -21,6 +21,7 @@ from custom_components.wsd_scan.storage import (
     SCANS_DIR,
     ScanStorage,
     StoredScan,
+    load_scan,
     render_file_name,
     storage_error,
 )
@@ -103,6 +104,7 @@ async def store(
     *pages: bytes,
     document_format: DocumentFormat = DocumentFormat.JPEG,
     color: ColorMode = ColorMode.COLOR,
+    skip_blank: int | None = None,
 ) -> StoredScan:
     """Store JPEG page files with these bytes as a document named "doc"."""
     await storage.async_check()
@@ -124,6 +126,7 @@ async def store(
             complete=True,
             duration=1.0,
             color=color,
+            skip_blank=skip_blank,
         )
     finally:
         await storage.async_discard(work)
@@ -275,3 +278,25 @@ async def test_leftover_work_folders_are_removed_at_setup(
     assert not any(work.exists() for work in leftovers)
     assert (scanners / "office" / "letter.pdf").read_bytes() == b"%PDF-"
     assert (scanners / "notes.txt").is_file()
+
+
+async def test_blank_pages_are_left_out(storage: ScanStorage, tmp_path: Path) -> None:
+    """Only the pages with content are stored, byte for byte; the scan counts the others."""
+    blank = jpeg(tmp_path)
+    path = tmp_path / "text.jpg"
+    page = Image.new("L", (400, 560), "white")
+    ImageDraw.Draw(page).text(
+        (60, 250), "Total: 42.00", fill=0, font=ImageFont.load_default(size=24)
+    )
+    page.save(path, "JPEG")
+    text = path.read_bytes()
+
+    scan = await store(storage, blank, text, blank, skip_blank=50)
+    assert (scan.pages, scan.blank_pages_skipped) == (1, 2)
+    assert [file.path.read_bytes() for file in scan.files] == [text]
+    assert load_scan(scan.folder, scan.name) == scan
+
+    with pytest.raises(HomeAssistantError) as err:
+        await store(storage, blank, blank, skip_blank=50)
+    assert err.value.translation_key == "scan_all_blank"
+    assert err.value.translation_placeholders == {"pages": "2"}

@@ -16,6 +16,7 @@ from .migration import async_migrate
 from .models import WsdScanConfigEntry, WsdScanRuntimeData
 from .notification_view import async_setup_notify_view
 from .panel import PanelScans
+from .paperless import PaperlessTarget
 from .post_scan import PostScanTarget
 from .profiles import entry_profiles
 from .push import Push
@@ -68,6 +69,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: WsdScanConfigEntry) -> b
         status=lambda: coordinator.data,
         observer=activity,
         post_scan=PostScanTarget.from_options(
+            hass, entry.entry_id, device.name, entry.options
+        ),
+        paperless=PaperlessTarget.from_options(
             hass, entry.entry_id, device.name, entry.options
         ),
     )

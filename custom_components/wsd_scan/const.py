@@ -45,16 +45,34 @@ CONF_DOCUMENT_ROOT: Final = "document_root_name"
 CONF_FILTERS: Final = "filters"
 CONF_CA_FILE: Final = "ca_file"
 CONF_VERIFY_TLS: Final = "verify_tls"
+#: The Paperless-ngx server, a dict of CONF_URL, CONF_TOKEN (homeassistant.const) and
+#: CONF_TAGS (tag ids given to every document); absent: none.
+CONF_PAPERLESS: Final = "paperless"
+CONF_TAGS: Final = "tags"
+#: Blank pages are left out of a profile's scans at this sensitivity (0–100); absent: kept.
+CONF_SKIP_BLANK: Final = "skip_blank"
 #: Where a profile's scans go (a `Destination`).
 CONF_DESTINATION: Final = "destination"
 
 
 class Destination(StrEnum):
-    """Where a scan goes: the media library, the post-scan endpoint, or both."""
+    """Where a scan goes: the media library, the post-scan endpoint, Paperless-ngx."""
 
     MEDIA = "media"
     POST_SCAN = "post_scan"
+    #: The media library and the post-scan endpoint.
     BOTH = "both"
+    PAPERLESS = "paperless"
+    MEDIA_AND_PAPERLESS = "media_and_paperless"
+
+    @property
+    def keeps_media(self) -> bool:
+        """Whether the scan stays in the media library once handed over."""
+        return self in {
+            Destination.MEDIA,
+            Destination.BOTH,
+            Destination.MEDIA_AND_PAPERLESS,
+        }
 
 
 DEFAULT_POLL_INTERVAL: Final = 30

@@ -7,7 +7,7 @@ from pathlib import PurePath
 from typing import Any, Final
 
 from homeassistant.components.diagnostics import async_redact_data
-from homeassistant.const import CONF_HOST
+from homeassistant.const import CONF_HOST, CONF_TOKEN, CONF_URL
 from homeassistant.core import HomeAssistant
 
 from .const import (
@@ -33,6 +33,9 @@ TO_REDACT: Final = {
     CONF_CA_FILE,
     # The key to the post-scan endpoint Home Assistant serves.
     CONF_RECEIVE_SECRET,
+    # Paperless-ngx: its address and the API token.
+    CONF_URL,
+    CONF_TOKEN,
     "uuid",
     "scanner",
     "user_name",

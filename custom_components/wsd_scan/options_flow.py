@@ -1,7 +1,8 @@
 """Changing a configured scanner: its options and its panel profiles.
 
 The options flow edits the default scan settings, the network settings (polling interval,
-callback URL), the post-scan endpoint and receiving post-scan jobs; each step merges what it edits into the stored
+callback URL), the post-scan endpoint, receiving post-scan jobs and the Paperless-ngx
+server; each step merges what it edits into the stored
 options, flat under the `CONF_*` keys of const.py (the callback URL is absent unless
 set). The profile subentry flow adds and changes panel profiles (profiles.py); Home
 Assistant's subentry UI deletes them. A loaded entry reloads itself on any change (its
@@ -21,9 +22,10 @@ from homeassistant.config_entries import (
     OptionsFlow,
     SubentryFlowResult,
 )
-from homeassistant.const import CONF_NAME
+from homeassistant.const import CONF_NAME, CONF_TOKEN, CONF_URL
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import section
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.selector import (
     BooleanSelector,
     NumberSelector,
@@ -52,11 +54,14 @@ from .const import (
     CONF_FORMAT,
     CONF_NOTIFY_SCANS,
     CONF_PAPER,
+    CONF_PAPERLESS,
     CONF_POLL_INTERVAL,
     CONF_POST_SCAN,
     CONF_RESOLUTION,
     CONF_SCAN_PROCESS_ID,
+    CONF_SKIP_BLANK,
     CONF_SOURCE,
+    CONF_TAGS,
     CONF_USER_IDENTIFIER,
     CONF_VERIFY_TLS,
     DEFAULT_COLOR,
@@ -75,6 +80,7 @@ from .dsp_view import (
     endpoint_url,
     receive_options,
 )
+from .paperless import PaperlessClient, PaperlessError
 from .post_scan import post_scan_settings, tls_setting
 from .profiles import MAX_PROFILE_NAME, SETTINGS_KEYS, entry_profiles, profile_settings
 
@@ -121,6 +127,27 @@ PROFILE_SCHEMA: Final = probatio.Schema(
         probatio.Required(CONF_DESTINATION, default=Destination.MEDIA.value): _select(
             DESTINATIONS, CONF_DESTINATION
         ),
+        # Empty: blank pages are kept.
+        probatio.Optional(CONF_SKIP_BLANK): NumberSelector(
+            NumberSelectorConfig(
+                min=wsd.blank.MIN_SENSITIVITY,
+                max=wsd.blank.MAX_SENSITIVITY,
+                step=1,
+                mode=NumberSelectorMode.SLIDER,
+            )
+        ),
+    }
+)
+
+PAPERLESS_SCHEMA: Final = probatio.Schema(
+    {
+        probatio.Optional(CONF_URL): TextSelector(
+            TextSelectorConfig(type=TextSelectorType.URL)
+        ),
+        probatio.Optional(CONF_TOKEN): TextSelector(
+            TextSelectorConfig(type=TextSelectorType.PASSWORD)
+        ),
+        probatio.Optional(CONF_TAGS): TextSelector(TextSelectorConfig(multiple=True)),
     }
 )
 
@@ -212,7 +239,8 @@ class WsdScanOptionsFlow(OptionsFlow):
     ) -> ConfigFlowResult:
         """Offer what can be changed."""
         return self.async_show_menu(
-            step_id="init", menu_options=["settings", "post_scan", "receive"]
+            step_id="init",
+            menu_options=["settings", "post_scan", "receive", "paperless"],
         )
 
     async def async_step_settings(
@@ -316,6 +344,28 @@ class WsdScanOptionsFlow(OptionsFlow):
             },
         )
 
+    async def async_step_paperless(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Show and save the Paperless-ngx server, checked against its API (no URL: none)."""
+        errors: dict[str, str] = {}
+        options = dict(self.config_entry.options)
+        if user_input is not None:
+            if not (raw_url := (user_input.get(CONF_URL) or "").strip()):
+                options.pop(CONF_PAPERLESS, None)
+                return self.async_create_entry(data=options)
+            config, errors = await _paperless_config(self.hass, raw_url, user_input)
+            if not errors:
+                return self.async_create_entry(data={**options, CONF_PAPERLESS: config})
+        shown = user_input
+        if shown is None and (stored := options.get(CONF_PAPERLESS)):
+            shown = {**stored, CONF_TAGS: [str(tag) for tag in stored[CONF_TAGS]]}
+        return self.async_show_form(
+            step_id="paperless",
+            data_schema=self.add_suggested_values_to_schema(PAPERLESS_SCHEMA, shown),
+            errors=errors,
+        )
+
 
 class ProfileSubentryFlow(ConfigSubentryFlow):
     """Add or change a panel profile (HA's subentry UI deletes one)."""
@@ -359,6 +409,8 @@ class ProfileSubentryFlow(ConfigSubentryFlow):
                     **_settings(user_input),
                     CONF_DESTINATION: user_input[CONF_DESTINATION],
                 }
+                if (skip_blank := user_input.get(CONF_SKIP_BLANK)) is not None:
+                    data[CONF_SKIP_BLANK] = int(skip_blank)
                 if current is None:
                     return self.async_create_entry(title=name, data=data)
                 return self.async_update_and_abort(
@@ -375,6 +427,28 @@ class ProfileSubentryFlow(ConfigSubentryFlow):
             data_schema=self.add_suggested_values_to_schema(PROFILE_SCHEMA, shown),
             errors=errors,
         )
+
+
+async def _paperless_config(
+    hass: HomeAssistant, raw_url: str, user_input: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Return a Paperless-ngx configuration as stored, and the form's errors.
+
+    The server must answer its API root and take the token.
+    """
+    if (url := callback_url(raw_url)) is None:
+        return {}, {CONF_URL: "invalid_paperless_url"}
+    token = (user_input.get(CONF_TOKEN) or "").strip()
+    if not token:
+        return {}, {CONF_TOKEN: "invalid_auth"}
+    tags = [tag.strip() for tag in user_input.get(CONF_TAGS, []) if tag.strip()]
+    if not all(tag.isdecimal() for tag in tags):
+        return {}, {CONF_TAGS: "invalid_tags"}
+    try:
+        await PaperlessClient(async_get_clientsession(hass), url, token).async_check()
+    except PaperlessError as err:
+        return {}, {"base": "invalid_auth" if err.auth else "cannot_connect"}
+    return {CONF_URL: url, CONF_TOKEN: token, CONF_TAGS: [int(tag) for tag in tags]}, {}
 
 
 def _post_scan_config(user_input: Mapping[str, Any]) -> dict[str, Any]:

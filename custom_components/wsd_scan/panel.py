@@ -188,6 +188,7 @@ class PanelScans:
                 settings,
                 PANEL_FILE_NAME.format(profile=slugify(press.profile.name)),
                 destination=press.profile.destination,
+                skip_blank=press.profile.skip_blank,
                 scan_identifier=press.scan_identifier,
                 destination_token=self.destination_tokens.get(press.profile.profile_id),
             )

@@ -22,6 +22,7 @@ from .const import (
     CONF_FORMAT,
     CONF_PAPER,
     CONF_RESOLUTION,
+    CONF_SKIP_BLANK,
     CONF_SOURCE,
     DEFAULT_COLOR,
     DEFAULT_FORMAT,
@@ -66,6 +67,8 @@ class Profile:
     name: str
     settings: ScanSettings
     destination: Destination = Destination.MEDIA
+    #: Blank pages are left out at this sensitivity; None: kept.
+    skip_blank: int | None = None
 
 
 def default_profile() -> ConfigSubentry:
@@ -107,6 +110,7 @@ def entry_profiles(entry: ConfigEntry) -> tuple[Profile, ...]:
             subentry.title,
             scan_settings(profile_settings(entry, subentry.data)),
             Destination(subentry.data.get(CONF_DESTINATION, Destination.MEDIA)),
+            subentry.data.get(CONF_SKIP_BLANK),
         )
         for subentry in entry.subentries.values()
         if subentry.subentry_type == SUBENTRY_PROFILE

@@ -14,9 +14,13 @@ JPEG) are stored as the scanner delivered them, and the scan ends in the transla
 last scan, but not what the action asked for, so an automation does not go on with a
 file of another type unawares. A job that failed reports its own error instead.
 
-Scans for the post-scan endpoint are stored first, then uploaded from the library (the
-scanner counts as busy until the upload ends, and `wsd_scan.cancel` stops it). A failed
-upload leaves them in the library. Scans only for the endpoint leave it once uploaded.
+Scans for the post-scan endpoint or Paperless-ngx are stored first, then uploaded from
+the library (the scanner counts as busy until the upload ends, and `wsd_scan.cancel`
+stops it). A failed upload leaves them in the library. Scans only for the endpoint or
+Paperless leave it once uploaded.
+
+Blank pages are left out when asked (`skip_blank`, a sensitivity): storage assembles only
+the others, and the scan says how many it left out.
 
 The runner reports how its scans go to a `ScanObserver`: a `ScanActivity` keeps what Home
 Assistant shows of scans (the latest job, the last scan, the upload), apart from the
@@ -26,13 +30,13 @@ scanner's own status (the coordinator's).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, replace
 from datetime import datetime
 import logging
 from pathlib import Path
 import time
-from typing import Final, Protocol
+from typing import Any, Final, Protocol
 
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
@@ -40,6 +44,7 @@ from homeassistant.util import dt as dt_util
 import yarl
 
 from .const import DOMAIN, Destination
+from .paperless import PaperlessDocument, PaperlessTarget
 from .post_scan import PostScanTarget
 from .storage import (
     DEFAULT_FILE_NAME,
@@ -175,7 +180,9 @@ class ScanOutcome:
 
     scan: StoredScan
     post_scan: PostScanJobStatus | None = None
-    #: Whether the files stay in the media library (not for post-scan-only scans).
+    #: The documents Paperless-ngx made of the scan's files.
+    paperless: tuple[PaperlessDocument, ...] = ()
+    #: Whether the files stay in the media library (not for scans only handed over).
     kept: bool = True
     #: Whether `auto` found the feeder empty and scanned the glass instead.
     glass_instead_of_feeder: bool = False
@@ -195,6 +202,7 @@ class ScanRunner:
         status: Callable[[], ScannerStatus],
         observer: ScanObserver,
         post_scan: PostScanTarget | None = None,
+        paperless: PaperlessTarget | None = None,
     ) -> None:
         """Scan with `client` on scanner `name`; `status()` is its current status."""
         self.hass = hass
@@ -205,9 +213,10 @@ class ScanRunner:
         self.storage = storage
         self.capabilities = capabilities
         self.post_scan = post_scan
+        self.paperless = paperless
         self._busy = False
         self._job: ScanJob | None = None
-        self._upload: asyncio.Task[PostScanJobStatus] | None = None
+        self._upload: asyncio.Task[Any] | None = None
 
     @property
     def busy(self) -> bool:
@@ -230,11 +239,13 @@ class ScanRunner:
         destination: Destination = Destination.MEDIA,
         scan_identifier: str | None = None,
         destination_token: str | None = None,
+        skip_blank: int | None = None,
     ) -> ScanOutcome:
         """Scan, store the document, hand it to the post-scan endpoint if asked.
 
         A scan started on the scanner's panel passes the event's `scan_identifier` and
-        the `destination_token` of the chosen panel entry.
+        the `destination_token` of the chosen panel entry. With `skip_blank` (a
+        sensitivity), blank pages are left out.
 
         Raises a translated `HomeAssistantError` (`ServiceValidationError` for requests
         the scanner cannot fulfil) naming the cause and the pages kept.
@@ -245,18 +256,29 @@ class ScanRunner:
                 translation_key="busy",
                 translation_placeholders={"name": self.name},
             )
-        if destination is not Destination.MEDIA and self.post_scan is None:
+        to_post_scan = destination in {Destination.POST_SCAN, Destination.BOTH}
+        to_paperless = destination in {
+            Destination.PAPERLESS,
+            Destination.MEDIA_AND_PAPERLESS,
+        }
+        if (to_post_scan and self.post_scan is None) or (
+            to_paperless and self.paperless is None
+        ):
             raise ServiceValidationError(
                 translation_domain=DOMAIN,
-                translation_key="no_post_scan_endpoint",
+                translation_key=(
+                    "no_post_scan_endpoint" if to_post_scan else "no_paperless"
+                ),
                 translation_placeholders={"name": self.name},
             )
         self._busy = True
+        post_scan: PostScanJobStatus | None = None
+        documents: tuple[PaperlessDocument, ...] = ()
         glass = False
         try:
             try:
                 scan = await self._scan(
-                    settings, file_name, scan_identifier, destination_token
+                    settings, file_name, scan_identifier, destination_token, skip_blank
                 )
             except HomeAssistantError as err:
                 if not self._glass_instead(settings, err):
@@ -269,19 +291,27 @@ class ScanRunner:
                     file_name,
                     scan_identifier,
                     destination_token,
+                    skip_blank,
                 )
-            if destination is Destination.MEDIA:
-                return ScanOutcome(scan, glass_instead_of_feeder=glass)
-            post_scan = await self._hand_over(scan)
+            if self.post_scan is not None and to_post_scan:
+                post_scan = await self._hand_over(
+                    scan,
+                    self.post_scan.async_send(
+                        scan, self.observer.async_post_scan_progress
+                    ),
+                )
+            if self.paperless is not None and to_paperless:
+                documents = await self._hand_over(scan, self.paperless.async_send(scan))
         finally:
             self._busy = False
-        if destination is Destination.POST_SCAN:
+        if not destination.keeps_media:
             await self.storage.async_remove(scan)
             self.observer.async_scan_stored(await self.storage.async_latest())
         return ScanOutcome(
             scan,
             post_scan,
-            kept=destination is Destination.BOTH,
+            documents,
+            kept=destination.keeps_media,
             glass_instead_of_feeder=glass,
         )
 
@@ -300,8 +330,9 @@ class ScanRunner:
         file_name: str,
         scan_identifier: str | None,
         destination_token: str | None,
+        skip_blank: int | None,
     ) -> StoredScan:
-        """Run the job and store its pages."""
+        """Run the job and store its pages (without the blank ones, if asked)."""
         name = render_file_name(
             file_name, device=self.storage.device, when=dt_util.now()
         )
@@ -335,6 +366,7 @@ class ScanRunner:
                     complete=failure is None,
                     duration=round(time.monotonic() - started, 3),
                     color=settings.color,
+                    skip_blank=skip_blank,
                 )
                 if pages
                 else None
@@ -355,20 +387,21 @@ class ScanRunner:
         _LOGGER.debug("%s scanned %d pages into %s", self.name, scan.pages, scan.name)
         return scan
 
-    async def _hand_over(self, scan: StoredScan) -> PostScanJobStatus:
-        """Upload the stored scan to the post-scan endpoint; cancellable like a job."""
-        assert self.post_scan is not None
-        upload = self._upload = self.hass.async_create_task(
-            self.post_scan.async_send(scan, self.observer.async_post_scan_progress),
-            f"{DOMAIN} post-scan {self.name}",
+    async def _hand_over[T](
+        self, scan: StoredScan, upload_scan: Coroutine[Any, Any, T]
+    ) -> T:
+        """Upload the stored scan (`upload_scan`); cancellable like a job."""
+        upload: asyncio.Task[T] = self.hass.async_create_task(
+            upload_scan, f"{DOMAIN} upload {self.name}"
         )
+        self._upload = upload
         try:
             return await upload
         except asyncio.CancelledError:
             current = asyncio.current_task()
             if current is not None and current.cancelling():
                 raise
-            # Cancelled by `async_cancel`: the library cancelled the post-scan job.
+            # Cancelled by `async_cancel` (the library cancels a post-scan job).
             raise self._error(
                 WsdError(ErrorKind.CANCELLED, "cancelled while uploading"), scan
             ) from None
@@ -403,6 +436,7 @@ class ScanRunner:
         complete: bool,
         duration: float,
         color: ColorMode,
+        skip_blank: int | None,
     ) -> StoredScan:
         """Store the pages received; show the scan as the last one."""
         scan = await self.storage.async_store(
@@ -415,6 +449,7 @@ class ScanRunner:
             complete=complete,
             duration=duration,
             color=color,
+            skip_blank=skip_blank,
         )
         self.observer.async_scan_stored(scan)
         return scan

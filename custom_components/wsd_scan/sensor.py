@@ -98,6 +98,7 @@ def _last_scan_attributes(activity: ScanActivity) -> dict[str, Any]:
         return {}
     return {
         "pages": scan.pages,
+        "blank_pages_skipped": scan.blank_pages_skipped,
         "files": [str(file.path) for file in scan.files],
         "complete": scan.complete,
     }

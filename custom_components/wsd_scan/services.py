@@ -36,6 +36,10 @@ from .profiles import scan_settings
 from .runner import ScanOutcome
 from .storage import DEFAULT_FILE_NAME, FILE_NAME_PLACEHOLDERS
 from .wsd import ColorMode, DocumentFormat, PaperSize, ScanSettings, ScanSource, Size
+from .wsd.blank import (
+    MAX_SENSITIVITY as MAX_BLANK_SENSITIVITY,
+    MIN_SENSITIVITY as MIN_BLANK_SENSITIVITY,
+)
 
 SERVICE_SCAN: Final = "scan"
 SERVICE_CANCEL: Final = "cancel"
@@ -46,6 +50,8 @@ ATTR_CONTENT_TYPE: Final = "content_type"
 ATTR_QUALITY: Final = "quality"
 ATTR_FILE_NAME: Final = "file_name"
 ATTR_DESTINATION: Final = "destination"
+#: Leave blank pages out, at this sensitivity (0–100).
+ATTR_SKIP_BLANK: Final = "skip_blank"
 
 
 #: WS-Scan ContentType keywords by the action's values.
@@ -80,6 +86,10 @@ SCAN_SCHEMA: Final = probatio.Schema(
         probatio.Optional(ATTR_FILE_NAME, default=DEFAULT_FILE_NAME): cv.string,
         probatio.Optional(ATTR_DESTINATION, default=Destination.MEDIA): probatio.Coerce(
             Destination
+        ),
+        probatio.Optional(ATTR_SKIP_BLANK): probatio.All(
+            probatio.Coerce(int),
+            probatio.Range(min=MIN_BLANK_SENSITIVITY, max=MAX_BLANK_SENSITIVITY),
         ),
     }
 )
@@ -132,7 +142,10 @@ async def _async_scan(call: ServiceCall) -> ServiceResponse:
     entry = _entry(call)
     settings = _scan_settings(dict(call.data), scan_settings(entry.options))
     outcome = await entry.runtime_data.runner.async_scan(
-        settings, call.data[ATTR_FILE_NAME], destination=call.data[ATTR_DESTINATION]
+        settings,
+        call.data[ATTR_FILE_NAME],
+        destination=call.data[ATTR_DESTINATION],
+        skip_blank=call.data.get(ATTR_SKIP_BLANK),
     )
     return _scan_response(outcome) if call.return_response else None
 
@@ -141,12 +154,14 @@ def _scan_response(outcome: ScanOutcome) -> dict[str, Any]:
     """Return the action's response data for a finished scan.
 
     `files` lists what the media library holds (nothing when the scan only went to the
-    post-scan endpoint); `post_scan` is there when the scan went to the endpoint, and
+    post-scan endpoint or Paperless-ngx); `post_scan` is there when the scan went to the
+    endpoint, `paperless` (the documents made) when it went to Paperless-ngx, and
     `glass_instead_of_feeder` when `auto` found the feeder empty.
     """
     scan = outcome.scan
     response: dict[str, Any] = {
         "pages": scan.pages,
+        "blank_pages_skipped": scan.blank_pages_skipped,
         "files": [
             {
                 "path": str(file.path),
@@ -166,6 +181,15 @@ def _scan_response(outcome: ScanOutcome) -> dict[str, Any]:
             "state": post_scan.state,
             "images_received": post_scan.images_received,
         }
+    if outcome.paperless:
+        response["paperless"] = [
+            {
+                "task_id": document.task_id,
+                "document_id": document.document_id,
+                "url": document.url,
+            }
+            for document in outcome.paperless
+        ]
     return response
 
 

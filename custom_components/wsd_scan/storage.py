@@ -45,6 +45,7 @@ from .wsd import (
     ScannedPage,
     WsdError,
     async_assemble,
+    async_drop_blank,
     preview_page,
 )
 
@@ -153,6 +154,8 @@ class StoredScan:
     #: False when the job failed and these are the pages received before.
     complete: bool
     duration: float
+    #: Blank pages left out of the document.
+    blank_pages_skipped: int = 0
     #: Why the pages are stored as the scanner delivered them, not in the format asked
     #: for (None: they are). Known to the run that stored them, not kept in `scan.json`.
     not_converted: str | None = field(default=None, compare=False)
@@ -170,6 +173,7 @@ class StoredScan:
             "pages": self.pages,
             "complete": self.complete,
             "duration": self.duration,
+            "blank_pages_skipped": self.blank_pages_skipped,
         }
 
     @classmethod
@@ -195,6 +199,7 @@ class StoredScan:
             pages=int(data["pages"]),
             complete=bool(data["complete"]),
             duration=float(data["duration"]),
+            blank_pages_skipped=int(data.get("blank_pages_skipped", 0)),
         )
 
 
@@ -327,8 +332,13 @@ class ScanStorage:
         complete: bool,
         duration: float,
         color: ColorMode = ColorMode.COLOR,
+        skip_blank: int | None = None,
     ) -> StoredScan:
         """Assemble the pages into the document and store it with page previews.
+
+        With `skip_blank` (a sensitivity), blank pages are left out (the others are
+        stored as they came); when every page is blank, nothing is stored and the
+        translated `scan_all_blank` error says so.
 
         Colour pages become gray or black and white when `color` asked for that (and
         the scanner did not do it). Pages that cannot become the document (a PDF page
@@ -338,6 +348,15 @@ class ScanStorage:
         """
         folder = self.folder
         not_converted: str | None = None
+        received = len(pages)
+        if skip_blank is not None:
+            pages = await async_drop_blank(pages, skip_blank)
+            if not pages:
+                raise HomeAssistantError(
+                    translation_domain=DOMAIN,
+                    translation_key="scan_all_blank",
+                    translation_placeholders={"pages": str(received)},
+                )
         try:
             try:
                 outputs = await async_assemble(
@@ -377,6 +396,7 @@ class ScanStorage:
                 pages=len(pages),
                 complete=complete,
                 duration=duration,
+                blank_pages_skipped=received - len(pages),
                 not_converted=not_converted,
             )
             await self.hass.async_add_executor_job(_write_manifest, scan)

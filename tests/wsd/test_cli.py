@@ -107,6 +107,34 @@ async def test_scan_feeder_duplex_to_pdf(
     assert [p.name for p in out.parent.iterdir()] == ["letter.pdf"]
 
 
+async def test_scan_skipping_blank_pages(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    """`scan --skip-blank[=N]` keeps the simulator's pages of text, and says so."""
+    async with SimulatedScanner(profile="office_mfp", discovery=False) as sim:
+        for flag, name in (("--skip-blank", "a.pdf"), ("--skip-blank=100", "b.pdf")):
+            sim.load_feeder(1)
+            out = tmp_path / name
+            status = await run(
+                [
+                    "scan",
+                    sim.device_url,
+                    "--source",
+                    "adf-duplex",
+                    "--out",
+                    str(out),
+                    flag,
+                ]
+            )
+            assert status == 0
+            assert _output(capsys) == {
+                "pages": 2,
+                "files": [str(out)],
+                "format": "pdf",
+                "blank_pages_skipped": 0,
+            }
+
+
 async def test_scan_platen_to_png_pages(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:

@@ -5,6 +5,12 @@ reports failures as `WsdError` with an `ErrorKind`.
 """
 
 from .addresses import normalize_host
+from .blank import (
+    DEFAULT_SENSITIVITY as DEFAULT_BLANK_SENSITIVITY,
+    async_drop_blank,
+    drop_blank,
+    is_blank,
+)
 from .discovery import (
     DiscoveryEvent,
     DiscoveryEventType,
@@ -138,14 +144,18 @@ __all__ = [
     "WsdEvent",
     "WsdFault",
     "WsdHttpError",
+    "DEFAULT_BLANK_SENSITIVITY",
     "assemble",
     "async_assemble",
+    "async_drop_blank",
     "build_ticket",
     "decode_event",
     "directed_probe",
+    "drop_blank",
     "find_scanners",
     "find_post_scan_endpoint",
     "get_device_info",
+    "is_blank",
     "is_scanner",
     "is_scanner_candidate",
     "locate",

@@ -38,6 +38,7 @@ import aiohttp
 from aiohttp import web
 import yarl
 
+from .blank import DEFAULT_SENSITIVITY as DEFAULT_BLANK_SENSITIVITY, async_drop_blank
 from .discovery import (
     DiscoveryEvent,
     DiscoveryEventType,
@@ -207,8 +208,12 @@ async def _scan_to(
     *,
     scan_identifier: str | None = None,
     destination_token: str | None = None,
+    skip_blank: int | None = None,
 ) -> dict[str, object]:
-    """Scan with `settings` and store the document at `out` (stem and directory)."""
+    """Scan with `settings` and store the document at `out` (stem and directory).
+
+    With `skip_blank` (a sensitivity), blank pages are left out.
+    """
     elements = await client.get_elements()
     if elements.capabilities is None:
         raise WsdError(
@@ -219,7 +224,7 @@ async def _scan_to(
     )
     out.parent.mkdir(parents=True, exist_ok=True)
 
-    async def store(pages: tuple[ScannedPage, ...]) -> list[Path]:
+    async def store(pages: Sequence[ScannedPage]) -> list[Path]:
         return await async_assemble(
             [page.path for page in pages],
             out.parent,
@@ -247,12 +252,23 @@ async def _scan_to(
                     file=sys.stderr,
                 )
             raise
-        files = await store(result.pages)
-    return {
-        "pages": len(result.pages),
+        pages = list(result.pages)
+        if skip_blank is not None:
+            pages = await async_drop_blank(pages, skip_blank)
+            if not pages:
+                raise WsdError(
+                    ErrorKind.INVALID_ARGUMENT,
+                    f"all {len(result.pages)} pages are blank: nothing to store",
+                )
+        files = await store(pages)
+    summary: dict[str, object] = {
+        "pages": len(pages),
         "files": [str(path) for path in files],
         "format": settings.format,
     }
+    if skip_blank is not None:
+        summary["blank_pages_skipped"] = len(result.pages) - len(pages)
+    return summary
 
 
 async def _scan(options: argparse.Namespace) -> None:
@@ -263,7 +279,12 @@ async def _scan(options: argparse.Namespace) -> None:
     async with aiohttp.ClientSession() as session:
         device = await _resolve_device(session, options.device)
         _print_json(
-            await _scan_to(_scan_client(session, device), settings, out.resolve())
+            await _scan_to(
+                _scan_client(session, device),
+                settings,
+                out.resolve(),
+                skip_blank=options.skip_blank,
+            )
         )
 
 
@@ -459,6 +480,15 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--color", choices=[c.value for c in ColorMode], default="color")
     scan.add_argument("--paper", choices=[p.value for p in PaperSize], default="a4")
     scan.add_argument("--out", type=Path, metavar="PATH")
+    scan.add_argument(
+        "--skip-blank",
+        type=int,
+        nargs="?",
+        const=DEFAULT_BLANK_SENSITIVITY,
+        metavar="SENSITIVITY",
+        help="leave blank pages out (sensitivity 0-100, higher skips more; "
+        f"default {DEFAULT_BLANK_SENSITIVITY})",
+    )
     scan.set_defaults(run=_scan)
 
     push = commands.add_parser("push", help="scan from the scanner's panel")

@@ -667,3 +667,20 @@ def preview_page(
                 path, "JPEG", quality=80
             )
     return path
+
+
+def decode_gray(page: Path, max_side: int) -> Image.Image | None:
+    """Decode a page as 8-bit gray, shrunk to fit `max_side` (for looking at its content).
+
+    JPEG pages are decoded at a reduced scale straight into gray, as previews are.
+    Returns None for a PDF page (nothing here renders PDF). Raises `WsdError` (PROTOCOL)
+    for a page that is no readable image. Blocking: run it in an executor.
+    """
+    page_format = sniff_image_format(_read_head(page))
+    if page_format is ImageFormat.PDF:
+        return None
+    if page_format is ImageFormat.UNKNOWN:
+        raise WsdError(ErrorKind.PROTOCOL, f"page {page.name} is not an image")
+    with _open_image(page, page_format, fit=max_side, draft_mode="L") as decoded:
+        decoded.thumbnail((max_side, max_side))
+        return decoded.convert("L")
