@@ -1,0 +1,94 @@
+"""Every translation has English's keys, no others, and the same placeholders."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+import re
+from typing import Any
+
+import pytest
+
+TRANSLATIONS = (
+    Path(__file__).parent.parent / "custom_components" / "wsd_scan" / "translations"
+)
+REQUIRED_LANGUAGES = ("de", "fr", "es", "nl", "it", "pl")
+LANGUAGES = sorted(
+    path.stem for path in TRANSLATIONS.glob("*.json") if path.stem != "en"
+)
+PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
+
+
+def load(language: str) -> dict[str, Any]:
+    """Return a language's translations as parsed JSON."""
+    data: dict[str, Any] = json.loads(
+        (TRANSLATIONS / f"{language}.json").read_text(encoding="utf-8")
+    )
+    return data
+
+
+def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    """Return the strings of a translation tree by their dotted key paths."""
+    flat: dict[str, str] = {}
+    for key, value in tree.items():
+        path = f"{prefix}.{key}" if prefix else key
+        if isinstance(value, dict):
+            flat.update(flatten(value, path))
+        else:
+            flat[path] = value
+    return flat
+
+
+def placeholders(text: str) -> set[str]:
+    """Return the names of the `{placeholders}` in a string."""
+    return set(PLACEHOLDER.findall(text))
+
+
+ENGLISH = flatten(load("en"))
+
+
+def test_required_languages_exist() -> None:
+    """German, French, Spanish, Dutch, Italian and Polish are translated."""
+    missing = [language for language in REQUIRED_LANGUAGES if language not in LANGUAGES]
+    assert not missing, f"no translations for: {', '.join(missing)}"
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_no_missing_keys(language: str) -> None:
+    """A translation has every key English has."""
+    missing = sorted(ENGLISH.keys() - flatten(load(language)).keys())
+    assert not missing, f"{language}.json lacks: {', '.join(missing)}"
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_no_extra_keys(language: str) -> None:
+    """A translation has no key that English lacks."""
+    extra = sorted(flatten(load(language)).keys() - ENGLISH.keys())
+    assert not extra, f"{language}.json has keys English lacks: {', '.join(extra)}"
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_strings(language: str) -> None:
+    """Every translated value is a non-empty string."""
+    wrong = sorted(
+        key
+        for key, text in flatten(load(language)).items()
+        if not isinstance(text, str) or not text.strip()
+    )
+    assert not wrong, f"{language}.json has empty or non-string values: {wrong}"
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_same_placeholders(language: str) -> None:
+    """A translated string has exactly the `{placeholders}` of the English one."""
+    translated = flatten(load(language))
+    differing = [
+        f"{key}: {sorted(placeholders(translated[key]))} instead of "
+        f"{sorted(placeholders(english))}"
+        for key, english in sorted(ENGLISH.items())
+        if isinstance(translated.get(key), str)
+        and placeholders(translated[key]) != placeholders(english)
+    ]
+    assert not differing, f"{language}.json placeholders differ: " + "; ".join(
+        differing
+    )
