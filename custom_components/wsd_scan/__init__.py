@@ -48,6 +48,10 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
 
 async def async_setup_entry(hass: HomeAssistant, entry: WsdScanConfigEntry) -> bool:
     """Describe the scanner, read its status, subscribe to its events."""
+    # Changed options or profiles (subentries, which have no flow of their own to
+    # reload when one is deleted) take effect by a reload. Listening from the start: a
+    # change made while this setup runs reloads once it is done.
+    entry.async_on_unload(entry.add_update_listener(_async_reload))
     push = Push(hass, entry)
     entry.async_on_unload(push.async_start())
     activity = ScanActivity()
@@ -100,9 +104,6 @@ async def async_setup_entry(hass: HomeAssistant, entry: WsdScanConfigEntry) -> b
     entry.async_on_unload(
         hass.bus.async_listen_once(EVENT_HOMEASSISTANT_STOP, _unsubscribe_on_stop)
     )
-    # Changed options or profiles (subentries, which have no flow of their own to
-    # reload when one is deleted) take effect by a reload.
-    entry.async_on_unload(entry.add_update_listener(_async_reload))
     await hass.config_entries.async_forward_entry_setups(entry, PLATFORMS)
     return True
 
