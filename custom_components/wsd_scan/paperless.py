@@ -5,8 +5,7 @@ scan is uploaded from the media library, where it was stored first, to
 `POST /api/documents/post_document/` (multipart, streamed from the file), with the
 scan's name as the title; Paperless answers with the id of its consumption task, which
 is followed (`GET /api/tasks/?task_id=…`) until the document exists or Paperless says why
-it does not. When Paperless fails the files stay in the media library, the error says
-where, and a repair issue keeps saying so until an upload works again.
+it does not. When Paperless fails the files stay in the media library (upload.py).
 
 API: https://docs.paperless-ngx.com/api/ ("POSTing documents", "Tasks"); token
 authentication is `Authorization: Token <token>`.
@@ -15,24 +14,18 @@ authentication is `Authorization: Token <token>`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
 from dataclasses import dataclass
-import logging
 from pathlib import Path
 from typing import Any, Final
 
 import aiohttp
 from homeassistant.const import CONF_TOKEN, CONF_URL
-from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from yarl import URL
 
-from .const import CONF_PAPERLESS, CONF_TAGS, DOMAIN
+from .const import CONF_PAPERLESS, CONF_TAGS
 from .storage import StoredScan
-
-_LOGGER = logging.getLogger(__name__)
+from .upload import UploadTarget
 
 ISSUE_PAPERLESS_FAILED: Final = "paperless_failed"
 #: How long a request may take; an upload of a large scan to a busy server included.
@@ -151,32 +144,12 @@ class PaperlessClient:
             ) from err
 
 
-class PaperlessTarget:
+class PaperlessTarget(UploadTarget):
     """The Paperless-ngx server of one scanner's entry."""
 
-    def __init__(
-        self, hass: HomeAssistant, entry_id: str, name: str, config: Mapping[str, Any]
-    ) -> None:
-        """Send to the server `config` describes; `name` is the scanner's."""
-        self.hass = hass
-        self.entry_id = entry_id
-        self.name = name
-        self.url: str = config[CONF_URL]
-        self._token: str = config[CONF_TOKEN]
-        self._tags = tuple(int(tag) for tag in config.get(CONF_TAGS, ()))
-
-    @classmethod
-    def from_options(
-        cls, hass: HomeAssistant, entry_id: str, name: str, options: Mapping[str, Any]
-    ) -> PaperlessTarget | None:
-        """Return the entry's Paperless-ngx server, if one is configured."""
-        config = options.get(CONF_PAPERLESS)
-        return cls(hass, entry_id, name, config) if config else None
-
-    @property
-    def issue_id(self) -> str:
-        """The id of this entry's repair issue about failed uploads."""
-        return f"{ISSUE_PAPERLESS_FAILED}_{self.entry_id}"
+    options_key = CONF_PAPERLESS
+    failure_key = ISSUE_PAPERLESS_FAILED
+    target_key = CONF_URL
 
     async def async_send(self, scan: StoredScan) -> tuple[PaperlessDocument, ...]:
         """Upload the scan's files, one document each; return what Paperless made.
@@ -185,50 +158,15 @@ class PaperlessTarget:
         Paperless cannot take them; the files are not touched.
         """
         client = PaperlessClient(
-            async_get_clientsession(self.hass), self.url, self._token
+            async_get_clientsession(self.hass), self.target, self.config[CONF_TOKEN]
         )
+        tags = tuple(int(tag) for tag in self.config.get(CONF_TAGS, ()))
         documents = []
         try:
             for number, file in enumerate(scan.files, start=1):
                 title = scan.name if len(scan.files) == 1 else f"{scan.name}-{number}"
-                documents.append(
-                    await client.async_upload(file.path, title, self._tags)
-                )
+                documents.append(await client.async_upload(file.path, title, tags))
         except PaperlessError as err:
             raise self._failed(scan, err) from err
-        ir.async_delete_issue(self.hass, DOMAIN, self.issue_id)
-        _LOGGER.debug(
-            "%s handed %s to %s: %s", self.name, scan.name, self.url, documents
-        )
+        self._uploaded(scan, documents)
         return tuple(documents)
-
-    def _failed(self, scan: StoredScan, err: PaperlessError) -> HomeAssistantError:
-        placeholders = {
-            "name": self.name,
-            "url": self.url,
-            "error": str(err),
-            "files": ", ".join(str(file.path) for file in scan.files),
-        }
-        _LOGGER.warning(
-            "%s could not hand %s to Paperless-ngx at %s (%s); the files stay in the "
-            "media library",
-            self.name,
-            scan.name,
-            self.url,
-            err,
-        )
-        ir.async_create_issue(
-            self.hass,
-            DOMAIN,
-            self.issue_id,
-            is_fixable=False,
-            severity=ir.IssueSeverity.ERROR,
-            translation_key=ISSUE_PAPERLESS_FAILED,
-            translation_placeholders=placeholders,
-            data={"entry_id": self.entry_id},
-        )
-        return HomeAssistantError(
-            translation_domain=DOMAIN,
-            translation_key=ISSUE_PAPERLESS_FAILED,
-            translation_placeholders=placeholders,
-        )
