@@ -1084,7 +1084,7 @@ async def open_options(
 async def test_options_saved_flat_and_entry_reloaded(
     hass: HomeAssistant, mock_setup_entry: AsyncMock
 ) -> None:
-    """Scan defaults and the advanced section are stored flat; saving reloads."""
+    """Scan defaults, blank pages and the advanced section are stored flat; saves reload."""
     entry = entry_for(str(uuid.uuid4()), "192.0.2.40", ["http://192.0.2.40/wsd"])
     entry.add_to_hass(hass)
     await hass.config_entries.async_setup(entry.entry_id)
@@ -1101,6 +1101,7 @@ async def test_options_saved_flat_and_entry_reloaded(
         CONF_RESOLUTION: "600",
         CONF_COLOR: "gray",
         CONF_PAPER: "letter",
+        CONF_SKIP_BLANK: 40.0,
         CONF_NOTIFY_SCANS: False,
         options_flow.SECTION_ADVANCED: {
             CONF_POLL_INTERVAL: 120,
@@ -1118,6 +1119,7 @@ async def test_options_saved_flat_and_entry_reloaded(
         CONF_RESOLUTION: 600,
         CONF_COLOR: "gray",
         CONF_PAPER: "letter",
+        CONF_SKIP_BLANK: 40,
         CONF_NOTIFY_SCANS: False,
         CONF_POLL_INTERVAL: 120,
         CONF_CALLBACK_URL: "http://192.168.1.5:8123",
@@ -1132,6 +1134,7 @@ async def test_options_saved_flat_and_entry_reloaded(
         CONF_RESOLUTION: "600",
         CONF_COLOR: "gray",
         CONF_PAPER: "letter",
+        CONF_SKIP_BLANK: 40,
         CONF_NOTIFY_SCANS: False,
         options_flow.SECTION_ADVANCED: {
             CONF_POLL_INTERVAL: 120,
@@ -1139,13 +1142,15 @@ async def test_options_saved_flat_and_entry_reloaded(
         },
     }
 
-    # Clearing the callback URL removes it.
+    # Clearing the callback URL or the blank page sensitivity removes it.
     user_input[options_flow.SECTION_ADVANCED] = {CONF_POLL_INTERVAL: 60}
+    del user_input[CONF_SKIP_BLANK]
     result = dict(
         await hass.config_entries.options.async_configure(result["flow_id"], user_input)
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert CONF_CALLBACK_URL not in entry.options
+    assert CONF_SKIP_BLANK not in entry.options
     assert entry.options[CONF_POLL_INTERVAL] == 60
 
 

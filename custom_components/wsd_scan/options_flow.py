@@ -132,6 +132,16 @@ SETTINGS_FIELDS: Final = {
 
 DESTINATIONS: Final = [str(destination) for destination in Destination]
 
+#: The blank page sensitivity, as the options and each profile offer it (empty: off).
+SKIP_BLANK_SELECTOR: Final = NumberSelector(
+    NumberSelectorConfig(
+        min=wsd.blank.MIN_SENSITIVITY,
+        max=wsd.blank.MAX_SENSITIVITY,
+        step=1,
+        mode=NumberSelectorMode.SLIDER,
+    )
+)
+
 PROFILE_SCHEMA: Final = probatio.Schema(
     {
         probatio.Required(CONF_NAME): TextSelector(),
@@ -139,15 +149,7 @@ PROFILE_SCHEMA: Final = probatio.Schema(
         probatio.Required(CONF_DESTINATION, default=Destination.MEDIA.value): _select(
             DESTINATIONS, CONF_DESTINATION
         ),
-        # Empty: blank pages are kept.
-        probatio.Optional(CONF_SKIP_BLANK): NumberSelector(
-            NumberSelectorConfig(
-                min=wsd.blank.MIN_SENSITIVITY,
-                max=wsd.blank.MAX_SENSITIVITY,
-                step=1,
-                mode=NumberSelectorMode.SLIDER,
-            )
-        ),
+        probatio.Optional(CONF_SKIP_BLANK): SKIP_BLANK_SELECTOR,
     }
 )
 
@@ -228,6 +230,7 @@ def _options_schema(*, advanced_open: bool) -> probatio.Schema:
     return probatio.Schema(
         {
             **SETTINGS_FIELDS,
+            probatio.Optional(CONF_SKIP_BLANK): SKIP_BLANK_SELECTOR,
             probatio.Required(CONF_NOTIFY_SCANS, default=True): BooleanSelector(),
             probatio.Required(SECTION_ADVANCED): section(
                 ADVANCED_SCHEMA, {"collapsed": not advanced_open}
@@ -279,6 +282,9 @@ class WsdScanOptionsFlow(OptionsFlow):
                 CONF_NOTIFY_SCANS: user_input[CONF_NOTIFY_SCANS],
                 CONF_POLL_INTERVAL: int(advanced[CONF_POLL_INTERVAL]),
             }
+            options.pop(CONF_SKIP_BLANK, None)
+            if (skip_blank := user_input.get(CONF_SKIP_BLANK)) is not None:
+                options[CONF_SKIP_BLANK] = int(skip_blank)
             options.pop(CONF_CALLBACK_URL, None)
             if raw_url := (advanced.get(CONF_CALLBACK_URL) or "").strip():
                 if (url := callback_url(raw_url)) is None:
@@ -599,8 +605,9 @@ def _as_shown(stored: Mapping[str, Any]) -> dict[str, Any]:
 def _sectioned(options: Mapping[str, Any]) -> dict[str, Any]:
     """Turn stored (flat) options into the form's shape."""
     shown = _as_shown({key: options[key] for key in SETTINGS_KEYS if key in options})
-    if CONF_NOTIFY_SCANS in options:
-        shown[CONF_NOTIFY_SCANS] = options[CONF_NOTIFY_SCANS]
+    for key in (CONF_SKIP_BLANK, CONF_NOTIFY_SCANS):
+        if key in options:
+            shown[key] = options[key]
     shown[SECTION_ADVANCED] = {
         key: options[key]
         for key in (CONF_POLL_INTERVAL, CONF_CALLBACK_URL)

@@ -28,6 +28,7 @@ from .const import (
     CONF_FORMAT,
     CONF_PAPER,
     CONF_RESOLUTION,
+    CONF_SKIP_BLANK,
     CONF_SOURCE,
     CONF_TAGS,
     CONF_TITLE,
@@ -70,6 +71,12 @@ PAPERLESS_FIELDS: Final = {
 }
 
 
+def _off(value: Any) -> None:
+    """Accept `false` or `off` (YAML's false, or the text) and nothing else."""
+    if value is not False and value != "off":
+        raise probatio.Invalid("expected off")
+
+
 #: WS-Scan ContentType keywords by the action's values.
 CONTENT_TYPES: Final = {
     "auto": "Auto",
@@ -103,9 +110,14 @@ SCAN_SCHEMA: Final = probatio.Schema(
         probatio.Optional(ATTR_DESTINATION, default=Destination.MEDIA): probatio.Coerce(
             Destination
         ),
-        probatio.Optional(ATTR_SKIP_BLANK): probatio.All(
-            probatio.Coerce(int),
-            probatio.Range(min=MIN_BLANK_SENSITIVITY, max=MAX_BLANK_SENSITIVITY),
+        # `false`/`off` keeps every page whatever the options' default.
+        probatio.Optional(ATTR_SKIP_BLANK): probatio.Any(
+            _off,
+            probatio.All(
+                probatio.Coerce(int),
+                probatio.Range(min=MIN_BLANK_SENSITIVITY, max=MAX_BLANK_SENSITIVITY),
+            ),
+            msg="expected a sensitivity (0 to 100) or off",
         ),
         probatio.Optional(ATTR_PAPERLESS_TITLE): cv.string,
         probatio.Optional(ATTR_PAPERLESS_TAGS): probatio.All(
@@ -178,7 +190,7 @@ async def _async_scan(call: ServiceCall) -> ServiceResponse:
         settings,
         call.data[ATTR_FILE_NAME],
         destination=call.data[ATTR_DESTINATION],
-        skip_blank=call.data.get(ATTR_SKIP_BLANK),
+        skip_blank=call.data.get(ATTR_SKIP_BLANK, entry.options.get(CONF_SKIP_BLANK)),
         paperless_fields=paperless_fields,
     )
     return _scan_response(outcome) if call.return_response else None
