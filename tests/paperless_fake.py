@@ -52,6 +52,8 @@ class FakePaperless:
     created: list[tuple[str, str]] = field(default_factory=list)
     #: Names looked up, as (collection, name).
     lookups: list[tuple[str, str]] = field(default_factory=list)
+    #: Whether lookups answer without ids (an API this integration does not know).
+    without_ids: bool = False
 
     def add(self, collection: str, name: str) -> int:
         """Add a name to a collection; return its id (ids are unique across all)."""
@@ -120,7 +122,7 @@ async def serve_paperless() -> AsyncIterator[FakePaperless]:
         name = request.query["name__iexact"]
         fake.lookups.append((collection, name))
         results = [
-            {"id": known_id, "name": known}
+            {"name": known} if fake.without_ids else {"id": known_id, "name": known}
             for known_id, known in fake.names[collection].items()
             if known.casefold() == name.casefold()
         ]

@@ -44,6 +44,7 @@ from custom_components.wsd_scan.const import (
 )
 from custom_components.wsd_scan.diagnostics import async_get_config_entry_diagnostics
 from custom_components.wsd_scan.paperless import (
+    Collection,
     PaperlessClient,
     PaperlessError,
     PaperlessFields,
@@ -423,6 +424,17 @@ async def test_names_are_looked_up(
     assert upload.tags == [str(tag) for tag in (3, inbox, invoices)]
     assert (upload.correspondent, upload.document_type) == (str(acme), str(invoice))
     assert server.created == []
+
+
+async def test_unexpected_lookup_answer(
+    hass: HomeAssistant, server: FakePaperless
+) -> None:
+    """A lookup answered without an id is an error, not a guess."""
+    server.add("tags", "Inbox")
+    server.without_ids = True
+    client = PaperlessClient(async_get_clientsession(hass), server.url, TOKEN)
+    with pytest.raises(PaperlessError, match="unexpected answer"):
+        await client.async_resolve(Collection.TAGS, "Inbox", create=False)
 
 
 async def test_missing_names_are_created_when_allowed(
