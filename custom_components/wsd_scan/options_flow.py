@@ -90,6 +90,7 @@ from .paperless import (
     PaperlessClient,
     PaperlessError,
     PaperlessNameMissing,
+    reference,
     references,
     title_valid,
 )
@@ -419,7 +420,7 @@ class ProfileSubentryFlow(ConfigSubentryFlow):
         current: ConfigSubentry | None,
         user_input: dict[str, Any] | None,
     ) -> SubentryFlowResult:
-        """Show and save one profile: its name on the panel and its scan settings."""
+        """Show and save one profile: panel name, scan settings, Paperless-ngx fields."""
         entry = self._get_entry()
         errors: dict[str, str] = {}
         if user_input is not None:
@@ -516,8 +517,8 @@ def _profile_paperless(user_input: Mapping[str, Any]) -> dict[str, Any]:
     if tags := references(user_input.get(CONF_TAGS, [])):
         stored[CONF_TAGS] = list(tags)
     for key in (CONF_CORRESPONDENT, CONF_DOCUMENT_TYPE):
-        if value := references([user_input.get(key) or ""]):
-            stored[key] = value[0]
+        if value := (user_input.get(key) or "").strip():
+            stored[key] = reference(value)
     return stored
 
 
