@@ -39,11 +39,10 @@ from .const import (
     DOMAIN,
     NOTIFY_PATH,
 )
-from .push import Push
+from .push import ABSENT, Push
 from .wsd import (
     STATUS_EVENTS,
     DeviceInfo,
-    ErrorKind,
     ScanClient,
     ScannerElements,
     ScannerStatus,
@@ -73,9 +72,6 @@ SUBSCRIPTION_LIFETIME: Final = 600.0
 #: sends nothing, and only a request finds it gone (unavailable within a minute, with
 #: the request's own timeout).
 LIVENESS_INTERVAL: Final = timedelta(seconds=45)
-
-#: Errors that mean the scanner is not there, as opposed to refusing the subscription.
-_ABSENT: Final = frozenset({ErrorKind.UNREACHABLE, ErrorKind.TIMEOUT})
 
 type JobEvent = JobStatusEvent | JobEndStateEvent
 
@@ -275,7 +271,7 @@ class WsdScanCoordinator(DataUpdateCoordinator[ScannerStatus]):
             self._subscription_id = None
             assert self.manager is not None
             error = self.manager.last_error
-            if error is not None and error.kind not in _ABSENT:
+            if error is not None and error.kind not in ABSENT:
                 self._create_issue(PushIssue.SUBSCRIPTION_REFUSED, str(error))
             self._poll()
             return
