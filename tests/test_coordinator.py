@@ -23,6 +23,7 @@ from custom_components.wsd_scan.const import (
 )
 from custom_components.wsd_scan.coordinator import (
     LIVENESS_INTERVAL,
+    STATUS_READ_EVERY,
     SUBSCRIPTION_LIFETIME,
     PushIssue,
     PushState,
@@ -78,6 +79,35 @@ async def test_notifications_stop_polling(
 
     assert coordinator.push_state is PushState.WORKING
     assert coordinator.update_interval == LIVENESS_INTERVAL
+
+
+def status_reads(scanner: SimulatedScanner) -> int:
+    """Return how many GetScannerElements requests the scanner answered."""
+    return sum(
+        1 for action, _ in scanner.requests if action.endswith("/GetScannerElements")
+    )
+
+
+async def test_working_push_asks_the_scanner_nothing(
+    hass: HomeAssistant,
+    entity_registry: er.EntityRegistry,
+    scanner: SimulatedScanner,
+    loaded_entry: MockConfigEntry,
+) -> None:
+    """While notifications arrive, polls only connect; the status is read rarely."""
+    await confirm_push(hass, scanner)
+    reads = status_reads(scanner)
+    state_id = entity_id(entity_registry, "sensor", scanner.uuid, "scanner_state")
+
+    for _ in range(STATUS_READ_EVERY - 1):
+        advance(hass, LIVENESS_INTERVAL)
+        await hass.async_block_till_done(wait_background_tasks=True)
+    assert status_reads(scanner) == reads
+    assert hass.states.get(state_id).state == "idle"
+
+    advance(hass, LIVENESS_INTERVAL)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert status_reads(scanner) == reads + 1
 
 
 async def test_reboot_leads_to_resubscription(

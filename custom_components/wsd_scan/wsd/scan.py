@@ -221,6 +221,10 @@ class ScanClient:
         assert envelope.payload is not None
         return parse_scanner_elements(envelope.payload)
 
+    async def check_reachable(self) -> None:
+        """Check that the scan service accepts connections (no request is sent)."""
+        await soap.check_reachable(self.url, timeout=self.timeout)
+
     async def get_status(self) -> ScannerStatus:
         """Return the scanner's current status."""
         elements = await self.get_elements(("ScannerStatus",))
