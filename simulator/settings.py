@@ -36,3 +36,6 @@ class Settings:
     max_subscription_seconds: float = 3600.0
     # Jobs kept in GetJobHistory.
     history_length: int = 10
+    # Duplex backs are blank paper as a scanner sees it: sensor noise and the sheet
+    # edge's thin shadow (single-sided sheets scanned duplex; blank-page skipping).
+    blank_backs: bool = False
