@@ -771,6 +771,25 @@ async def test_more_end_of_feeder_variants(
     assert sorted(scans.iterdir()) == [p.path for p in result.pages]
 
 
+async def test_http_404_at_create_is_an_empty_feeder(
+    session: aiohttp.ClientSession, scans: Path
+) -> None:
+    """An empty feeder answered at CreateScanJob with a bare 404 is "feeder empty"."""
+    async with scanner(session, quirks={Quirk.HTTP_ERRORS_WITHOUT_SOAP}) as (
+        sim,
+        client,
+        sleep,
+    ):
+        ticket = await ticket_for(client, source=ScanSource.FEEDER)
+        with pytest.raises(ScanJobError) as err:
+            await client.scan(ticket, scans)
+        assert actions(sim).count("CreateScanJob") == 1
+    assert err.value.kind is ErrorKind.FEEDER_EMPTY
+    assert "the document feeder is empty" in str(err.value)
+    assert "HTTP 404" in str(err.value)
+    assert sleep.delays == []
+
+
 async def test_http_503_is_retried_like_not_accepting_jobs(
     session: aiohttp.ClientSession, scans: Path
 ) -> None:
