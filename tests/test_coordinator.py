@@ -11,6 +11,7 @@ from uuid import uuid4
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.network import NoURLAvailableError
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -163,6 +164,44 @@ async def test_hello_of_a_rebooted_scanner_resubscribes_at_once(
 
     await until(lambda: len(status_subscriptions(scanner)) == 1)
     assert set(status_subscriptions(scanner)) != {before}
+    assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_a_silent_reboot_is_noticed_at_the_next_renewal(
+    hass: HomeAssistant,
+    start_scanner: StartScanner,
+    callback_url: str,
+) -> None:
+    """A scanner that sends no Hello after a reboot is subscribed again at renewal."""
+    scanner = await start_scanner("office_mfp", discovery=True)
+    entry = scanner_entry(scanner, **{CONF_CALLBACK_URL: callback_url})
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    coordinator = entry.runtime_data.coordinator
+    await confirm_push(hass, scanner)
+    (before,) = status_subscriptions(scanner)
+
+    session = async_get_clientsession(hass)
+    async with session.post(
+        f"{scanner.control_url}/reboot", json={"hello": False}
+    ) as response:
+        assert response.status == 200
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert scanner.subscriptions == {}
+
+    advance(hass, RENEWAL)
+    await until(
+        lambda: (
+            len(status_subscriptions(scanner)) == 1
+            and coordinator.push_state is PushState.PENDING
+        )
+    )
+    assert set(status_subscriptions(scanner)) != {before}
+    scanner.raise_condition("MediaJam")
+    await scanner.wait_for_notifications()
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert coordinator.push_state is PushState.WORKING
     assert await hass.config_entries.async_unload(entry.entry_id)
 
 

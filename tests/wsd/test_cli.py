@@ -54,7 +54,7 @@ async def test_discover_lists_the_simulator(capsys: pytest.CaptureFixture[str]) 
 async def test_discover_prints_names_without_json(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """Without --json, one line per scanner as it is found."""
+    """Without --json, one line per scanner: its name and its address."""
     async with SimulatedScanner(profile="photo_flatbed", discovery=True) as sim:
         assert (
             await run(["discover", "--interface", "127.0.0.1", "--timeout", "1"]) == 0

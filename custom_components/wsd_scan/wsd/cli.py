@@ -44,8 +44,8 @@ from .discovery import (
     DiscoveryEventType,
     DiscoveryListener,
     Multicast,
+    find_scanners,
     locate,
-    probe,
 )
 from .document import async_assemble
 from .dsp import (
@@ -63,7 +63,6 @@ from .eventing import (
     SubscriptionManager,
 )
 from .exceptions import ErrorKind, WsdError
-from .metadata import get_device_info
 from .models import (
     ColorMode,
     DeviceInfo,
@@ -143,25 +142,26 @@ def _scan_client(session: aiohttp.ClientSession, device: DeviceInfo) -> ScanClie
 
 async def _discover(options: argparse.Namespace) -> None:
     interfaces = options.interface or local_addresses()
-    found = []
     async with aiohttp.ClientSession() as session:
-        async for device in probe(interfaces, timeout=options.timeout):
-            info: DeviceInfo | None = None
-            with contextlib.suppress(WsdError):
-                info = await get_device_info(session, device.uuid, device.xaddrs)
-            entry = {
-                "uuid": device.uuid,
-                "name": info.name if info else None,
+        found = await find_scanners(session, interfaces, timeout=options.timeout)
+    if not options.json:
+        for scanner in found:
+            name = scanner.info.name if scanner.info else scanner.device.uuid
+            print(f"{name}  {scanner.device.xaddrs[0]}")
+        return
+    _print_json(
+        [
+            {
+                "uuid": scanner.device.uuid,
+                "name": info.name if (info := scanner.info) else None,
                 "manufacturer": info.manufacturer if info else None,
                 "model": info.model if info else None,
                 "scan_service_url": info.scan_service_url if info else None,
-                "xaddrs": list(device.xaddrs),
+                "xaddrs": list(scanner.device.xaddrs),
             }
-            found.append(entry)
-            if not options.json:
-                print(f"{entry['name'] or device.uuid}  {device.xaddrs[0]}", flush=True)
-    if options.json:
-        _print_json(found)
+            for scanner in found
+        ]
+    )
 
 
 def local_addresses() -> list[str]:
