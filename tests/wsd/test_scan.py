@@ -92,13 +92,14 @@ async def device(session: aiohttp.ClientSession) -> AsyncIterator[StartDevice]:
 
 
 async def ticket_for(client: ScanClient, **settings: object) -> ScanTicket:
-    """Build a ticket from the device's own capabilities."""
+    """Build a ticket from the device's capabilities and the client's quirks."""
     elements = await client.get_elements()
     assert elements.capabilities is not None
     return build_ticket(
         elements.capabilities,
         ScanSettings(**(SMALL | settings)),  # type: ignore[arg-type]
         status=elements.status,
+        quirks=client.quirks,
     )
 
 
@@ -443,6 +444,11 @@ def fault(subcode: str) -> web.Response:
     )
 
 
+def plain(status: int, text: str = "") -> web.Response:
+    """Return a bare HTTP error answer."""
+    return web.Response(status=status, text=text, content_type="text/plain")
+
+
 def status(state: str, *reasons: str) -> web.Response:
     """Return a GetScannerElementsResponse with a ScannerStatus."""
     listed = "".join(
@@ -523,22 +529,32 @@ FEEDER = replace(PLATEN, input_source=InputSource.ADF, images_to_transfer=0)
 
 
 @pytest.mark.parametrize(
-    ("ticket", "script", "kind"),
+    ("ticket", "script", "kind", "pages"),
     [
         # Canon MF244dw and friends: WSD scanning switched off in the web UI.
-        (PLATEN, {"CreateScanJob": [fault("OperationFailed")], "GetScannerElements": [status("Idle")]}, ErrorKind.SCANNING_DISABLED),
+        (PLATEN, {"CreateScanJob": [fault("OperationFailed")], "GetScannerElements": [status("Idle")]}, ErrorKind.SCANNING_DISABLED, 0),
         # The status cannot be read either: the fault alone decides.
-        (PLATEN, {"CreateScanJob": [fault("ServerErrorNotAcceptingJobs")], "GetScannerElements": [fault("ServerErrorInternalError")]}, ErrorKind.BUSY),
-        (PLATEN, {"CreateScanJob": [fault("ClientErrorFormatNotSupported")]}, ErrorKind.UNSUPPORTED),
-        (PLATEN, {"CreateScanJob": [fault("Unheard")]}, ErrorKind.DEVICE_ERROR),
-        (PLATEN, {"CreateScanJob": [soap_answer("<sca:CreateScanJobResponse/>")]}, ErrorKind.PROTOCOL),
-        (PLATEN, {"CreateScanJob": [soap_answer("")]}, ErrorKind.PROTOCOL),
-        (PLATEN, {"CreateScanJob": [soap_answer(CREATED)], "RetrieveImage": [image(b"")], "CancelJob": [soap_answer("")]}, ErrorKind.DEVICE_ERROR),
-        (FEEDER, {"CreateScanJob": [soap_answer(CREATED)], "RetrieveImage": [image(b"")], "CancelJob": [soap_answer("")]}, ErrorKind.FEEDER_EMPTY),
-        (FEEDER, {"CreateScanJob": [soap_answer(CREATED)], "RetrieveImage": [fault("ClientErrorNoImagesAvailable")], "CancelJob": [fault("ClientErrorJobIdNotFound")]}, ErrorKind.FEEDER_EMPTY),
-        (FEEDER, {"CreateScanJob": [soap_answer(CREATED)], "RetrieveImage": [image(JPEG), fault("ClientErrorJobCancelled")], "CancelJob": [soap_answer("")]}, ErrorKind.CANCELLED),
-        (PLATEN, {"CreateScanJob": [soap_answer(CREATED)], "RetrieveImage": [fault("ServerErrorInternalError")], "GetScannerElements": [status("Stopped", "LampError")], "CancelJob": [soap_answer("")]}, ErrorKind.DEVICE_ERROR),
-        (PLATEN, {"CreateScanJob": [soap_answer(CREATED)], "RetrieveImage": [fault("ClientErrorInvalidJobToken")], "GetScannerElements": [status("Idle", "None")], "CancelJob": [soap_answer("")]}, ErrorKind.DEVICE_ERROR),
+        (PLATEN, {"CreateScanJob": [fault("ServerErrorNotAcceptingJobs")], "GetScannerElements": [fault("ServerErrorInternalError")]}, ErrorKind.BUSY, 0),
+        (PLATEN, {"CreateScanJob": [fault("ClientErrorFormatNotSupported")]}, ErrorKind.UNSUPPORTED, 0),
+        (PLATEN, {"CreateScanJob": [fault("Unheard")]}, ErrorKind.DEVICE_ERROR, 0),
+        (PLATEN, {"CreateScanJob": [soap_answer("<sca:CreateScanJobResponse/>")]}, ErrorKind.PROTOCOL, 0),
+        (PLATEN, {"CreateScanJob": [soap_answer("")]}, ErrorKind.PROTOCOL, 0),
+        (PLATEN, {"CreateScanJob": [soap_answer(CREATED)], "RetrieveImage": [image(b"")], "CancelJob": [soap_answer("")]}, ErrorKind.DEVICE_ERROR, 0),
+        (FEEDER, {"CreateScanJob": [soap_answer(CREATED)], "RetrieveImage": [image(b"")], "CancelJob": [soap_answer("")]}, ErrorKind.FEEDER_EMPTY, 0),
+        (FEEDER, {"CreateScanJob": [soap_answer(CREATED)], "RetrieveImage": [fault("ClientErrorNoImagesAvailable")], "CancelJob": [fault("ClientErrorJobIdNotFound")]}, ErrorKind.FEEDER_EMPTY, 0),
+        (FEEDER, {"CreateScanJob": [soap_answer(CREATED)], "RetrieveImage": [image(JPEG), fault("ClientErrorJobCancelled")], "CancelJob": [soap_answer("")]}, ErrorKind.CANCELLED, 1),
+        (PLATEN, {"CreateScanJob": [soap_answer(CREATED)], "RetrieveImage": [fault("ServerErrorInternalError")], "GetScannerElements": [status("Stopped", "LampError")], "CancelJob": [soap_answer("")]}, ErrorKind.DEVICE_ERROR, 0),
+        (PLATEN, {"CreateScanJob": [soap_answer(CREATED)], "RetrieveImage": [fault("ClientErrorInvalidJobToken")], "GetScannerElements": [status("Idle", "None")], "CancelJob": [soap_answer("")]}, ErrorKind.DEVICE_ERROR, 0),
+        # Canon MF410 with nothing scanned: the feeder was empty.
+        (FEEDER, {"CreateScanJob": [soap_answer(CREATED)], "RetrieveImage": [fault("ServerErrorNotAcceptingJobs")], "GetScannerElements": [status("Idle", "None")]}, ErrorKind.FEEDER_EMPTY, 0),
+        # NotAcceptingJobs while still Processing is no end of batch.
+        (FEEDER, {"CreateScanJob": [soap_answer(CREATED)], "RetrieveImage": [image(JPEG), fault("ServerErrorNotAcceptingJobs")], "GetScannerElements": [status("Processing", "None")], "CancelJob": [soap_answer("")]}, ErrorKind.BUSY, 1),
+        (FEEDER, {"CreateScanJob": [soap_answer(CREATED)], "RetrieveImage": [plain(410)]}, ErrorKind.FEEDER_EMPTY, 0),
+        (PLATEN, {"CreateScanJob": [soap_answer(CREATED)], "RetrieveImage": [plain(404, "<html><body><h1>No such job</h1></body></html>")]}, ErrorKind.DEVICE_ERROR, 0),
+        (FEEDER, {"CreateScanJob": [soap_answer(CREATED)], "RetrieveImage": [image(JPEG), plain(503)], "CancelJob": [soap_answer("")]}, ErrorKind.BUSY, 1),
+        (FEEDER, {"CreateScanJob": [soap_answer(CREATED)], "RetrieveImage": [image(JPEG), plain(409, "Conflict: duplex is off\nmore")], "CancelJob": [soap_answer("")]}, ErrorKind.INVALID_ARGUMENT, 1),
+        (PLATEN, {"CreateScanJob": [plain(500, "Internal Server Error")]}, ErrorKind.DEVICE_ERROR, 0),
+        (PLATEN, {"CreateScanJob": [plain(409, "paper size and source conflict")]}, ErrorKind.INVALID_ARGUMENT, 0),
     ],
 )  # fmt: skip
 async def test_scripted_failures(
@@ -548,12 +564,17 @@ async def test_scripted_failures(
     ticket: ScanTicket,
     script: Script,
     kind: ErrorKind,
+    pages: int,
 ) -> None:
-    """Faults and odd answers map to the error kinds users act on."""
+    """Faults, bare HTTP errors and odd answers map to the kinds users act on.
+
+    The pages received before the failure are kept, and no partial file remains.
+    """
     client = await scripted_client(script)
     with pytest.raises(ScanJobError) as err:
         await client.scan(ticket, scans)
     assert err.value.kind is kind
+    assert len(err.value.pages) == pages
     assert not any(p.suffix == ".part" for p in scans.glob("*"))
 
 
@@ -631,18 +652,6 @@ async def device_client(
     )
 
 
-async def quirked_ticket(client: ScanClient, **settings: object) -> ScanTicket:
-    """Build a ticket from the device's capabilities and its quirk table entries."""
-    elements = await client.get_elements()
-    assert elements.capabilities is not None
-    return build_ticket(
-        elements.capabilities,
-        ScanSettings(**(SMALL | settings)),  # type: ignore[arg-type]
-        status=elements.status,
-        quirks=client.quirks,
-    )
-
-
 async def test_canon_mf410_end_of_feeder_is_the_end_of_the_batch(
     device: StartDevice, session: aiohttp.ClientSession, scans: Path
 ) -> None:
@@ -651,7 +660,7 @@ async def test_canon_mf410_end_of_feeder_is_the_end_of_the_batch(
     sim.load_feeder(3)
     client = await device_client(session, sim)
     result = await client.scan(
-        await quirked_ticket(client, source=ScanSource.FEEDER), scans
+        await ticket_for(client, source=ScanSource.FEEDER), scans
     )
     assert "CancelJob" not in actions(sim)
     # The scanner's status decided it (Idle), after the fault.
@@ -667,7 +676,7 @@ async def test_canon_mf410_empty_feeder(
     sim = (await device("canon_mf410")).sim
     sim.load_feeder(0)
     client = await device_client(session, sim, sleep=RecordingSleep())
-    ticket = await quirked_ticket(client, source=ScanSource.FEEDER)
+    ticket = await ticket_for(client, source=ScanSource.FEEDER)
     with pytest.raises(ScanJobError) as err:
         await client.scan(ticket, scans)
     assert err.value.kind is ErrorKind.FEEDER_EMPTY
@@ -682,7 +691,7 @@ async def test_ricoh_mp201_scans_every_sheet(
     sim.load_feeder(3)
     client = await device_client(session, sim)
     assert client.quirks.names == ("feeder_images_to_transfer_100",)
-    ticket = await quirked_ticket(client, source=ScanSource.FEEDER)
+    ticket = await ticket_for(client, source=ScanSource.FEEDER)
     assert ticket.images_to_transfer == 100
     result = await client.scan(ticket, scans)
     assert "CancelJob" not in actions(sim)
@@ -697,7 +706,7 @@ async def test_ricoh_mp201_without_the_quirk_table_loses_sheets(
     sim.load_feeder(3)
     client = ScanClient(session, sim.scan_url)
     result = await client.scan(
-        await quirked_ticket(client, source=ScanSource.FEEDER), scans
+        await ticket_for(client, source=ScanSource.FEEDER), scans
     )
     assert len(result.pages) == 1
 
@@ -734,7 +743,7 @@ async def test_one_request_per_connection_serves_a_whole_job(
     sim = (await device(quirks={Quirk.ONE_REQUEST_PER_CONNECTION})).sim
     sim.load_feeder(2)
     client = await device_client(session, sim)
-    ticket = await quirked_ticket(client, source=ScanSource.FEEDER_DUPLEX)
+    ticket = await ticket_for(client, source=ScanSource.FEEDER_DUPLEX)
     result = await client.scan(ticket, scans)
     eventing = EventingClient(session, client.url)
     subscription = await eventing.subscribe(
@@ -823,46 +832,6 @@ async def test_http_400_is_invalid_settings_with_the_reason(
     assert err.value.kind is ErrorKind.INVALID_ARGUMENT
     assert "HTTP 400: Bad Request: JobInformation missing" in str(err.value)
     assert sleep.delays == []
-
-
-NOT_HTML = "text/plain"
-
-
-def plain(status: int, text: str = "") -> web.Response:
-    """Return a bare HTTP error answer."""
-    return web.Response(status=status, text=text, content_type=NOT_HTML)
-
-
-@pytest.mark.parametrize(
-    ("ticket", "script", "kind", "pages"),
-    [
-        # Canon MF410 with nothing scanned: the feeder was empty.
-        (FEEDER, {"CreateScanJob": [soap_answer(CREATED)], "RetrieveImage": [fault("ServerErrorNotAcceptingJobs")], "GetScannerElements": [status("Idle", "None")]}, ErrorKind.FEEDER_EMPTY, 0),
-        # NotAcceptingJobs while still Processing is no end of batch.
-        (FEEDER, {"CreateScanJob": [soap_answer(CREATED)], "RetrieveImage": [image(JPEG), fault("ServerErrorNotAcceptingJobs")], "GetScannerElements": [status("Processing", "None")], "CancelJob": [soap_answer("")]}, ErrorKind.BUSY, 1),
-        (FEEDER, {"CreateScanJob": [soap_answer(CREATED)], "RetrieveImage": [plain(410)]}, ErrorKind.FEEDER_EMPTY, 0),
-        (PLATEN, {"CreateScanJob": [soap_answer(CREATED)], "RetrieveImage": [plain(404, "<html><body><h1>No such job</h1></body></html>")]}, ErrorKind.DEVICE_ERROR, 0),
-        (FEEDER, {"CreateScanJob": [soap_answer(CREATED)], "RetrieveImage": [image(JPEG), plain(503)], "CancelJob": [soap_answer("")]}, ErrorKind.BUSY, 1),
-        (FEEDER, {"CreateScanJob": [soap_answer(CREATED)], "RetrieveImage": [image(JPEG), plain(409, "Conflict: duplex is off\nmore")], "CancelJob": [soap_answer("")]}, ErrorKind.INVALID_ARGUMENT, 1),
-        (PLATEN, {"CreateScanJob": [plain(500, "Internal Server Error")]}, ErrorKind.DEVICE_ERROR, 0),
-        (PLATEN, {"CreateScanJob": [plain(409, "paper size and source conflict")]}, ErrorKind.INVALID_ARGUMENT, 0),
-    ],
-)  # fmt: skip
-async def test_non_soap_answers_during_a_job(
-    scripted_client: Callable[[Script], Awaitable[ScanClient]],
-    scans: Path,
-    *,
-    ticket: ScanTicket,
-    script: Script,
-    kind: ErrorKind,
-    pages: int,
-) -> None:
-    """Bare HTTP errors and Canon's NotAcceptingJobs map to the kinds users act on."""
-    client = await scripted_client(script)
-    with pytest.raises(ScanJobError) as err:
-        await client.scan(ticket, scans)
-    assert err.value.kind is kind
-    assert len(err.value.pages) == pages
 
 
 async def test_no_cancel_for_a_job_the_device_ended(
