@@ -139,7 +139,7 @@ class SimulatedScanner:
             lambda: self.scan_url,
             clock,
             self._now,
-            lambda: self.settings.max_subscription_seconds,
+            self.settings,
         )
         self.service = ScanService(
             profile=self.profile,

@@ -34,6 +34,9 @@ class Settings:
     jam_after_images: int | None = None
     # Upper bound of granted WS-Eventing subscription lifetimes.
     max_subscription_seconds: float = 3600.0
+    # How many subscriptions the event source holds at once (None: no limit); one more
+    # Subscribe faults EventSourceUnableToProcess (WS-Eventing §4.1). 0 refuses all.
+    subscription_slots: int | None = None
     # Jobs kept in GetJobHistory.
     history_length: int = 10
     # Duplex backs are blank paper as a scanner sees it: sensor noise and the sheet

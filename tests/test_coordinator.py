@@ -31,7 +31,6 @@ from custom_components.wsd_scan.coordinator import (
 )
 from custom_components.wsd_scan.wsd import DiscoveryEventType, SubscriptionManager
 from simulator import SimulatedScanner
-from simulator.soap import WSE, SoapFault
 
 from .ha_fixtures import (
     StartScanner,
@@ -279,14 +278,9 @@ async def test_refused_subscription_polls_and_raises_an_issue(  # noqa: PLR0917 
     issue_registry: ir.IssueRegistry,
     scanner: SimulatedScanner,
     callback_url: str,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A refusal means polling and a repair issue, until the scanner accepts."""
-
-    def refuse(*_args: Any) -> None:
-        raise SoapFault.receiver(WSE, "EventSourceUnableToProcess", "no free slot")
-
-    monkeypatch.setattr(scanner.events, "subscribe", refuse)
+    scanner.settings.subscription_slots = 0
     entry = scanner_entry(scanner, **{CONF_CALLBACK_URL: callback_url})
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
@@ -309,7 +303,7 @@ async def test_refused_subscription_polls_and_raises_an_issue(  # noqa: PLR0917 
     problem = entity_id(entity_registry, "binary_sensor", scanner.uuid, "problem")
     assert hass.states.get(problem).state == STATE_ON
 
-    monkeypatch.undo()
+    scanner.settings.subscription_slots = None
     # Retries back off; a Hello retries at once.
     announce(hass, scanner)
     # The poll above also fired the manager's back-off timer, so a retry may still be

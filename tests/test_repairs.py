@@ -20,7 +20,6 @@ import pytest
 from custom_components.wsd_scan.const import CONF_CALLBACK_URL, DOMAIN
 from custom_components.wsd_scan.coordinator import PushIssue, PushState
 from simulator import SimulatedScanner
-from simulator.soap import WSE, SoapFault
 
 from .ha_fixtures import scanner_entry, status_subscriptions, until
 from .loopback import DeviceFactory
@@ -169,14 +168,9 @@ async def test_a_refused_subscription_is_reported(
     scanner: SimulatedScanner,
     fix_flow: dict[str, Any],
     callback_url: str,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The scanner refusing the subscription, or not answering, is told apart."""
-
-    def refuse(*_args: Any) -> None:
-        raise SoapFault.receiver(WSE, "EventSourceUnableToProcess", "no free slot")
-
-    monkeypatch.setattr(scanner.events, "subscribe", refuse)
+    scanner.settings.subscription_slots = 0
     result = await submit(hass, fix_flow, callback_url)
     assert result["errors"] == {CONF_CALLBACK_URL: "subscription_refused"}
     assert "EventSourceUnableToProcess" in result["description_placeholders"]["error"]
