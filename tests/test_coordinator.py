@@ -5,23 +5,17 @@ from __future__ import annotations
 from datetime import timedelta
 import logging
 from typing import Any
-from unittest.mock import AsyncMock, patch
+from unittest.mock import AsyncMock
 from uuid import uuid4
 
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
-from homeassistant.helpers.network import NoURLAvailableError
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.wsd_scan.const import (
-    CONF_CALLBACK_URL,
-    DEFAULT_POLL_INTERVAL,
-    DOMAIN,
-    NOTIFY_PATH,
-)
+from custom_components.wsd_scan.const import DEFAULT_POLL_INTERVAL, DOMAIN, NOTIFY_PATH
 from custom_components.wsd_scan.coordinator import (
     LIVENESS_INTERVAL,
     STATUS_READ_EVERY,
@@ -33,6 +27,7 @@ from custom_components.wsd_scan.wsd import DiscoveryEventType, SubscriptionManag
 from simulator import SimulatedScanner
 
 from .ha_fixtures import (
+    SetUpScanner,
     StartScanner,
     advance,
     announce,
@@ -145,7 +140,7 @@ async def test_hello_of_a_rebooted_scanner_resubscribes_at_once(
     hass: HomeAssistant,
     loopback: AsyncMock,
     start_scanner: StartScanner,
-    callback_url: str,
+    set_up_scanner: SetUpScanner,
 ) -> None:
     """The Hello of a reboot (new InstanceId), heard by discovery, resubscribes at once.
 
@@ -153,30 +148,21 @@ async def test_hello_of_a_rebooted_scanner_resubscribes_at_once(
     for the next renewal would leave Home Assistant deaf for minutes.
     """
     scanner = await start_scanner("office_mfp", discovery=True)
-    entry = scanner_entry(scanner, **{CONF_CALLBACK_URL: callback_url})
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    await set_up_scanner(scanner)
     (before,) = status_subscriptions(scanner)
 
     await scanner.reboot()
 
     await until(lambda: len(status_subscriptions(scanner)) == 1)
     assert set(status_subscriptions(scanner)) != {before}
-    assert await hass.config_entries.async_unload(entry.entry_id)
 
 
 async def test_a_silent_reboot_is_noticed_at_the_next_renewal(
-    hass: HomeAssistant,
-    start_scanner: StartScanner,
-    callback_url: str,
+    hass: HomeAssistant, start_scanner: StartScanner, set_up_scanner: SetUpScanner
 ) -> None:
     """A scanner that sends no Hello after a reboot is subscribed again at renewal."""
     scanner = await start_scanner("office_mfp", discovery=True)
-    entry = scanner_entry(scanner, **{CONF_CALLBACK_URL: callback_url})
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    entry = await set_up_scanner(scanner)
     coordinator = entry.runtime_data.coordinator
     await confirm_push(hass, scanner)
     (before,) = status_subscriptions(scanner)
@@ -201,7 +187,6 @@ async def test_a_silent_reboot_is_noticed_at_the_next_renewal(
     await scanner.wait_for_notifications()
     await hass.async_block_till_done(wait_background_tasks=True)
     assert coordinator.push_state is PushState.WORKING
-    assert await hass.config_entries.async_unload(entry.entry_id)
 
 
 async def test_only_the_scanners_own_hello_checks_its_subscriptions(
@@ -278,12 +263,11 @@ async def test_refused_subscription_polls_and_raises_an_issue(  # noqa: PLR0917 
     issue_registry: ir.IssueRegistry,
     scanner: SimulatedScanner,
     callback_url: str,
+    set_up_scanner: SetUpScanner,
 ) -> None:
     """A refusal means polling and a repair issue, until the scanner accepts."""
     scanner.settings.subscription_slots = 0
-    entry = scanner_entry(scanner, **{CONF_CALLBACK_URL: callback_url})
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
+    entry = await set_up_scanner(scanner)
     await hass.async_block_till_done(wait_background_tasks=True)
     coordinator = entry.runtime_data.coordinator
 
@@ -315,7 +299,6 @@ async def test_refused_subscription_polls_and_raises_an_issue(  # noqa: PLR0917 
         )
     )
     assert issue_ids(issue_registry, entry) == set()
-    assert await hass.config_entries.async_unload(entry.entry_id)
 
 
 async def test_undelivered_notifications_raise_an_issue_until_they_arrive(  # noqa: PLR0917 - fixtures
@@ -357,17 +340,10 @@ async def test_without_a_callback_url_polls_and_raises_an_issue(
     entity_registry: er.EntityRegistry,
     issue_registry: ir.IssueRegistry,
     scanner: SimulatedScanner,
-    callback_url: str,
+    entry_without_url: MockConfigEntry,
 ) -> None:
     """No URL for Home Assistant: no subscription, polling, an issue until unload."""
-    entry = scanner_entry(scanner)
-    entry.add_to_hass(hass)
-    with patch(
-        "custom_components.wsd_scan.push.get_url",
-        side_effect=NoURLAvailableError,
-    ):
-        assert await hass.config_entries.async_setup(entry.entry_id)
-        await hass.async_block_till_done(wait_background_tasks=True)
+    entry = entry_without_url
 
     assert scanner.subscriptions == {}
     assert issue_ids(issue_registry, entry) == {PushIssue.NO_CALLBACK_URL}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 import socket
 from typing import Any
 from unittest.mock import patch
@@ -13,64 +12,70 @@ from homeassistant.components.repairs import DOMAIN as REPAIRS_DOMAIN
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import issue_registry as ir
-from homeassistant.helpers.network import NoURLAvailableError
 from homeassistant.setup import async_setup_component
 import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.wsd_scan.const import CONF_CALLBACK_URL, DOMAIN
 from custom_components.wsd_scan.coordinator import PushIssue, PushState
 from simulator import SimulatedScanner
 
-from .ha_fixtures import scanner_entry, status_subscriptions, until
+from .ha_fixtures import status_subscriptions, until
 from .loopback import DeviceFactory
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
 
-@pytest.fixture
+@pytest.fixture(autouse=True)
 async def repairs(hass: HomeAssistant) -> None:
     """Set up repairs before the test server freezes its routes (`callback_url`)."""
     assert await async_setup_component(hass, REPAIRS_DOMAIN, {})
 
 
-@pytest.mark.usefixtures("repairs")
+async def start_fix_flow(
+    hass: HomeAssistant, entry: MockConfigEntry, issue: PushIssue
+) -> dict[str, Any]:
+    """Start the fix flow of the entry's `issue`; return its first form."""
+    flows = hass.data[REPAIRS_DOMAIN]["flow_manager"]
+    result: dict[str, Any] = await flows.async_init(
+        DOMAIN, context={"issue_id": f"{issue}_{entry.entry_id}"}
+    )
+    return result
+
+
+async def submit(hass: HomeAssistant, form: dict[str, Any], url: str) -> Any:
+    """Submit `url` in the fix flow's form; return the next step."""
+    flows = hass.data[REPAIRS_DOMAIN]["flow_manager"]
+    return await flows.async_configure(form["flow_id"], {CONF_CALLBACK_URL: url})
+
+
 async def test_the_fix_flow_sets_a_callback_url_that_works(
     hass: HomeAssistant,
     issue_registry: ir.IssueRegistry,
     scanner: SimulatedScanner,
+    entry_without_url: MockConfigEntry,
     callback_url: str,
 ) -> None:
     """No URL of Home Assistant: the fix asks one, suggests one, and push then works."""
-    entry = scanner_entry(scanner)
-    entry.add_to_hass(hass)
-    with patch(
-        "custom_components.wsd_scan.push.get_url", side_effect=NoURLAvailableError
-    ):
-        assert await hass.config_entries.async_setup(entry.entry_id)
-        await hass.async_block_till_done(wait_background_tasks=True)
+    entry = entry_without_url
     issue_id = f"{PushIssue.NO_CALLBACK_URL}_{entry.entry_id}"
     issue = issue_registry.async_get_issue(DOMAIN, issue_id)
     assert issue is not None
     assert issue.is_fixable
 
-    flows = hass.data[REPAIRS_DOMAIN]["flow_manager"]
-    result = await flows.async_init(DOMAIN, context={"issue_id": issue_id})
+    result = await start_fix_flow(hass, entry, PushIssue.NO_CALLBACK_URL)
     assert result["type"] is FlowResultType.FORM
     assert result["step_id"] == "callback_url"
     # The scanner is on loopback: the routed address is 127.0.0.1.
     [field] = result["data_schema"].schema
     assert field.description["suggested_value"].startswith("http://127.0.0.1:")
 
-    result = await flows.async_configure(
-        result["flow_id"], {CONF_CALLBACK_URL: "192.168.1.5:8123"}
-    )
+    result = await submit(hass, result, "192.168.1.5:8123")
     assert result["errors"] == {CONF_CALLBACK_URL: "invalid_callback_url"}
 
     # The URL is checked: it reaches Home Assistant, the scanner subscribes with it,
     # and an event arrives through it (the scanner is paused while the check waits).
-    configured = asyncio.create_task(
-        flows.async_configure(result["flow_id"], {CONF_CALLBACK_URL: callback_url})
-    )
+    configured = asyncio.create_task(submit(hass, result, callback_url))
     await until(lambda: len(status_subscriptions(scanner)) == 1)
     scanner.raise_condition("Paused")
     result = await configured
@@ -89,59 +94,29 @@ async def test_the_fix_flow_sets_a_callback_url_that_works(
 
     # Events that do not arrive later on: the fix starts from the URL set.
     coordinator._create_issue(PushIssue.CALLBACK_UNREACHABLE)  # noqa: SLF001
-    issue_id = f"{PushIssue.CALLBACK_UNREACHABLE}_{entry.entry_id}"
-    result = await flows.async_init(DOMAIN, context={"issue_id": issue_id})
+    result = await start_fix_flow(hass, entry, PushIssue.CALLBACK_UNREACHABLE)
     [field] = result["data_schema"].schema
     assert field.description["suggested_value"] == callback_url
-    assert await hass.config_entries.async_unload(entry.entry_id)
 
 
-@pytest.mark.usefixtures("repairs")
 async def test_no_route_to_the_scanner_suggests_nothing(
-    hass: HomeAssistant, scanner: SimulatedScanner, callback_url: str
+    hass: HomeAssistant, entry_without_url: MockConfigEntry
 ) -> None:
     """Without a route to the scanner the form is empty, for the user to fill in."""
-    entry = scanner_entry(scanner)
-    entry.add_to_hass(hass)
-    with patch(
-        "custom_components.wsd_scan.push.get_url", side_effect=NoURLAvailableError
-    ):
-        assert await hass.config_entries.async_setup(entry.entry_id)
-        await hass.async_block_till_done(wait_background_tasks=True)
-    flows = hass.data[REPAIRS_DOMAIN]["flow_manager"]
     with patch.object(socket.socket, "connect", side_effect=OSError):
-        result = await flows.async_init(
-            DOMAIN,
-            context={"issue_id": f"{PushIssue.NO_CALLBACK_URL}_{entry.entry_id}"},
+        result = await start_fix_flow(
+            hass, entry_without_url, PushIssue.NO_CALLBACK_URL
         )
     [field] = result["data_schema"].schema
     assert field.description["suggested_value"] == ""
-    assert await hass.config_entries.async_unload(entry.entry_id)
 
 
 @pytest.fixture
 async def fix_flow(
-    hass: HomeAssistant, scanner: SimulatedScanner, repairs: None, callback_url: str
-) -> AsyncIterator[dict[str, Any]]:
-    """Set the scanner up without a URL of Home Assistant; yield its fix flow's form."""
-    entry = scanner_entry(scanner)
-    entry.add_to_hass(hass)
-    with patch(
-        "custom_components.wsd_scan.push.get_url", side_effect=NoURLAvailableError
-    ):
-        assert await hass.config_entries.async_setup(entry.entry_id)
-        await hass.async_block_till_done(wait_background_tasks=True)
-    flows = hass.data[REPAIRS_DOMAIN]["flow_manager"]
-    yield await flows.async_init(
-        DOMAIN, context={"issue_id": f"{PushIssue.NO_CALLBACK_URL}_{entry.entry_id}"}
-    )
-    await hass.config_entries.async_unload(entry.entry_id)
-
-
-async def submit(hass: HomeAssistant, form: dict[str, Any], url: str) -> Any:
-    """Submit `url` in the fix flow's form; return the next step."""
-    flows = hass.data[REPAIRS_DOMAIN]["flow_manager"]
-    return await flows.async_configure(form["flow_id"], {CONF_CALLBACK_URL: url})
+    hass: HomeAssistant, entry_without_url: MockConfigEntry
+) -> dict[str, Any]:
+    """Return the first form of the fix flow of a scanner without a callback URL."""
+    return await start_fix_flow(hass, entry_without_url, PushIssue.NO_CALLBACK_URL)
 
 
 async def test_a_url_elsewhere_is_refused(
@@ -184,6 +159,7 @@ async def test_a_refused_subscription_is_reported(
 async def test_no_event_in_time_asks_for_confirmation(
     hass: HomeAssistant,
     scanner: SimulatedScanner,
+    entry_without_url: MockConfigEntry,
     fix_flow: dict[str, Any],
     callback_url: str,
 ) -> None:
@@ -202,17 +178,18 @@ async def test_no_event_in_time_asks_for_confirmation(
     result = await flows.async_configure(result["flow_id"], {})
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done(wait_background_tasks=True)
-    [entry] = hass.config_entries.async_entries(DOMAIN)
-    assert entry.options[CONF_CALLBACK_URL] == callback_url
+    assert entry_without_url.options[CONF_CALLBACK_URL] == callback_url
     await until(lambda: len(status_subscriptions(scanner)) == 1)
 
 
 async def test_an_unloaded_scanner_aborts(
-    hass: HomeAssistant, fix_flow: dict[str, Any], callback_url: str
+    hass: HomeAssistant,
+    entry_without_url: MockConfigEntry,
+    fix_flow: dict[str, Any],
+    callback_url: str,
 ) -> None:
     """Unloaded meanwhile, the scanner cannot be checked: the flow stops."""
-    [entry] = hass.config_entries.async_entries(DOMAIN)
-    assert await hass.config_entries.async_unload(entry.entry_id)
+    assert await hass.config_entries.async_unload(entry_without_url.entry_id)
     result = await submit(hass, fix_flow, callback_url)
     assert result["type"] is FlowResultType.ABORT
     assert result["reason"] == "not_loaded"
