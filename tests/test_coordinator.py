@@ -105,16 +105,25 @@ async def test_working_push_asks_the_scanner_nothing(
     assert status_reads(scanner) == reads + 1
 
 
-async def test_reboot_leads_to_resubscription(
+async def test_a_silent_reboot_leads_to_resubscription(
     hass: HomeAssistant,
     entity_registry: er.EntityRegistry,
-    scanner: SimulatedScanner,
-    loaded_entry: MockConfigEntry,
+    start_scanner: StartScanner,
+    set_up_scanner: SetUpScanner,
 ) -> None:
-    """A rebooted scanner forgets the subscription: the failed renewal subscribes anew."""
-    coordinator = loaded_entry.runtime_data.coordinator
+    """Rebooted without a Hello, the scanner forgot us: the failed renewal tells."""
+    scanner = await start_scanner("office_mfp", discovery=True)
+    entry = await set_up_scanner(scanner)
+    coordinator = entry.runtime_data.coordinator
     await confirm_push(hass, scanner)
-    await scanner.reboot()
+    (before,) = status_subscriptions(scanner)
+
+    session = async_get_clientsession(hass)
+    async with session.post(
+        f"{scanner.control_url}/reboot", json={"hello": False}
+    ) as response:
+        assert response.status == 200
+    await hass.async_block_till_done(wait_background_tasks=True)
     assert scanner.subscriptions == {}
 
     advance(hass, RENEWAL)
@@ -126,6 +135,7 @@ async def test_reboot_leads_to_resubscription(
             and coordinator.push_state is PushState.PENDING
         )
     )
+    assert set(status_subscriptions(scanner)) != {before}
     await hass.async_block_till_done(wait_background_tasks=True)
 
     scanner.raise_condition("MediaJam")
@@ -155,38 +165,6 @@ async def test_hello_of_a_rebooted_scanner_resubscribes_at_once(
 
     await until(lambda: len(status_subscriptions(scanner)) == 1)
     assert set(status_subscriptions(scanner)) != {before}
-
-
-async def test_a_silent_reboot_is_noticed_at_the_next_renewal(
-    hass: HomeAssistant, start_scanner: StartScanner, set_up_scanner: SetUpScanner
-) -> None:
-    """A scanner that sends no Hello after a reboot is subscribed again at renewal."""
-    scanner = await start_scanner("office_mfp", discovery=True)
-    entry = await set_up_scanner(scanner)
-    coordinator = entry.runtime_data.coordinator
-    await confirm_push(hass, scanner)
-    (before,) = status_subscriptions(scanner)
-
-    session = async_get_clientsession(hass)
-    async with session.post(
-        f"{scanner.control_url}/reboot", json={"hello": False}
-    ) as response:
-        assert response.status == 200
-    await hass.async_block_till_done(wait_background_tasks=True)
-    assert scanner.subscriptions == {}
-
-    advance(hass, RENEWAL)
-    await until(
-        lambda: (
-            len(status_subscriptions(scanner)) == 1
-            and coordinator.push_state is PushState.PENDING
-        )
-    )
-    assert set(status_subscriptions(scanner)) != {before}
-    scanner.raise_condition("MediaJam")
-    await scanner.wait_for_notifications()
-    await hass.async_block_till_done(wait_background_tasks=True)
-    assert coordinator.push_state is PushState.WORKING
 
 
 async def test_only_the_scanners_own_hello_checks_its_subscriptions(
