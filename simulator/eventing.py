@@ -294,14 +294,7 @@ class EventSource:
             f"{WSE}/SubscribeResponse", relates_to=request.message_id
         )
         response = sub(response_body, WSE, "SubscribeResponse")
-        manager = sub(response, WSE, "SubscriptionManager")
-        sub(manager, WSA, "Address", self.manager_address())
-        sub(
-            sub(manager, WSA, "ReferenceParameters"),
-            WSE,
-            "Identifier",
-            subscription.identifier,
-        )
+        self._write_manager(response, subscription)
         sub(response, WSE, "Expires", format_duration(lifetime))
         if subscription.destinations:
             responses = sub(response, SCAN, "DestinationResponses")
@@ -310,6 +303,15 @@ class EventSource:
                 sub(item, SCAN, "ClientContext", destination.client_context)
                 sub(item, SCAN, "DestinationToken", destination.token)
         return root
+
+    def _write_manager(
+        self, parent: etree._Element, subscription: Subscription
+    ) -> None:
+        """Append the SubscriptionManager EPR, its wse:Identifier naming `subscription`."""
+        manager = sub(parent, WSE, "SubscriptionManager")
+        sub(manager, WSA, "Address", self.manager_address())
+        parameters = sub(manager, WSA, "ReferenceParameters")
+        sub(parameters, WSE, "Identifier", subscription.identifier)
 
     def _filter(self, node: etree._Element | None) -> frozenset[str] | None:
         if node is None:
@@ -464,14 +466,7 @@ class EventSource:
             extra_headers=[copy.deepcopy(p) for p in subscription.end_parameters],
         )
         end = sub(body, WSE, "SubscriptionEnd")
-        manager = sub(end, WSE, "SubscriptionManager")
-        sub(manager, WSA, "Address", self.manager_address())
-        sub(
-            sub(manager, WSA, "ReferenceParameters"),
-            WSE,
-            "Identifier",
-            subscription.identifier,
-        )
+        self._write_manager(end, subscription)
         sub(end, WSE, "Status", status)
         try:
             await self._post(subscription.end_to, serialize(root))
