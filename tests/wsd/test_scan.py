@@ -103,6 +103,16 @@ async def ticket_for(client: ScanClient, **settings: object) -> ScanTicket:
     )
 
 
+async def scan_failure(
+    client: ScanClient, scans: Path, **settings: object
+) -> ScanJobError:
+    """Scan with a ticket from the device's capabilities; return how the job failed."""
+    ticket = await ticket_for(client, **settings)
+    with pytest.raises(ScanJobError) as err:
+        await client.scan(ticket, scans)
+    return err.value
+
+
 def actions(sim: SimulatedScanner) -> list[str]:
     """Return the WS-Scan operations the device received, in order."""
     return [action.rpartition("/")[2] for action, _ in sim.requests if action]
@@ -194,11 +204,9 @@ async def test_empty_feeder(
     """An empty feeder is FEEDER_EMPTY, also the Canon MF410 way (NotAcceptingJobs, Idle)."""
     sim, client, sleep = await device(quirks=quirks)
     sim.load_feeder(0)
-    ticket = await ticket_for(client, source=ScanSource.FEEDER)
-    with pytest.raises(ScanJobError) as err:
-        await client.scan(ticket, scans)
-    assert err.value.kind is ErrorKind.FEEDER_EMPTY
-    assert err.value.pages == ()
+    error = await scan_failure(client, scans, source=ScanSource.FEEDER)
+    assert error.kind is ErrorKind.FEEDER_EMPTY
+    assert error.pages == ()
     assert sleep.delays == []
 
 
@@ -246,11 +254,9 @@ async def test_jam_before_the_job(device: StartDevice, scans: Path) -> None:
     """A stopped scanner refuses the job: the status explains why (cover open)."""
     sim, client, sleep = await device()
     sim.raise_condition("CoverOpen")
-    ticket = await ticket_for(client)
-    with pytest.raises(ScanJobError) as err:
-        await client.scan(ticket, scans)
-    assert err.value.kind is ErrorKind.COVER_OPEN
-    assert err.value.subcode == "ServerErrorNotAcceptingJobs"
+    error = await scan_failure(client, scans)
+    assert error.kind is ErrorKind.COVER_OPEN
+    assert error.subcode == "ServerErrorNotAcceptingJobs"
     assert sleep.delays == []
 
 
@@ -277,11 +283,9 @@ async def test_retry_cap_reached_is_busy(device: StartDevice, scans: Path) -> No
         settings=Settings(calibration_faults=10),
         retry=RetryPolicy(attempts=3),
     )
-    ticket = await ticket_for(client)
-    with pytest.raises(ScanJobError) as err:
-        await client.scan(ticket, scans)
+    error = await scan_failure(client, scans)
     assert actions(sim).count("CreateScanJob") == 3
-    assert err.value.kind is ErrorKind.BUSY
+    assert error.kind is ErrorKind.BUSY
     assert len(sleep.delays) == 2
 
 
@@ -290,11 +294,9 @@ async def test_panel_start_only_needs_action_on_the_device(
 ) -> None:
     """Kyocera in WSD mode refuses client-started jobs: ACTION_NEEDED, not BUSY."""
     _, client, _ = await device(quirks={Quirk.PANEL_START_ONLY})
-    ticket = await ticket_for(client)
-    with pytest.raises(ScanJobError) as err:
-        await client.scan(ticket, scans)
-    assert err.value.kind is ErrorKind.ACTION_NEEDED
-    assert "panel" in str(err.value)
+    error = await scan_failure(client, scans)
+    assert error.kind is ErrorKind.ACTION_NEEDED
+    assert "panel" in str(error)
 
 
 async def test_explicit_cancel_mid_job(device: StartDevice, scans: Path) -> None:
@@ -615,11 +617,9 @@ async def test_truncated_image_keeps_earlier_pages(
 ) -> None:
     """A transfer that breaks off is a PROTOCOL error; no partial file remains."""
     sim, client, _ = await device(quirks={Quirk.HOSTILE_TRUNCATED_MIME})
-    ticket = await ticket_for(client)
-    with pytest.raises(ScanJobError) as err:
-        await client.scan(ticket, scans)
+    error = await scan_failure(client, scans)
     assert "CancelJob" in actions(sim)
-    assert err.value.kind is ErrorKind.PROTOCOL
+    assert error.kind is ErrorKind.PROTOCOL
     assert list(scans.iterdir()) == []
 
 
@@ -676,11 +676,9 @@ async def test_canon_mf410_empty_feeder(
     sim = (await device("canon_mf410")).sim
     sim.load_feeder(0)
     client = await device_client(session, sim, sleep=RecordingSleep())
-    ticket = await ticket_for(client, source=ScanSource.FEEDER)
-    with pytest.raises(ScanJobError) as err:
-        await client.scan(ticket, scans)
-    assert err.value.kind is ErrorKind.FEEDER_EMPTY
-    assert err.value.pages == ()
+    error = await scan_failure(client, scans, source=ScanSource.FEEDER)
+    assert error.kind is ErrorKind.FEEDER_EMPTY
+    assert error.pages == ()
 
 
 async def test_ricoh_mp201_scans_every_sheet(
@@ -795,13 +793,11 @@ async def test_http_404_at_create_is_an_empty_feeder(
 ) -> None:
     """An empty feeder answered at CreateScanJob with a bare 404 is "feeder empty"."""
     sim, client, sleep = await device(quirks={Quirk.HTTP_ERRORS_WITHOUT_SOAP})
-    ticket = await ticket_for(client, source=ScanSource.FEEDER)
-    with pytest.raises(ScanJobError) as err:
-        await client.scan(ticket, scans)
+    error = await scan_failure(client, scans, source=ScanSource.FEEDER)
     assert actions(sim).count("CreateScanJob") == 1
-    assert err.value.kind is ErrorKind.FEEDER_EMPTY
-    assert "the document feeder is empty" in str(err.value)
-    assert "HTTP 404" in str(err.value)
+    assert error.kind is ErrorKind.FEEDER_EMPTY
+    assert "the document feeder is empty" in str(error)
+    assert "HTTP 404" in str(error)
     assert sleep.delays == []
 
 
