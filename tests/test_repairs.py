@@ -74,11 +74,13 @@ async def test_the_fix_flow_sets_a_callback_url_that_works(
     assert result["errors"] == {CONF_CALLBACK_URL: "invalid_callback_url"}
 
     # The URL is checked: it reaches Home Assistant, the scanner subscribes with it,
-    # and an event arrives through it (the scanner is paused while the check waits).
-    configured = asyncio.create_task(submit(hass, result, callback_url))
-    await until(lambda: len(status_subscriptions(scanner)) == 1)
-    scanner.raise_condition("Paused")
-    result = await configured
+    # and an event arrives through it (the scanner is paused while the check waits;
+    # the wait is long, for a loaded machine: the event ends it).
+    with patch("custom_components.wsd_scan.push.DELIVERY_WAIT", 60.0):
+        configured = asyncio.create_task(submit(hass, result, callback_url))
+        await until(lambda: len(status_subscriptions(scanner)) == 1)
+        scanner.raise_condition("Paused")
+        result = await configured
     assert result["type"] is FlowResultType.CREATE_ENTRY
     # The check's own subscription is ended.
     assert status_subscriptions(scanner) == {}
