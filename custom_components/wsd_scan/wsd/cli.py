@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 import contextlib
 import dataclasses
 from datetime import datetime
@@ -289,20 +289,22 @@ async def _scan(options: argparse.Namespace) -> None:
 
 
 @contextlib.asynccontextmanager
-async def notification_server(
-    handler: NotificationHandler, host: str
+async def serving(
+    handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+    host: str,
+    port: int = 0,
+    *,
+    prefix: str = "/wsd-scan",
 ) -> AsyncIterator[str]:
-    """Serve `handler` on host:0; yield the notify URL (for every subscription)."""
+    """Serve POSTs to `handler` at an unguessable path under `prefix`; yield its URL."""
     app = web.Application()
-    path = f"/wsd-scan/{uuid.uuid4().hex}"
-    app.router.add_post(path, handler.aiohttp_handler)
+    path = f"{prefix}/{uuid.uuid4().hex}"
+    app.router.add_post(path, handler)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, host, 0)
-        await site.start()
-        port = runner.addresses[0][1]
-        yield f"http://{host}:{port}{path}"
+        await web.TCPSite(runner, host, port).start()
+        yield f"http://{host}:{runner.addresses[0][1]}{path}"
     finally:
         await runner.cleanup()
 
@@ -320,7 +322,7 @@ async def _push(options: argparse.Namespace) -> None:
         device = await _resolve_device(session, options.device)
         client = _scan_client(session, device)
         handler = NotificationHandler()
-        async with notification_server(handler, options.notify_host) as notify_url:
+        async with serving(handler.aiohttp_handler, options.notify_host) as notify_url:
             registration = SubscriptionManager(
                 EventingClient(session, client.url),
                 handler,
@@ -433,19 +435,13 @@ async def _serve_post_scan(options: argparse.Namespace) -> None:
 
     server = PostScanServer(out / ".incoming", keep)
     await server.start()
-    app = web.Application()
-    path = f"/wsd-scan/dsp/{uuid.uuid4().hex}"
-    app.router.add_post(path, server.aiohttp_handler)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
     try:
-        await web.TCPSite(runner, options.host, options.port).start()
-        port = runner.addresses[0][1]
-        endpoint = f"http://{options.host}:{port}{path}"
-        print(json.dumps({"endpoint": endpoint}), flush=True)
-        await done.wait()
+        async with serving(
+            server.aiohttp_handler, options.host, options.port, prefix="/wsd-scan/dsp"
+        ) as endpoint:
+            print(json.dumps({"endpoint": endpoint}), flush=True)
+            await done.wait()
     finally:
-        await runner.cleanup()
         await server.close()
 
 
