@@ -35,7 +35,7 @@ from custom_components.wsd_scan.wsd import (
     WsdEvent,
     build_ticket,
 )
-from custom_components.wsd_scan.wsd.cli import notification_server
+from custom_components.wsd_scan.wsd.cli import serving
 from simulator import SimulatedScanner
 
 
@@ -46,7 +46,7 @@ async def _measure(rounds: int, folder: Path) -> list[float]:
     async with (
         SimulatedScanner("office_mfp", discovery=False) as sim,
         aiohttp.ClientSession() as session,
-        notification_server(handler, "127.0.0.1") as notify_url,
+        serving(handler.aiohttp_handler, "127.0.0.1") as notify_url,
     ):
         client = ScanClient(session, sim.scan_url)
         elements = await client.get_elements()

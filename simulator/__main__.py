@@ -18,6 +18,7 @@ from .profiles import PROFILES
 from .quirks import QUIRK_ORIGINS, Quirk
 from .scan_server import ScanServer
 from .scanner import SimulatedScanner
+from .settings import Settings
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,6 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--uuid", default=None, help="endpoint UUID (default: random)")
     parser.add_argument("--feeder", type=int, default=0, help="sheets in the feeder")
     parser.add_argument(
+        "--blank-backs",
+        action="store_true",
+        help="duplex backs are blank paper (noise and the edge's shadow)",
+    )
+    parser.add_argument(
         "--scan-server", action="store_true", help="also run a WS-DSP scan server"
     )
     parser.add_argument(
@@ -70,6 +76,7 @@ async def serve(options: argparse.Namespace, stop: asyncio.Event | None = None) 
         udp_port=options.udp_port,
         uuid=options.uuid,
         control_port=options.control_port,
+        settings=Settings(blank_backs=options.blank_backs),
     )
     server = ScanServer(host=options.interface) if options.scan_server else None
     async with contextlib.AsyncExitStack() as stack:

@@ -1,12 +1,13 @@
 """HTTP control API: the in-process control methods of `SimulatedScanner`, over JSON.
 
 Routes (all under /control): GET state; POST feeder {"sheets"}; POST button
-{"destination"}; POST/DELETE conditions/{name}; POST reboot; POST online {"online"};
-POST name {"name"}; PUT quirks {"quirks": [...]}.
+{"destination"}; POST/DELETE conditions/{name}; POST reboot {"hello"}; POST online
+{"online"}; POST name {"name"}; PUT quirks {"quirks": [...]}; PUT settings {name: value}.
 """
 
 from __future__ import annotations
 
+from dataclasses import asdict, fields
 from typing import Any, Protocol
 
 from aiohttp import web
@@ -17,6 +18,7 @@ from .jobs import Job
 from .profiles import Profile
 from .quirks import Quirk
 from .scan_service import PushScanFailure, ScanService
+from .settings import Settings
 
 
 class SimulatedScanner(Protocol):
@@ -27,6 +29,7 @@ class SimulatedScanner(Protocol):
     online: bool
     sequence: AppSequence
     quirks: set[Quirk]
+    settings: Settings
     service: ScanService
 
     @property
@@ -49,7 +52,7 @@ class SimulatedScanner(Protocol):
     def press_scan_button(self, destination: str) -> bool: ...  # noqa: D102
     def raise_condition(self, name: str) -> None: ...  # noqa: D102
     def clear_condition(self, name: str) -> None: ...  # noqa: D102
-    async def reboot(self) -> None: ...  # noqa: D102
+    async def reboot(self, *, hello: bool = True) -> None: ...  # noqa: D102
     async def set_online(self, online: bool) -> None: ...  # noqa: D102
     def set_scanner_name(self, name: str) -> None: ...  # noqa: D102
 
@@ -77,6 +80,7 @@ def state_of(sim: SimulatedScanner) -> dict[str, Any]:
         "control_url": sim.control_url,
         "instance_id": sim.sequence.instance_id,
         "quirks": sorted(sim.quirks),
+        "settings": asdict(sim.settings),
         "feeder": sim.feeder,
         "scanner_state": state,
         "scanner_state_reasons": list(reasons),
@@ -133,8 +137,12 @@ def control_routes(sim: SimulatedScanner) -> list[web.RouteDef]:
         sim.clear_condition(request.match_info["name"])
         return web.json_response(state_of(sim))
 
-    async def reboot(_request: web.Request) -> web.Response:
-        await sim.reboot()
+    async def reboot(request: web.Request) -> web.Response:
+        # No body: a reboot with Hello. {"hello": false}: a device that stays silent.
+        hello = (
+            (await _json(request)).get("hello", True) if request.can_read_body else True
+        )
+        await sim.reboot(hello=bool(hello))
         return web.json_response(state_of(sim))
 
     async def online(request: web.Request) -> web.Response:
@@ -155,6 +163,15 @@ def control_routes(sim: SimulatedScanner) -> list[web.RouteDef]:
         sim.quirks.update(wanted)
         return web.json_response(state_of(sim))
 
+    async def settings(request: web.Request) -> web.Response:
+        changes = await _json(request)
+        for name, value in changes.items():
+            if not _fits(name, value):
+                raise web.HTTPBadRequest(text=f"cannot set {name} to {value!r}")
+        for name, value in changes.items():
+            setattr(sim.settings, name, value)
+        return web.json_response(state_of(sim))
+
     return [
         web.get("/control/state", get_state),
         web.post("/control/feeder", feeder),
@@ -165,4 +182,22 @@ def control_routes(sim: SimulatedScanner) -> list[web.RouteDef]:
         web.post("/control/online", online),
         web.post("/control/name", rename),
         web.put("/control/quirks", quirks),
+        web.put("/control/settings", settings),
     ]
+
+
+_SETTING_TYPES = {field.name: field.type for field in fields(Settings)}
+
+
+def _fits(name: str, value: object) -> bool:
+    """Whether `value` is of the type the `Settings` field `name` is declared with."""
+    declared = _SETTING_TYPES.get(name)
+    if declared is None:
+        return False
+    if value is None:
+        return "None" in str(declared)
+    if isinstance(value, bool):
+        return str(declared).startswith("bool")
+    if isinstance(value, int):
+        return str(declared).startswith(("int", "float"))
+    return isinstance(value, float) and str(declared).startswith("float")

@@ -17,6 +17,7 @@ import uuid
 import aiohttp
 from lxml import etree
 
+from .settings import Settings
 from .soap import (
     SCAN,
     SCAN_2006_01,
@@ -163,17 +164,17 @@ class EventSource:
         manager_address: Callable[[], str],
         clock: Callable[[], float],
         wall_clock: Callable[[], datetime],
-        max_lifetime: Callable[[], float],
+        settings: Settings,
     ) -> None:
         """Create an event source whose manager EPR is `manager_address()`.
 
-        `max_lifetime()` bounds the subscription lifetimes it grants (read at each grant).
+        `settings` bound the subscription lifetimes it grants and how many it holds.
         """
         self.writer = writer
         self.manager_address = manager_address
         self.clock = clock
         self.wall_clock = wall_clock
-        self.max_lifetime = max_lifetime
+        self.settings = settings
         self.subscriptions: dict[str, Subscription] = {}
         self.notifications: list[Notification] = []
         self._queue: asyncio.Queue[tuple[Subscription, str, bytes]] = asyncio.Queue()
@@ -233,13 +234,13 @@ class EventSource:
 
     def _granted(self, requested: str | None) -> float:
         if requested is None:
-            return self.max_lifetime()
+            return self.settings.max_subscription_seconds
         lifetime = parse_expires(requested, self.wall_clock())
         if lifetime <= 0:
             raise SoapFault.sender(
                 WSE, "InvalidExpirationTime", "Expires is zero or in the past"
             )
-        return min(lifetime, self.max_lifetime())
+        return min(lifetime, self.settings.max_subscription_seconds)
 
     def subscribe(self, request: SoapRequest, body: etree._Element) -> etree._Element:
         """Handle Subscribe; return the SubscribeResponse envelope."""
@@ -257,6 +258,11 @@ class EventSource:
         if not address or urlsplit(address).scheme not in ("http", "https"):
             raise SoapFault.sender(
                 WSE, "InvalidMessage", "NotifyTo must be an HTTP URL"
+            )
+        slots = self.settings.subscription_slots
+        if slots is not None and len(self.live()) >= slots:
+            raise SoapFault.receiver(
+                WSE, "EventSourceUnableToProcess", "no free subscription slot"
             )
         actions = self._filter(child(body, "Filter"))
         lifetime = self._granted(text(body, "Expires"))
@@ -288,14 +294,7 @@ class EventSource:
             f"{WSE}/SubscribeResponse", relates_to=request.message_id
         )
         response = sub(response_body, WSE, "SubscribeResponse")
-        manager = sub(response, WSE, "SubscriptionManager")
-        sub(manager, WSA, "Address", self.manager_address())
-        sub(
-            sub(manager, WSA, "ReferenceParameters"),
-            WSE,
-            "Identifier",
-            subscription.identifier,
-        )
+        self._write_manager(response, subscription)
         sub(response, WSE, "Expires", format_duration(lifetime))
         if subscription.destinations:
             responses = sub(response, SCAN, "DestinationResponses")
@@ -304,6 +303,15 @@ class EventSource:
                 sub(item, SCAN, "ClientContext", destination.client_context)
                 sub(item, SCAN, "DestinationToken", destination.token)
         return root
+
+    def _write_manager(
+        self, parent: etree._Element, subscription: Subscription
+    ) -> None:
+        """Append the SubscriptionManager EPR, its wse:Identifier naming `subscription`."""
+        manager = sub(parent, WSE, "SubscriptionManager")
+        sub(manager, WSA, "Address", self.manager_address())
+        parameters = sub(manager, WSA, "ReferenceParameters")
+        sub(parameters, WSE, "Identifier", subscription.identifier)
 
     def _filter(self, node: etree._Element | None) -> frozenset[str] | None:
         if node is None:
@@ -458,14 +466,7 @@ class EventSource:
             extra_headers=[copy.deepcopy(p) for p in subscription.end_parameters],
         )
         end = sub(body, WSE, "SubscriptionEnd")
-        manager = sub(end, WSE, "SubscriptionManager")
-        sub(manager, WSA, "Address", self.manager_address())
-        sub(
-            sub(manager, WSA, "ReferenceParameters"),
-            WSE,
-            "Identifier",
-            subscription.identifier,
-        )
+        self._write_manager(end, subscription)
         sub(end, WSE, "Status", status)
         try:
             await self._post(subscription.end_to, serialize(root))

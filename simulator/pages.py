@@ -2,6 +2,8 @@
 
 Pages are drawn with Pillow (a frame, a heading with page number and side, lines of text)
 at the ticket's pixel size and colour mode, and cached: many tests scan the same page.
+A blank page is white paper as a scanner sees it: sensor noise and the sheet edge's thin
+shadow, nothing else.
 `stream_huge_image` produces a valid uncompressed image of any size chunk by chunk, for
 throughput tests, without holding it in memory.
 """
@@ -12,6 +14,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 import io
+import random
 import struct
 
 from PIL import Image, ImageDraw, ImageFont
@@ -84,20 +87,36 @@ class PageSpec:
     number: int
     side: str
     label: str = ""
-    #: Nothing but paper (the back of a single-sided original).
+    #: Nothing printed on it: paper, sensor noise and the edge's shadow.
     blank: bool = False
+
+
+def _blank_paper(spec: PageSpec, unit: int) -> Image.Image:
+    """White paper (tone 240–250, the same for the same page) with the edge's shadow."""
+    size = spec.width * spec.height
+    noise = random.Random(spec.number).randbytes(size)
+    paper = Image.frombytes("L", (spec.width, spec.height), noise).point(
+        lambda value: 240 + value * 10 // 255
+    )
+    ImageDraw.Draw(paper).rectangle(
+        (0, 0, spec.width - 1, spec.height - 1), outline=90, width=max(1, unit // 8)
+    )
+    return paper
 
 
 @lru_cache(maxsize=32)
 def _draw(spec: PageSpec) -> Image.Image:
     mode = _PIL_MODES.get(spec.color, "RGB")
+    unit = max(1, min(spec.width, spec.height) // 40)
+    if spec.blank:
+        paper = _blank_paper(spec, unit)
+        if mode == "1":
+            return paper.convert("1", dither=Image.Dither.NONE)
+        return paper.convert("RGB") if mode == "RGB" else paper
     image = Image.new(
         "RGB" if mode == "RGB" else "L", (spec.width, spec.height), "white"
     )
-    if spec.blank:
-        return image.convert("1") if mode == "1" else image
     draw = ImageDraw.Draw(image)
-    unit = max(1, min(spec.width, spec.height) // 40)
     draw.rectangle(
         (unit, unit, spec.width - unit - 1, spec.height - unit - 1),
         outline="black",

@@ -580,36 +580,59 @@ KYOCERA_M2040DN = Profile(
     quirks=frozenset({Quirk.SWAPPED_MAX_SIZE, Quirk.UUID_WITHOUT_URN}),
 )
 
-# Models known for their end-of-feeder behaviour: office_mfp's capabilities under their
-# identity (the quirk table of a client keys on it) with their quirks switched on.
-RICOH_MP201 = replace(
-    OFFICE_MFP,
-    name="ricoh_mp201",
+
+def office_mfp_as(
+    name: str,
+    *,
+    manufacturer: str,
+    manufacturer_url: str,
+    model: str,
+    model_number: str,
+    friendly_name: str,
+    serial_number: str,
+    quirks: frozenset[Quirk],
+) -> Profile:
+    """Return office_mfp's capabilities under a real model's identity, with its quirks.
+
+    A client's quirk table keys on the identity (manufacturer and model name).
+    """
+    return replace(
+        OFFICE_MFP,
+        name=name,
+        manufacturer=manufacturer,
+        manufacturer_url=manufacturer_url,
+        model_name=model,
+        model_number=model_number,
+        model_url=None,
+        friendly_name=friendly_name,
+        serial_number=serial_number,
+        scanner_name=model,
+        scanner_info=model,
+        quirks=quirks,
+    )
+
+
+# Models known for their end-of-feeder behaviour.
+RICOH_MP201 = office_mfp_as(
+    "ricoh_mp201",
     manufacturer="RICOH",
     manufacturer_url="http://www.ricoh.com/",
-    model_name="Aficio MP 201",
+    model="Aficio MP 201",
     model_number="MP 201SPF",
-    model_url=None,
     friendly_name="RICOH Aficio MP 201",
     serial_number="K223M600123",
-    scanner_name="Aficio MP 201",
-    scanner_info="Aficio MP 201",
     quirks=frozenset(
         {Quirk.ZERO_IMAGES_SCANS_ONE_SHEET, Quirk.END_OF_FEEDER_JOB_ID_NOT_FOUND}
     ),
 )
-CANON_MF410 = replace(
-    OFFICE_MFP,
-    name="canon_mf410",
+CANON_MF410 = office_mfp_as(
+    "canon_mf410",
     manufacturer="Canon",
     manufacturer_url="http://www.canon.com/",
-    model_name="MF410 Series",
+    model="MF410 Series",
     model_number="i-SENSYS MF411dw",
-    model_url=None,
     friendly_name="Canon MF411dw",
     serial_number="XKG01234",
-    scanner_name="MF410 Series",
-    scanner_info="MF410 Series",
     quirks=frozenset(
         {
             Quirk.EMPTY_FEEDER_NOT_ACCEPTING_JOBS,
@@ -617,6 +640,7 @@ CANON_MF410 = replace(
         }
     ),
 )
+
 
 PROFILES: dict[str, Profile] = {
     profile.name: profile

@@ -22,8 +22,7 @@ import shutil
 import ssl
 import tempfile
 import time
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 import uuid
 
 from aiohttp import web
@@ -38,6 +37,7 @@ from custom_components.wsd_scan.wsd import (
 from custom_components.wsd_scan.wsd.xml import Envelope
 
 from .discovery import AppSequence, Endpoint, discovery_message, probe_matches
+from .lifecycle import Served
 from .soap import (
     DSP,
     MEX,
@@ -127,7 +127,7 @@ def _unprefix_element_data(body: bytes) -> bytes:
     return serialize(root)
 
 
-class ScanServer:
+class ScanServer(Served):
     """A WS-DSP scan server on loopback."""
 
     def __init__(
@@ -235,20 +235,6 @@ class ScanServer:
             self._loop_handler(loop, context)
         else:
             loop.default_exception_handler(context)
-
-    async def __aenter__(self) -> Self:
-        """Start on entering the context."""
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        """Stop on leaving the context."""
-        await self.stop()
 
     def inject_fault(
         self, operation: str, subcode: str, *, receiver: bool = True, times: int = 1

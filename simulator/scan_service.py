@@ -288,10 +288,7 @@ class ScanService:
         self, request: SoapRequest, payload: etree._Element
     ) -> etree._Element:
         """ValidateScanTicket: ValidTicket, ImageInformation, corrected ticket if needed."""
-        ticket_node = child(payload, "ScanTicket")
-        if ticket_node is None:
-            raise SoapFault.sender(SCAN, "InvalidArgs", "ScanTicket missing")
-        ticket = parse_ticket(ticket_node)
+        ticket = _ticket_of(payload)
         final = self.profile.finalize(ticket)
         root, response = self._response(request, "ValidateScanTicket")
         info = sub(response, SCAN, "ValidationInfo")
@@ -397,10 +394,7 @@ class ScanService:
         self, request: SoapRequest, payload: etree._Element
     ) -> etree._Element:
         """CreateScanJob: validate, plan the pages, answer at once, start the 60 s clock."""
-        ticket_node = child(payload, "ScanTicket")
-        if ticket_node is None:
-            raise SoapFault.sender(SCAN, "InvalidArgs", "ScanTicket missing")
-        ticket = parse_ticket(ticket_node)
+        ticket = _ticket_of(payload)
         if Quirk.REQUIRE_JOB_INFORMATION in self.quirks and not ticket.job_information:
             raise SoapFault.sender(
                 SCAN, "InvalidArgs", "JobInformation missing", "JobInformation"
@@ -670,3 +664,11 @@ class ScanService:
                     "no CreateScanJob within the device's window",
                 )
             )
+
+
+def _ticket_of(payload: etree._Element) -> ScanTicket:
+    """Return the request's ScanTicket; InvalidArgs without one."""
+    ticket_node = child(payload, "ScanTicket")
+    if ticket_node is None:
+        raise SoapFault.sender(SCAN, "InvalidArgs", "ScanTicket missing")
+    return parse_ticket(ticket_node)

@@ -8,8 +8,6 @@ from datetime import UTC, datetime
 from http import HTTPStatus
 import logging
 import time
-from types import TracebackType
-from typing import Self
 import uuid as uuid_module
 import weakref
 
@@ -29,6 +27,7 @@ from .discovery import (
 )
 from .eventing import EventSource, Notification, Subscription
 from .jobs import Job
+from .lifecycle import Served
 from .mtom import MultipartFraming
 from .pages import encode, mime_type, stream_huge_image
 from .profiles import PROFILES, Profile
@@ -101,7 +100,7 @@ type Handler = Callable[
 ]
 
 
-class SimulatedScanner:
+class SimulatedScanner(Served):
     """An emulated WSD scanner: discovery, metadata, WS-Scan, WS-Eventing, control API."""
 
     def __init__(  # noqa: PLR0917 - positional order is the documented test API
@@ -139,7 +138,7 @@ class SimulatedScanner:
             lambda: self.scan_url,
             clock,
             self._now,
-            lambda: self.settings.max_subscription_seconds,
+            self.settings,
         )
         self.service = ScanService(
             profile=self.profile,
@@ -233,20 +232,6 @@ class SimulatedScanner:
         return self.service.feeder
 
     # --- lifecycle ----------------------------------------------------------------
-
-    async def __aenter__(self) -> Self:
-        """Start on entering the context."""
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        """Stop on leaving the context."""
-        await self.stop()
 
     async def start(self) -> None:
         """Listen (HTTP, control API, discovery) and announce the device with Hello."""

@@ -32,9 +32,13 @@ class Settings:
     stall_seconds: float | None = None
     # When set, the feeder jams (MediaJam) once a job has delivered this many images.
     jam_after_images: int | None = None
-    # Single-sided originals: the back of every sheet scanned duplex is blank paper.
-    blank_backs: bool = False
     # Upper bound of granted WS-Eventing subscription lifetimes.
     max_subscription_seconds: float = 3600.0
+    # How many subscriptions the event source holds at once (None: no limit); one more
+    # Subscribe faults EventSourceUnableToProcess (WS-Eventing §4.1). 0 refuses all.
+    subscription_slots: int | None = None
     # Jobs kept in GetJobHistory.
     history_length: int = 10
+    # Duplex backs are blank paper as a scanner sees it: sensor noise and the sheet
+    # edge's thin shadow (single-sided sheets scanned duplex; blank-page skipping).
+    blank_backs: bool = False

@@ -12,10 +12,12 @@ from datetime import timedelta
 from typing import Any
 from unittest.mock import AsyncMock, patch
 
+from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import CONF_HOST
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.dispatcher import async_dispatcher_send
+from homeassistant.helpers.network import NoURLAvailableError
 from homeassistant.setup import async_setup_component
 from homeassistant.util import dt as dt_util
 import pytest
@@ -134,6 +136,53 @@ async def loaded_entry(
     entry.add_to_hass(hass)
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
+    yield entry
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+type SetUpScanner = Callable[..., Awaitable[MockConfigEntry]]
+
+
+@pytest.fixture
+async def set_up_scanner(
+    hass: HomeAssistant, callback_url: str
+) -> AsyncIterator[SetUpScanner]:
+    """Set scanners' entries up with push to Home Assistant; unload them after the test.
+
+    `set_up_scanner(sim, **options)`: `options` go beside the callback URL.
+    """
+    entries: list[MockConfigEntry] = []
+
+    async def set_up(sim: SimulatedScanner, **options: Any) -> MockConfigEntry:
+        entry = scanner_entry(sim, **{CONF_CALLBACK_URL: callback_url, **options})
+        entry.add_to_hass(hass)
+        entries.append(entry)
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done()
+        return entry
+
+    yield set_up
+    for entry in entries:
+        if entry.state is ConfigEntryState.LOADED:
+            assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+@pytest.fixture
+async def entry_without_url(
+    hass: HomeAssistant, scanner: SimulatedScanner, callback_url: str
+) -> AsyncIterator[MockConfigEntry]:
+    """Set the scanner's entry up while Home Assistant knows no URL of its own.
+
+    No push (a `no_callback_url` repair issue); `callback_url` serves the views for a
+    URL set later.
+    """
+    entry = scanner_entry(scanner)
+    entry.add_to_hass(hass)
+    with patch(
+        "custom_components.wsd_scan.push.get_url", side_effect=NoURLAvailableError
+    ):
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await hass.async_block_till_done(wait_background_tasks=True)
     yield entry
     await hass.config_entries.async_unload(entry.entry_id)
 

@@ -5,33 +5,29 @@ from __future__ import annotations
 from datetime import timedelta
 import logging
 from typing import Any
-from unittest.mock import AsyncMock, patch
+from unittest.mock import AsyncMock
 from uuid import uuid4
 
 from homeassistant.const import STATE_OFF, STATE_ON, STATE_UNAVAILABLE
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
-from homeassistant.helpers.network import NoURLAvailableError
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.wsd_scan.const import (
-    CONF_CALLBACK_URL,
-    DEFAULT_POLL_INTERVAL,
-    DOMAIN,
-    NOTIFY_PATH,
-)
+from custom_components.wsd_scan.const import DEFAULT_POLL_INTERVAL, DOMAIN, NOTIFY_PATH
 from custom_components.wsd_scan.coordinator import (
     LIVENESS_INTERVAL,
+    STATUS_READ_EVERY,
     SUBSCRIPTION_LIFETIME,
     PushIssue,
     PushState,
 )
 from custom_components.wsd_scan.wsd import DiscoveryEventType, SubscriptionManager
 from simulator import SimulatedScanner
-from simulator.soap import WSE, SoapFault
 
 from .ha_fixtures import (
+    SetUpScanner,
     StartScanner,
     advance,
     announce,
@@ -80,16 +76,54 @@ async def test_notifications_stop_polling(
     assert coordinator.update_interval == LIVENESS_INTERVAL
 
 
-async def test_reboot_leads_to_resubscription(
+def status_reads(scanner: SimulatedScanner) -> int:
+    """Return how many GetScannerElements requests the scanner answered."""
+    return sum(
+        1 for action, _ in scanner.requests if action.endswith("/GetScannerElements")
+    )
+
+
+async def test_working_push_asks_the_scanner_nothing(
     hass: HomeAssistant,
     entity_registry: er.EntityRegistry,
     scanner: SimulatedScanner,
     loaded_entry: MockConfigEntry,
 ) -> None:
-    """A rebooted scanner forgets the subscription: the failed renewal subscribes anew."""
-    coordinator = loaded_entry.runtime_data.coordinator
+    """While notifications arrive, polls only connect; the status is read rarely."""
     await confirm_push(hass, scanner)
-    await scanner.reboot()
+    reads = status_reads(scanner)
+    state_id = entity_id(entity_registry, "sensor", scanner.uuid, "scanner_state")
+
+    for _ in range(STATUS_READ_EVERY - 1):
+        advance(hass, LIVENESS_INTERVAL)
+        await hass.async_block_till_done(wait_background_tasks=True)
+    assert status_reads(scanner) == reads
+    assert hass.states.get(state_id).state == "idle"
+
+    advance(hass, LIVENESS_INTERVAL)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert status_reads(scanner) == reads + 1
+
+
+async def test_a_silent_reboot_leads_to_resubscription(
+    hass: HomeAssistant,
+    entity_registry: er.EntityRegistry,
+    start_scanner: StartScanner,
+    set_up_scanner: SetUpScanner,
+) -> None:
+    """Rebooted without a Hello, the scanner forgot us: the failed renewal tells."""
+    scanner = await start_scanner("office_mfp", discovery=True)
+    entry = await set_up_scanner(scanner)
+    coordinator = entry.runtime_data.coordinator
+    await confirm_push(hass, scanner)
+    (before,) = status_subscriptions(scanner)
+
+    session = async_get_clientsession(hass)
+    async with session.post(
+        f"{scanner.control_url}/reboot", json={"hello": False}
+    ) as response:
+        assert response.status == 200
+    await hass.async_block_till_done(wait_background_tasks=True)
     assert scanner.subscriptions == {}
 
     advance(hass, RENEWAL)
@@ -101,6 +135,7 @@ async def test_reboot_leads_to_resubscription(
             and coordinator.push_state is PushState.PENDING
         )
     )
+    assert set(status_subscriptions(scanner)) != {before}
     await hass.async_block_till_done(wait_background_tasks=True)
 
     scanner.raise_condition("MediaJam")
@@ -115,7 +150,7 @@ async def test_hello_of_a_rebooted_scanner_resubscribes_at_once(
     hass: HomeAssistant,
     loopback: AsyncMock,
     start_scanner: StartScanner,
-    callback_url: str,
+    set_up_scanner: SetUpScanner,
 ) -> None:
     """The Hello of a reboot (new InstanceId), heard by discovery, resubscribes at once.
 
@@ -123,17 +158,13 @@ async def test_hello_of_a_rebooted_scanner_resubscribes_at_once(
     for the next renewal would leave Home Assistant deaf for minutes.
     """
     scanner = await start_scanner("office_mfp", discovery=True)
-    entry = scanner_entry(scanner, **{CONF_CALLBACK_URL: callback_url})
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    await set_up_scanner(scanner)
     (before,) = status_subscriptions(scanner)
 
     await scanner.reboot()
 
     await until(lambda: len(status_subscriptions(scanner)) == 1)
     assert set(status_subscriptions(scanner)) != {before}
-    assert await hass.config_entries.async_unload(entry.entry_id)
 
 
 async def test_only_the_scanners_own_hello_checks_its_subscriptions(
@@ -210,17 +241,11 @@ async def test_refused_subscription_polls_and_raises_an_issue(  # noqa: PLR0917 
     issue_registry: ir.IssueRegistry,
     scanner: SimulatedScanner,
     callback_url: str,
-    monkeypatch: pytest.MonkeyPatch,
+    set_up_scanner: SetUpScanner,
 ) -> None:
     """A refusal means polling and a repair issue, until the scanner accepts."""
-
-    def refuse(*_args: Any) -> None:
-        raise SoapFault.receiver(WSE, "EventSourceUnableToProcess", "no free slot")
-
-    monkeypatch.setattr(scanner.events, "subscribe", refuse)
-    entry = scanner_entry(scanner, **{CONF_CALLBACK_URL: callback_url})
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
+    scanner.settings.subscription_slots = 0
+    entry = await set_up_scanner(scanner)
     await hass.async_block_till_done(wait_background_tasks=True)
     coordinator = entry.runtime_data.coordinator
 
@@ -240,7 +265,7 @@ async def test_refused_subscription_polls_and_raises_an_issue(  # noqa: PLR0917 
     problem = entity_id(entity_registry, "binary_sensor", scanner.uuid, "problem")
     assert hass.states.get(problem).state == STATE_ON
 
-    monkeypatch.undo()
+    scanner.settings.subscription_slots = None
     # Retries back off; a Hello retries at once.
     announce(hass, scanner)
     # The poll above also fired the manager's back-off timer, so a retry may still be
@@ -252,7 +277,6 @@ async def test_refused_subscription_polls_and_raises_an_issue(  # noqa: PLR0917 
         )
     )
     assert issue_ids(issue_registry, entry) == set()
-    assert await hass.config_entries.async_unload(entry.entry_id)
 
 
 async def test_undelivered_notifications_raise_an_issue_until_they_arrive(  # noqa: PLR0917 - fixtures
@@ -294,17 +318,10 @@ async def test_without_a_callback_url_polls_and_raises_an_issue(
     entity_registry: er.EntityRegistry,
     issue_registry: ir.IssueRegistry,
     scanner: SimulatedScanner,
-    callback_url: str,
+    entry_without_url: MockConfigEntry,
 ) -> None:
     """No URL for Home Assistant: no subscription, polling, an issue until unload."""
-    entry = scanner_entry(scanner)
-    entry.add_to_hass(hass)
-    with patch(
-        "custom_components.wsd_scan.push.get_url",
-        side_effect=NoURLAvailableError,
-    ):
-        assert await hass.config_entries.async_setup(entry.entry_id)
-        await hass.async_block_till_done(wait_background_tasks=True)
+    entry = entry_without_url
 
     assert scanner.subscriptions == {}
     assert issue_ids(issue_registry, entry) == {PushIssue.NO_CALLBACK_URL}

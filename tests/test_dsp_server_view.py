@@ -16,7 +16,6 @@ from PIL import Image
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.wsd_scan.const import CONF_CALLBACK_URL
 from custom_components.wsd_scan.diagnostics import async_get_config_entry_diagnostics
 from custom_components.wsd_scan.dsp_view import (
     CONF_RECEIVE_HOSTS,
@@ -40,7 +39,7 @@ from custom_components.wsd_scan.wsd import (
 from custom_components.wsd_scan.wsd.xml import DSP, build_envelope, element
 from simulator import SimulatedScanner
 
-from .ha_fixtures import scanner_entry, until
+from .ha_fixtures import SetUpScanner, until
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
@@ -75,16 +74,6 @@ async def session() -> AsyncGenerator[aiohttp.ClientSession]:
         yield client
 
 
-async def _setup(
-    hass: HomeAssistant, sim: SimulatedScanner, callback_url: str, **options: object
-) -> MockConfigEntry:
-    entry = scanner_entry(sim, **{CONF_CALLBACK_URL: callback_url, **options})
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    return entry
-
-
 @pytest.fixture
 def secret() -> str:
     """Return the endpoint's secret."""
@@ -97,19 +86,27 @@ def endpoint(callback_url: str, secret: str) -> str:
     return f"{callback_url}{endpoint_path(secret)}"
 
 
+def receive(secret: str, **options: object) -> dict[str, object]:
+    """Return the options that turn "Receive post-scan jobs" on with `secret`."""
+    return {CONF_RECEIVE_POST_SCAN: True, CONF_RECEIVE_SECRET: secret, **options}
+
+
 @pytest.fixture
 async def receiving(
-    hass: HomeAssistant, scanner: SimulatedScanner, callback_url: str, secret: str
-) -> AsyncGenerator[MockConfigEntry]:
+    scanner: SimulatedScanner, set_up_scanner: SetUpScanner, secret: str
+) -> MockConfigEntry:
     """Set the scanner's entry up with "Receive post-scan jobs" on."""
-    entry = await _setup(
-        hass,
-        scanner,
-        callback_url,
-        **{CONF_RECEIVE_POST_SCAN: True, CONF_RECEIVE_SECRET: secret},
-    )
-    yield entry
-    await hass.config_entries.async_unload(entry.entry_id)
+    return await set_up_scanner(scanner, **receive(secret))
+
+
+async def start_job(
+    session: aiohttp.ClientSession, endpoint: str, document: Path
+) -> tuple[PostScanClient, str]:
+    """Create a job at the endpoint and send it one document; return client and token."""
+    client = PostScanClient(session, endpoint)
+    token = await client.create_job(PostScanSettings())
+    await client.send_image(token, 1, document)
+    return client, token
 
 
 def _library_files(media_dir: Path) -> list[Path]:
@@ -189,9 +186,7 @@ async def test_cancel_mid_job_leaves_nothing(
     media_dir: Path,
 ) -> None:
     """A cancelled job's documents are neither stored nor left in the spool."""
-    client = PostScanClient(session, endpoint)
-    token = await client.create_job(PostScanSettings())
-    await client.send_image(token, 1, documents[0])
+    client, token = await start_job(session, endpoint, documents[0])
     assert len(_hidden_files(media_dir, ".incoming")) == 1
 
     await client.cancel_job(token)
@@ -223,21 +218,17 @@ async def test_off_by_default_and_gone_with_the_entry(  # noqa: PLR0917 - fixtur
     secret: str,
     session: aiohttp.ClientSession,
     documents: list[Path],
+    set_up_scanner: SetUpScanner,
 ) -> None:
     """Without the option there is no endpoint; unloading the entry ends it."""
     url = f"{callback_url}{endpoint_path(secret)}"
-    entry = await _setup(hass, scanner, callback_url, **{CONF_RECEIVE_SECRET: secret})
+    entry = await set_up_scanner(scanner, **{CONF_RECEIVE_SECRET: secret})
     with pytest.raises(WsdError, match="404"):
         await post_scan(session, url, documents)
     assert await hass.config_entries.async_unload(entry.entry_id)
     await hass.config_entries.async_remove(entry.entry_id)
 
-    entry = await _setup(
-        hass,
-        scanner,
-        callback_url,
-        **{CONF_RECEIVE_POST_SCAN: True, CONF_RECEIVE_SECRET: secret},
-    )
+    entry = await set_up_scanner(scanner, **receive(secret))
     assert (await post_scan(session, url, documents[:1])).state == "Completed"
     assert await hass.config_entries.async_unload(entry.entry_id)
     with pytest.raises(WsdError, match="404"):
@@ -253,9 +244,7 @@ async def test_a_restart_during_a_job_leaves_no_partial_files(  # noqa: PLR0917
     media_dir: Path,
 ) -> None:
     """Documents of a job cut off by a reload are removed; the next start is clean."""
-    client = PostScanClient(session, endpoint)
-    token = await client.create_job(PostScanSettings())
-    await client.send_image(token, 1, documents[0])
+    client, token = await start_job(session, endpoint, documents[0])
     assert await hass.config_entries.async_reload(receiving.entry_id)
     await until(lambda: not _hidden_files(media_dir, ".incoming"))
 
@@ -367,15 +356,16 @@ async def _receive_step(
     )
 
 
-async def test_the_option_turns_receiving_on_shows_and_rotates_the_address(
+async def test_the_option_turns_receiving_on_shows_and_rotates_the_address(  # noqa: PLR0917 - fixtures
     hass: HomeAssistant,
     scanner: SimulatedScanner,
     callback_url: str,
     session: aiohttp.ClientSession,
     documents: list[Path],
+    set_up_scanner: SetUpScanner,
 ) -> None:
     """On: a secret is made and its address shown; rotated: the old address is gone."""
-    entry = await _setup(hass, scanner, callback_url)
+    entry = await set_up_scanner(scanner)
 
     result = await _receive_step(hass, entry, receive_post_scan=True)
     assert result["step_id"] == "receive_url"
@@ -406,27 +396,20 @@ async def test_the_option_turns_receiving_on_shows_and_rotates_the_address(
     new_url = f"{callback_url}{endpoint_path(entry.options[CONF_RECEIVE_SECRET])}"
     with pytest.raises(WsdError, match="404"):
         await post_scan(session, new_url, documents[:1])
-    assert await hass.config_entries.async_unload(entry.entry_id)
 
 
 async def test_without_a_media_folder_nothing_is_served(
     hass: HomeAssistant,
     scanner: SimulatedScanner,
-    callback_url: str,
     secret: str,
     caplog: pytest.LogCaptureFixture,
+    set_up_scanner: SetUpScanner,
 ) -> None:
     """No media folder: the scanner works, the endpoint is absent and a warning says why."""
     hass.config.media_dirs = {}
-    entry = await _setup(
-        hass,
-        scanner,
-        callback_url,
-        **{CONF_RECEIVE_POST_SCAN: True, CONF_RECEIVE_SECRET: secret},
-    )
+    await set_up_scanner(scanner, **receive(secret))
     assert "cannot receive post-scan jobs" in caplog.text
     assert secret not in hass.data[RECEIVERS]
-    assert await hass.config_entries.async_unload(entry.entry_id)
 
 
 @pytest.mark.parametrize(
@@ -437,24 +420,15 @@ async def test_without_a_media_folder_nothing_is_served(
 async def test_only_allowed_clients_reach_the_endpoint(  # noqa: PLR0917 - fixtures
     hass: HomeAssistant,
     scanner: SimulatedScanner,
-    callback_url: str,
     endpoint: str,
     secret: str,
     session: aiohttp.ClientSession,
     clients: list[str],
     status: int,
+    set_up_scanner: SetUpScanner,
 ) -> None:
     """With allowed clients set, anyone else gets the unknown secret's 404."""
-    entry = await _setup(
-        hass,
-        scanner,
-        callback_url,
-        **{
-            CONF_RECEIVE_POST_SCAN: True,
-            CONF_RECEIVE_SECRET: secret,
-            CONF_RECEIVE_HOSTS: clients,
-        },
-    )
+    await set_up_scanner(scanner, **receive(secret, **{CONF_RECEIVE_HOSTS: clients}))
     request = build_envelope(
         f"{DSP}/GetPostScanJobElements",
         endpoint,
@@ -467,14 +441,15 @@ async def test_only_allowed_clients_reach_the_endpoint(  # noqa: PLR0917 - fixtu
     ) as response:
         # The server itself answers this request without a job with a fault (400).
         assert response.status == status
-    assert await hass.config_entries.async_unload(entry.entry_id)
 
 
 async def test_the_option_checks_the_allowed_clients(
-    hass: HomeAssistant, scanner: SimulatedScanner, callback_url: str
+    hass: HomeAssistant,
+    scanner: SimulatedScanner,
+    set_up_scanner: SetUpScanner,
 ) -> None:
     """Addresses and networks are accepted; anything else is shown as an error."""
-    entry = await _setup(hass, scanner, callback_url)
+    entry = await set_up_scanner(scanner)
     result = await _receive_step(
         hass,
         entry,
@@ -492,7 +467,6 @@ async def test_the_option_checks_the_allowed_clients(
     result = await hass.config_entries.options.async_configure(result["flow_id"], {})
     await hass.async_block_till_done()
     assert entry.options[CONF_RECEIVE_HOSTS] == ["192.168.1.0/24", "fd00::1"]
-    assert await hass.config_entries.async_unload(entry.entry_id)
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,4 @@
-"""Every translation has English's keys, no others, and the same placeholders."""
+"""Every translation has English's keys in English's order, no others, the same placeholders."""
 
 from __future__ import annotations
 
@@ -92,3 +92,11 @@ def test_same_placeholders(language: str) -> None:
     assert not differing, f"{language}.json placeholders differ: " + "; ".join(
         differing
     )
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_same_order(language: str) -> None:
+    """A translation lists its keys in English's order, so files compare side by side."""
+    translated = flatten(load(language))
+    shared = [key for key in ENGLISH if key in translated]
+    assert [key for key in translated if key in ENGLISH] == shared

@@ -6,9 +6,11 @@ through a subscription made by the scanner's `Push` (push.py), posted to the
 notification view (notification_view.py). The coordinator polls
 GetScannerElements(ScannerStatus) until the first notification proves that the scanner
 reaches Home Assistant, and again whenever the subscription is lost (refused, scanner
-gone, callback unreachable); while notifications arrive, it still reads the status
-every `LIVENESS_INTERVAL`, to notice a scanner that was switched off. Repair issues say why push does not work; they disappear
-when it does.
+gone, callback unreachable). While notifications arrive it asks the scanner nothing:
+every `LIVENESS_INTERVAL` it only opens a connection to it, to notice a scanner that was
+switched off (it sends nothing), and every `STATUS_READ_EVERY`-th time it reads the
+status, in case an event was lost. Repair issues say why push does not work; they
+disappear when it does.
 
 The coordinator's data is the scanner's own status. Job events are handed on to
 `on_job_event`: what Home Assistant shows of scans is kept on the runner's side
@@ -39,11 +41,10 @@ from .const import (
     DOMAIN,
     NOTIFY_PATH,
 )
-from .push import Push
+from .push import ABSENT, Push
 from .wsd import (
     STATUS_EVENTS,
     DeviceInfo,
-    ErrorKind,
     ScanClient,
     ScannerElements,
     ScannerStatus,
@@ -69,13 +70,13 @@ _LOGGER = logging.getLogger(__name__)
 #: forgotten subscriptions, and each renewal (at half of it) doubles as a liveness check.
 SUBSCRIPTION_LIFETIME: Final = 600.0
 
-#: How often the status is read while notifications arrive: a scanner switched off
-#: sends nothing, and only a request finds it gone (unavailable within a minute, with
-#: the request's own timeout).
+#: How often the scanner is checked while notifications arrive: a scanner switched off
+#: sends nothing, and only a connection attempt finds it gone (unavailable within a
+#: minute, with the attempt's own timeout).
 LIVENESS_INTERVAL: Final = timedelta(seconds=45)
-
-#: Errors that mean the scanner is not there, as opposed to refusing the subscription.
-_ABSENT: Final = frozenset({ErrorKind.UNREACHABLE, ErrorKind.TIMEOUT})
+#: Every this many liveness checks, the status is read (every 15 minutes): events carry
+#: every change, this only repairs one that got lost.
+STATUS_READ_EVERY: Final = 20
 
 type JobEvent = JobStatusEvent | JobEndStateEvent
 
@@ -95,7 +96,7 @@ class PushState(StrEnum):
     OFF = "off"
     #: Subscribed, but no notification has arrived yet: polling until one does.
     PENDING = "pending"
-    #: Notifications arrive: no polling.
+    #: Notifications arrive: liveness checks, a rare status read.
     WORKING = "working"
 
 
@@ -167,6 +168,8 @@ class WsdScanCoordinator(DataUpdateCoordinator[ScannerStatus]):
         self.manager: SubscriptionManager | None = None
         self._subscription_id: str | None = None
         self._push_confirmed = False
+        #: Liveness checks since the status was last read.
+        self._liveness_checks = 0
 
     @property
     def push_state(self) -> PushState:
@@ -237,8 +240,11 @@ class WsdScanCoordinator(DataUpdateCoordinator[ScannerStatus]):
 
     @override
     async def _async_update_data(self) -> ScannerStatus:
-        """Read the status (at setup, by polling, and to check that it is there)."""
+        """Read the status (at setup, by polling), or only check that it is there."""
         try:
+            if self._liveness_check_only():
+                await self.scan_client.check_reachable()
+                return self.data
             status = await self.scan_client.get_status()
         except WsdError as err:
             # Gone, or not answering: poll until it answers and notifies again.
@@ -255,11 +261,22 @@ class WsdScanCoordinator(DataUpdateCoordinator[ScannerStatus]):
             self._create_issue(PushIssue.CALLBACK_UNREACHABLE)
         return status
 
+    def _liveness_check_only(self) -> bool:
+        """Whether this refresh only checks that the scanner is there (push works)."""
+        if self.push_state is not PushState.WORKING:
+            return False
+        self._liveness_checks += 1
+        if self._liveness_checks < STATUS_READ_EVERY:
+            return True
+        self._liveness_checks = 0
+        return False
+
     @callback
     def _handle_event(self, event: WsdEvent) -> None:
         if not self._push_confirmed:
             _LOGGER.debug("Notifications from %s arrive; polling slows", self.name)
             self._push_confirmed = True
+            self._liveness_checks = 0
             self.update_interval = LIVENESS_INTERVAL
             ir.async_delete_issue(
                 self.hass, DOMAIN, self._issue_id(PushIssue.CALLBACK_UNREACHABLE)
@@ -275,7 +292,7 @@ class WsdScanCoordinator(DataUpdateCoordinator[ScannerStatus]):
             self._subscription_id = None
             assert self.manager is not None
             error = self.manager.last_error
-            if error is not None and error.kind not in _ABSENT:
+            if error is not None and error.kind not in ABSENT:
                 self._create_issue(PushIssue.SUBSCRIPTION_REFUSED, str(error))
             self._poll()
             return

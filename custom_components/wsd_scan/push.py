@@ -11,15 +11,24 @@ check itself at once: a new AppSequence InstanceId subscribes again; a Hello fro
 scanner whose InstanceId was never heard (Home Assistant started after it) renews at
 once, and a scanner that forgot the subscription refuses, so it is made again. A scanner
 that sends no Hello is recovered by the next renewal.
+
+`async_check_callback_url` tells the callback URL fix flow (repairs.py) whether a URL
+can carry the scanner's events: it reaches Home Assistant's own notification view, the
+scanner accepts a subscription with it, and (scanners notify only on a change) whether
+an event arrived through it within `DELIVERY_WAIT`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from enum import StrEnum
+from functools import partial
 import logging
+from typing import Final
 
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.network import NoURLAvailableError, get_url
 
@@ -27,18 +36,50 @@ from .const import CONF_CALLBACK_URL, CONF_XADDRS, NOTIFY_PATH
 from .discovery import SIGNAL_DISCOVERY_EVENT
 from .notification_view import NOTIFICATION_HANDLER
 from .wsd import (
+    STATUS_EVENTS,
     DiscoveryEvent,
     DiscoveryEventType,
+    ErrorKind,
     EventingClient,
     ScanClient,
     ScanDestination,
     Subscription,
     SubscriptionManager,
+    WsdError,
     WsdEvent,
 )
 from .wsd.discovery import url_host
+from .wsd.eventing import check_delivery, check_notify_url
 
 _LOGGER = logging.getLogger(__name__)
+
+#: Errors that mean the scanner is not there, as opposed to refusing a subscription.
+ABSENT: Final = frozenset({ErrorKind.UNREACHABLE, ErrorKind.TIMEOUT})
+#: How long checking a callback URL waits for an event from the scanner.
+DELIVERY_WAIT: Final = 10.0
+
+
+class CallbackProblem(StrEnum):
+    """Why a callback URL cannot carry events (the fix flow's error keys)."""
+
+    NOT_HOME_ASSISTANT = "callback_not_home_assistant"
+    SCANNER_UNREACHABLE = "scanner_unreachable"
+    SUBSCRIPTION_REFUSED = "subscription_refused"
+
+
+class CallbackUrlError(Exception):
+    """A callback URL failed its check; `problem` says which part, `error` the detail."""
+
+    def __init__(self, problem: CallbackProblem, error: WsdError) -> None:
+        """Describe the failed check."""
+        super().__init__(str(error))
+        self.problem = problem
+        self.error = error
+
+
+def notify_url(base_url: str, identifier: str) -> str:
+    """Return the URL under `base_url` the scanner posts notifications for `identifier` to."""
+    return f"{base_url}{NOTIFY_PATH}/{identifier}"
 
 
 class Push:
@@ -55,7 +96,43 @@ class Push:
 
     def notify_url(self, identifier: str) -> str:
         """Return the URL the scanner posts notifications for `identifier` to."""
-        return f"{self.base_url}{NOTIFY_PATH}/{identifier}"
+        return notify_url(str(self.base_url), identifier)
+
+    def _device_hosts(self, client: ScanClient) -> set[str]:
+        """Return the addresses the scanner's notifications may come from."""
+        return {host for url in [*self.xaddrs, client.url] if (host := url_host(url))}
+
+    async def async_check_callback_url(self, client: ScanClient, base_url: str) -> bool:
+        """Check that `client`'s scanner can notify Home Assistant at `base_url`.
+
+        Raises `CallbackUrlError` when the URL does not reach Home Assistant's
+        notification view (checked from Home Assistant itself) or the scanner refuses
+        a subscription with it; returns whether an event arrived within
+        `DELIVERY_WAIT` (none arriving is no proof either way).
+        """
+        handler = self.hass.data[NOTIFICATION_HANDLER]
+        session = async_get_clientsession(self.hass)
+        to_base = partial(notify_url, base_url.rstrip("/"))
+        try:
+            await check_notify_url(session, handler, to_base)
+        except WsdError as err:
+            raise CallbackUrlError(CallbackProblem.NOT_HOME_ASSISTANT, err) from err
+        try:
+            return await check_delivery(
+                EventingClient(client.session, client.url),
+                handler,
+                notify_url=to_base,
+                device_hosts=self._device_hosts(client),
+                actions=STATUS_EVENTS,
+                wait=DELIVERY_WAIT,
+            )
+        except WsdError as err:
+            problem = (
+                CallbackProblem.SCANNER_UNREACHABLE
+                if err.kind in ABSENT
+                else CallbackProblem.SUBSCRIPTION_REFUSED
+            )
+            raise CallbackUrlError(problem, err) from err
 
     @callback
     def async_start(self) -> Callable[[], None]:
@@ -85,9 +162,7 @@ class Push:
             EventingClient(client.session, client.url),
             self.hass.data[NOTIFICATION_HANDLER],
             notify_url=self.notify_url,
-            device_hosts={
-                host for url in [*self.xaddrs, client.url] if (host := url_host(url))
-            },
+            device_hosts=self._device_hosts(client),
             actions=actions,
             destinations=destinations,
             listener=listener,

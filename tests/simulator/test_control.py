@@ -58,6 +58,25 @@ async def test_control_api_mirrors_the_methods(session: aiohttp.ClientSession) -
         old_instance = sim.sequence.instance_id
         _status, state = await call("POST", "/reboot")
         assert state["instance_id"] > old_instance
+        _status, state = await call("POST", "/reboot", {"hello": False})
+        assert state["instance_id"] > old_instance + 1
+        _status, state = await call("PUT", "/settings", {"blank_backs": True})
+        assert state["settings"]["blank_backs"] is sim.settings.blank_backs is True
+        _status, state = await call(
+            "PUT", "/settings", {"jam_after_images": 2, "retrieve_timeout": 5}
+        )
+        assert (sim.settings.jam_after_images, sim.settings.retrieve_timeout) == (2, 5)
+        _status, state = await call("PUT", "/settings", {"jam_after_images": None})
+        assert sim.settings.jam_after_images is None
+        for wrong in (
+            {"blank_backs": 1},
+            {"retrieve_timeout": True},
+            {"history_length": 1.5},
+            {"retrieve_timeout": None},
+            {"retrieve_timeout": "5"},
+            {"no_such_setting": True},
+        ):
+            assert (await call("PUT", "/settings", wrong))[0] == 400, wrong
         _status, state = await call("PUT", "/quirks", {"quirks": ["fault_in_http_200"]})
         assert state["quirks"] == ["fault_in_http_200"]
         assert (await call("PUT", "/quirks", {"quirks": ["nope"]}))[0] == 400
@@ -112,31 +131,37 @@ def test_profiles_are_consistent() -> None:
         assert final.input_source in profile.input_sources
 
 
-async def test_serve_prints_urls_and_stops(capsys: pytest.CaptureFixture[str]) -> None:
-    """`serve` prints one JSON line with the URLs and returns when stopped."""
+async def test_serve_prints_urls_and_stops(
+    capsys: pytest.CaptureFixture[str], session: aiohttp.ClientSession
+) -> None:
+    """`serve` prints one JSON line with the URLs, applies options, stops when told."""
     stop = asyncio.Event()
     options = build_parser().parse_args(
         [
             "--no-discovery",
             "--feeder",
             "2",
+            "--blank-backs",
             "--scan-server",
             "--profile",
             "photo_flatbed",
         ]
     )
     task = asyncio.create_task(serve(options, stop))
-    for _ in range(100):
-        await asyncio.sleep(0.01)
-        if capsys.readouterr().out if False else None:
-            break
-    await asyncio.sleep(0.2)
+    printed = ""
+    async with asyncio.timeout(30):
+        while not printed:
+            await asyncio.sleep(0.01)
+            printed = capsys.readouterr().out
+    info = json.loads(printed.strip().splitlines()[-1])
+    async with session.get(info["control_url"] + "/state") as response:
+        state = await response.json()
     stop.set()
     await task
-    info = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert info["profile"] == "photo_flatbed" and info["scan_server_url"].startswith(
         "http://127.0.0.1:"
     )
+    assert (state["feeder"], state["settings"]["blank_backs"]) == (2, True)
 
 
 def test_main_lists_quirks() -> None:

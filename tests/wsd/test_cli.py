@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 import json
 import os
@@ -54,7 +53,7 @@ async def test_discover_lists_the_simulator(capsys: pytest.CaptureFixture[str]) 
 async def test_discover_prints_names_without_json(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    """Without --json, one line per scanner as it is found."""
+    """Without --json, one line per scanner: its name and its address."""
     async with SimulatedScanner(profile="photo_flatbed", discovery=True) as sim:
         assert (
             await run(["discover", "--interface", "127.0.0.1", "--timeout", "1"]) == 0
@@ -248,44 +247,6 @@ async def test_unreachable_and_invalid_devices(
     assert "unreachable" in capsys.readouterr().err
     assert await run(["info", "no host:x"]) == 2
     assert "invalid argument" in capsys.readouterr().err
-
-
-async def test_push_scans_each_panel_press(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> None:
-    """`push` registers a destination, and every press of it stores one scan."""
-    async with SimulatedScanner(profile="office_mfp", discovery=False) as sim:
-        sim.load_feeder(1)
-        command = asyncio.create_task(
-            run(
-                [
-                    "push",
-                    sim.device_url,
-                    "--destination",
-                    "Home Assistant",
-                    "--out",
-                    str(tmp_path / "scans"),
-                    "--count",
-                    "2",
-                ]
-            )
-        )
-        for presses in (1, 2):
-            while not sim.press_scan_button("Home Assistant"):
-                await asyncio.sleep(0.05)  # the destination is not registered yet
-            while len(sim.jobs) < presses or not all(
-                job.terminal for job in sim.jobs.values()
-            ):
-                await asyncio.sleep(0.05)
-        assert await asyncio.wait_for(command, 30) == 0
-        assert not sim.subscriptions
-    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [line["pages"] for line in lines] == [1, 1]
-    assert sorted(p.name for p in (tmp_path / "scans").iterdir()) == [
-        "scan-001.pdf",
-        "scan-002.pdf",
-    ]
-    assert not sim.push_scan_failures
 
 
 async def test_post_scan_uploads_files(

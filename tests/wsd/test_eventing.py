@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -19,6 +20,8 @@ from custom_components.wsd_scan.wsd.eventing import (
     EventingClient,
     NotificationHandler,
     SubscriptionManager,
+    check_delivery,
+    check_notify_url,
     format_duration,
     parse_expires,
 )
@@ -454,82 +457,98 @@ class Changes:
         return self.seen[-1]
 
 
-def manager(
-    session: aiohttp.ClientSession,
-    sim: SimulatedScanner,
-    sink: Sink,
-    sleep: GatedSleep,
-    changes: Changes,
-) -> SubscriptionManager:
-    """Return a ScanAvailableEvent subscription manager for `sim`."""
-    return SubscriptionManager(
-        EventingClient(session, sim.scan_url),
-        sink.handler,
-        notify_url=sink.url,
-        device_hosts=["127.0.0.1"],
-        actions=(SCAN_AVAILABLE_EVENT,),
-        destinations=DESTINATIONS,
-        listener=sink.listen,
-        on_change=changes,
-        expires=900,
-        sleep=sleep,
-    )
+@dataclass
+class Managed:
+    """A started subscription manager, what it reported and what it slept."""
+
+    manager: SubscriptionManager
+    changes: Changes
+    sleep: GatedSleep
+
+    @property
+    def subscription(self) -> Subscription:
+        """The current subscription (there must be one)."""
+        assert self.manager.subscription is not None
+        return self.manager.subscription
+
+
+type StartManager = Callable[..., Awaitable[Managed]]
+
+
+@pytest.fixture
+async def managed(
+    session: aiohttp.ClientSession, sim: SimulatedScanner, sink: Sink
+) -> AsyncIterator[StartManager]:
+    """Start subscription managers for `sim` (panel entries unless told); stop them after.
+
+    `managed(sleep, **options)`: `options` replace the manager's defaults.
+    """
+    started: list[SubscriptionManager] = []
+
+    async def start(sleep: GatedSleep | None = None, **options: Any) -> Managed:
+        changes = Changes()
+        sleep = sleep or GatedSleep()
+        defaults: dict[str, Any] = {
+            "notify_url": sink.url,
+            "device_hosts": ["127.0.0.1"],
+            "actions": (SCAN_AVAILABLE_EVENT,),
+            "destinations": DESTINATIONS,
+            "listener": sink.listen,
+            "expires": 900,
+        }
+        subscriptions = SubscriptionManager(
+            EventingClient(session, sim.scan_url),
+            sink.handler,
+            **(defaults | options),
+            on_change=changes,
+            sleep=sleep,
+        )
+        started.append(subscriptions)
+        await subscriptions.start()
+        return Managed(subscriptions, changes, sleep)
+
+    yield start
+    for subscriptions in started:
+        await subscriptions.stop()
 
 
 async def test_manager_renews_at_half_life_and_stops_cleanly(
-    session: aiohttp.ClientSession, sink: Sink
+    sim: SimulatedScanner, sink: Sink, managed: StartManager
 ) -> None:
     """Renewals at half the granted lifetime keep subscription and tokens; stop() ends."""
-    async with SimulatedScanner("office_mfp", discovery=False) as sim:
-        sim.settings.max_subscription_seconds = 120
-        await _renew_and_stop(session, sim, sink)
-
-
-async def _renew_and_stop(
-    session: aiohttp.ClientSession, sim: SimulatedScanner, sink: Sink
-) -> None:
-    sleep = GatedSleep(free=2)
-    changes = Changes()
-    subscriptions = manager(session, sim, sink, sleep, changes)
-    await subscriptions.start()
+    sim.settings.max_subscription_seconds = 120
+    subscriptions = await managed(GatedSleep(free=2))
     first = subscriptions.subscription
-    assert first is not None
     assert first.expires_in == 120  # 900 s asked, 120 s granted
-    tokens = subscriptions.destination_tokens
+    tokens = subscriptions.manager.destination_tokens
     assert set(tokens) == {"ha-default", "ha-pdf"}
-    await changes.count(3)  # subscribed, then renewed twice
-    assert sleep.delays[:2] == [60, 60]
+    await subscriptions.changes.count(3)  # subscribed, then renewed twice
+    assert subscriptions.sleep.delays[:2] == [60, 60]
     assert subscriptions.subscription == first
-    assert subscriptions.destination_tokens == tokens
+    assert subscriptions.manager.destination_tokens == tokens
     assert len(sim.subscriptions) == 1
 
     assert sim.press_scan_button("Home Assistant")
     await sim.wait_for_notifications()
     assert [type(e) for e in sink.events] == [ScanAvailableEvent]
 
-    await subscriptions.stop()
+    await subscriptions.manager.stop()
     assert sim.subscriptions == {}
-    assert subscriptions.subscription is None
-    assert changes.seen[-1] is None
+    assert subscriptions.manager.subscription is None
+    assert subscriptions.changes.seen[-1] is None
 
 
 async def test_manager_resubscribes_after_reboot(
-    session: aiohttp.ClientSession, sim: SimulatedScanner, sink: Sink
+    sim: SimulatedScanner, sink: Sink, managed: StartManager
 ) -> None:
     """After a reboot the renewal fails; a new subscription brings new tokens."""
-    sleep = GatedSleep()
-    changes = Changes()
-    subscriptions = manager(session, sim, sink, sleep, changes)
-    await (
-        sim.reboot()
-    )  # nothing subscribed yet; makes sure reboot leaves the sim usable
-    await subscriptions.start()
+    await sim.reboot()  # nothing subscribed yet: a reboot leaves the device usable
+    subscriptions = await managed()
     old = subscriptions.subscription
-    assert old is not None
     await sim.reboot()
     assert sim.subscriptions == {}
-    sleep.release()  # time to renew: it fails, and the manager subscribes again
-    renewed = await changes.count(2)
+    subscriptions.sleep.release()  # time to renew: it fails, and it subscribes again
+    renewed = await subscriptions.changes.count(2)
     assert renewed is not None
     assert renewed.identifier != old.identifier
     assert renewed.destination_tokens != old.destination_tokens
@@ -543,21 +562,17 @@ async def test_manager_resubscribes_after_reboot(
     assert sim.press_scan_button("Home Assistant PDF")
     await sim.wait_for_notifications()
     assert isinstance(sink.events[-1], ScanAvailableEvent)
-    await subscriptions.stop()
 
 
 async def test_manager_resubscribe_on_request_and_subscription_end(
-    session: aiohttp.ClientSession, sim: SimulatedScanner, sink: Sink
+    sim: SimulatedScanner, sink: Sink, managed: StartManager
 ) -> None:
     """resubscribe() (a Hello with a new InstanceId) and SubscriptionEnd both renew."""
-    changes = Changes()
-    subscriptions = manager(session, sim, sink, GatedSleep(), changes)
-    await subscriptions.start()
+    subscriptions = await managed()
     first = subscriptions.subscription
-    assert first is not None
 
-    subscriptions.resubscribe()
-    second = await changes.count(2)
+    subscriptions.manager.resubscribe()
+    second = await subscriptions.changes.count(2)
     assert second is not None
     assert second.identifier != first.identifier
     # The old registration was ended first (Samsung M288x multiplies panel entries).
@@ -569,15 +584,14 @@ async def test_manager_resubscribe_on_request_and_subscription_end(
         "eventing/SourceCanceling</e:Status></e:SubscriptionEnd>",
     )
     assert sink.handler.handle("127.0.0.1", {}, end).status == 202
-    third = await changes.count(3)
+    third = await subscriptions.changes.count(3)
     assert third is not None
     assert third.identifier != second.identifier
     assert isinstance(sink.events[-1], SubscriptionEndEvent)
-    await subscriptions.stop()
 
 
 async def test_manager_checks_itself_on_every_new_hello(
-    session: aiohttp.ClientSession, sim: SimulatedScanner, sink: Sink
+    sim: SimulatedScanner, managed: StartManager
 ) -> None:
     """A Hello renews at once when its InstanceId is new to the manager, else nothing.
 
@@ -585,85 +599,74 @@ async def test_manager_checks_itself_on_every_new_hello(
     subscription is kept, with its DestinationTokens). A higher InstanceId than the
     last Hello's is a restart: subscribe again without asking.
     """
-    changes = Changes()
-    subscriptions = manager(session, sim, sink, GatedSleep(), changes)
-    await subscriptions.start()
+    subscriptions = await managed()
     first = subscriptions.subscription
-    assert first is not None
 
-    subscriptions.announced(AppSequence(sim.sequence.instance_id, 1))
-    renewed = await changes.count(2)
+    subscriptions.manager.announced(AppSequence(sim.sequence.instance_id, 1))
+    renewed = await subscriptions.changes.count(2)
     assert renewed is not None
     assert renewed.identifier == first.identifier
     assert renewed.destination_tokens == first.destination_tokens
 
     await sim.reboot(hello=False)
-    subscriptions.announced(AppSequence(sim.sequence.instance_id, 1))
-    again = await changes.count(3)
+    subscriptions.manager.announced(AppSequence(sim.sequence.instance_id, 1))
+    again = await subscriptions.changes.count(3)
     assert again is not None
     assert again.identifier != first.identifier
     assert len(sim.subscriptions) == 1
-    await subscriptions.stop()
 
 
 async def test_first_hello_after_an_unseen_reboot_subscribes_again(
-    session: aiohttp.ClientSession, sim: SimulatedScanner, sink: Sink
+    sim: SimulatedScanner, managed: StartManager
 ) -> None:
     """The scanner restarted before any Hello was heard: the renewal fails, then Subscribe."""
-    changes = Changes()
-    subscriptions = manager(session, sim, sink, GatedSleep(), changes)
-    await subscriptions.start()
+    subscriptions = await managed()
     first = subscriptions.subscription
-    assert first is not None
 
     await sim.reboot(hello=False)
-    subscriptions.announced(None)  # a Hello without AppSequence is checked as well
-    again = await changes.count(2)
+    subscriptions.manager.announced(None)  # a Hello without AppSequence is checked too
+    again = await subscriptions.changes.count(2)
     assert again is not None
     assert again.identifier != first.identifier
     assert again.destination_tokens != first.destination_tokens
     assert len(sim.subscriptions) == 1
-    await subscriptions.stop()
 
 
 async def test_manager_retries_when_the_device_is_away(
-    session: aiohttp.ClientSession, sim: SimulatedScanner, sink: Sink
+    sim: SimulatedScanner, managed: StartManager
 ) -> None:
     """Subscribe failures back off; the subscription comes once the device is back."""
-    sleep = GatedSleep(free=2)
-    changes = Changes()
     await sim.set_online(False)
-    subscriptions = SubscriptionManager(
-        EventingClient(session, sim.scan_url),
-        sink.handler,
-        notify_url=sink.url,
-        device_hosts=["127.0.0.1"],
+    subscriptions = await managed(
+        GatedSleep(free=2),
         actions=STATUS_EVENTS,
-        listener=sink.listen,
-        on_change=changes,
+        destinations=(),
+        expires=3600,
         retry_delay=5,
         max_retry_delay=8,
-        sleep=sleep,
     )
-    await subscriptions.start()
-    assert subscriptions.subscription is None
-    assert subscriptions.last_error is not None
-    assert subscriptions.last_error.kind is ErrorKind.UNREACHABLE
+    manager, changes, sleep = (
+        subscriptions.manager,
+        subscriptions.changes,
+        subscriptions.sleep,
+    )
+    assert manager.subscription is None
+    assert manager.last_error is not None
+    assert manager.last_error.kind is ErrorKind.UNREACHABLE
     await changes.count(3)  # the first attempt and two retries failed
     assert sleep.delays[:2] == [5, 8]
     # A Hello while it cannot be reached yet: tried at once, then soon again.
-    subscriptions.announced(AppSequence(sim.sequence.instance_id, 1))
+    manager.announced(AppSequence(sim.sequence.instance_id, 1))
     assert await changes.count(4) is None
     async with asyncio.timeout(10):  # a hang guard: the manager is about to wait
         while len(sleep.delays) < 4:
             await asyncio.sleep(0)
     assert sleep.delays[2:] == [8, 5]
     await sim.set_online(True)
-    subscriptions.announced(AppSequence(sim.sequence.instance_id, 1))  # it is back
+    manager.announced(AppSequence(sim.sequence.instance_id, 1))  # it is back
     subscribed = await changes.count(5)
     assert subscribed is not None
-    assert subscriptions.last_error is None
-    await subscriptions.stop()
+    assert manager.last_error is None
 
 
 async def test_sink_reads_large_bodies_whole_and_refuses_huge_ones(
@@ -679,3 +682,60 @@ async def test_sink_reads_large_bodies_whole_and_refuses_huge_ones(
     async with session.post(sink.url(IDENTIFIER), data=huge) as response:
         assert response.status == 413
     assert len(sink.events) == 1
+
+
+# --- checking a notify URL -------------------------------------------------------------
+
+
+async def test_check_notify_url_reaches_only_its_own_handler(
+    session: aiohttp.ClientSession, sink: Sink, closed_port: int
+) -> None:
+    """The sink's handler answers the check; another handler or nothing at all do not."""
+    await check_notify_url(session, sink.handler, sink.url)
+
+    with pytest.raises(WsdError) as err:
+        await check_notify_url(session, NotificationHandler(), sink.url)
+    assert err.value.kind is ErrorKind.PROTOCOL
+    assert "HTTP 403" in str(err.value)
+    with pytest.raises(WsdError) as err:
+        await check_notify_url(
+            session, sink.handler, lambda identifier: f"http://127.0.0.1:{closed_port}"
+        )
+    assert err.value.kind is ErrorKind.UNREACHABLE
+    # Nothing stays registered after a check.
+    assert sink.handler.handle("127.0.0.1", {}, notification()).status == 403
+
+
+async def test_check_delivery_subscribes_waits_and_ends(
+    session: aiohttp.ClientSession, sim: SimulatedScanner, sink: Sink
+) -> None:
+    """An event within the wait confirms delivery; without one, it says so."""
+    client = EventingClient(session, sim.scan_url)
+
+    async def check(wait: float) -> bool:
+        return await check_delivery(
+            client,
+            sink.handler,
+            notify_url=sink.url,
+            device_hosts=["127.0.0.1"],
+            actions=STATUS_EVENTS,
+            wait=wait,
+        )
+
+    assert not await check(0.0)
+    assert sim.subscriptions == {}
+
+    delivered = asyncio.create_task(check(30.0))
+    async with asyncio.timeout(10):  # a hang guard: the check subscribes first
+        while not sim.subscriptions:
+            await asyncio.sleep(0.01)
+    sim.raise_condition("CoverOpen")
+    assert await delivered
+    assert sim.subscriptions == {}
+    # The check's events are its own: the sink's listener heard none.
+    assert sink.events == []
+
+    sim.settings.subscription_slots = 0
+    with pytest.raises(WsdFault) as refused:
+        await check(0.0)
+    assert refused.value.subcode == "EventSourceUnableToProcess"

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 import contextlib
 import dataclasses
 from datetime import datetime
@@ -44,8 +44,8 @@ from .discovery import (
     DiscoveryEventType,
     DiscoveryListener,
     Multicast,
+    find_scanners,
     locate,
-    probe,
 )
 from .document import async_assemble
 from .dsp import (
@@ -63,7 +63,6 @@ from .eventing import (
     SubscriptionManager,
 )
 from .exceptions import ErrorKind, WsdError
-from .metadata import get_device_info
 from .models import (
     ColorMode,
     DeviceInfo,
@@ -143,25 +142,26 @@ def _scan_client(session: aiohttp.ClientSession, device: DeviceInfo) -> ScanClie
 
 async def _discover(options: argparse.Namespace) -> None:
     interfaces = options.interface or local_addresses()
-    found = []
     async with aiohttp.ClientSession() as session:
-        async for device in probe(interfaces, timeout=options.timeout):
-            info: DeviceInfo | None = None
-            with contextlib.suppress(WsdError):
-                info = await get_device_info(session, device.uuid, device.xaddrs)
-            entry = {
-                "uuid": device.uuid,
-                "name": info.name if info else None,
+        found = await find_scanners(session, interfaces, timeout=options.timeout)
+    if not options.json:
+        for scanner in found:
+            name = scanner.info.name if scanner.info else scanner.device.uuid
+            print(f"{name}  {scanner.device.xaddrs[0]}")
+        return
+    _print_json(
+        [
+            {
+                "uuid": scanner.device.uuid,
+                "name": info.name if (info := scanner.info) else None,
                 "manufacturer": info.manufacturer if info else None,
                 "model": info.model if info else None,
                 "scan_service_url": info.scan_service_url if info else None,
-                "xaddrs": list(device.xaddrs),
+                "xaddrs": list(scanner.device.xaddrs),
             }
-            found.append(entry)
-            if not options.json:
-                print(f"{entry['name'] or device.uuid}  {device.xaddrs[0]}", flush=True)
-    if options.json:
-        _print_json(found)
+            for scanner in found
+        ]
+    )
 
 
 def local_addresses() -> list[str]:
@@ -289,20 +289,22 @@ async def _scan(options: argparse.Namespace) -> None:
 
 
 @contextlib.asynccontextmanager
-async def notification_server(
-    handler: NotificationHandler, host: str
+async def serving(
+    handler: Callable[[web.Request], Awaitable[web.StreamResponse]],
+    host: str,
+    port: int = 0,
+    *,
+    prefix: str = "/wsd-scan",
 ) -> AsyncIterator[str]:
-    """Serve `handler` on host:0; yield the notify URL (for every subscription)."""
+    """Serve POSTs to `handler` at an unguessable path under `prefix`; yield its URL."""
     app = web.Application()
-    path = f"/wsd-scan/{uuid.uuid4().hex}"
-    app.router.add_post(path, handler.aiohttp_handler)
+    path = f"{prefix}/{uuid.uuid4().hex}"
+    app.router.add_post(path, handler)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     try:
-        site = web.TCPSite(runner, host, 0)
-        await site.start()
-        port = runner.addresses[0][1]
-        yield f"http://{host}:{port}{path}"
+        await web.TCPSite(runner, host, port).start()
+        yield f"http://{host}:{runner.addresses[0][1]}{path}"
     finally:
         await runner.cleanup()
 
@@ -320,7 +322,7 @@ async def _push(options: argparse.Namespace) -> None:
         device = await _resolve_device(session, options.device)
         client = _scan_client(session, device)
         handler = NotificationHandler()
-        async with notification_server(handler, options.notify_host) as notify_url:
+        async with serving(handler.aiohttp_handler, options.notify_host) as notify_url:
             registration = SubscriptionManager(
                 EventingClient(session, client.url),
                 handler,
@@ -433,19 +435,13 @@ async def _serve_post_scan(options: argparse.Namespace) -> None:
 
     server = PostScanServer(out / ".incoming", keep)
     await server.start()
-    app = web.Application()
-    path = f"/wsd-scan/dsp/{uuid.uuid4().hex}"
-    app.router.add_post(path, server.aiohttp_handler)
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
     try:
-        await web.TCPSite(runner, options.host, options.port).start()
-        port = runner.addresses[0][1]
-        endpoint = f"http://{options.host}:{port}{path}"
-        print(json.dumps({"endpoint": endpoint}), flush=True)
-        await done.wait()
+        async with serving(
+            server.aiohttp_handler, options.host, options.port, prefix="/wsd-scan/dsp"
+        ) as endpoint:
+            print(json.dumps({"endpoint": endpoint}), flush=True)
+            await done.wait()
     finally:
-        await runner.cleanup()
         await server.close()
 
 

@@ -10,6 +10,8 @@
 * `SubscriptionManager` — keeps one subscription alive: renews before the granted expiry,
   subscribes again after a failed renewal, a SubscriptionEnd or a device reboot (told by
   its Hello: `announced`).
+* `check_notify_url`, `check_delivery` — whether a notify URL reaches the caller's
+  handler, and whether the device accepts it and delivers to it.
 """
 
 from __future__ import annotations
@@ -85,6 +87,10 @@ PUSH_MODE: Final = f"{WSE}/DeliveryModes/Push"
 DEFAULT_EXPIRES: Final = 3600.0
 #: Notifications are a few kilobytes; ScannerElementsChangeEvent of a big MFP the most.
 MAX_NOTIFICATION_SIZE: Final = 256 * 1024
+#: The action of the notification `check_notify_url` posts (no device sends it).
+NOTIFY_URL_CHECK: Final = "urn:wsd-scan:notify-url-check"
+#: Lifetime asked for the subscription of `check_delivery` (it is ended right after).
+CHECK_EXPIRES: Final = 60.0
 
 _DURATION: Final = re.compile(
     r"^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$"
@@ -342,7 +348,8 @@ class NotificationReply:
 
 @dataclass(slots=True)
 class _Registration:
-    hosts: frozenset[str]
+    #: None: from any address.
+    hosts: frozenset[str] | None
     listener: EventListener
 
 
@@ -358,12 +365,22 @@ class NotificationHandler:
         self._seen = RecentIds(remembered)
 
     def register(
-        self, identifier: str, device_hosts: Iterable[str], listener: EventListener
+        self,
+        identifier: str,
+        device_hosts: Iterable[str] | None,
+        listener: EventListener,
     ) -> None:
-        """Accept notifications for `identifier` sent from one of `device_hosts`."""
-        self._registrations[identifier] = _Registration(
-            frozenset(normalize_host(h) for h in device_hosts), listener
+        """Accept notifications for `identifier` sent from one of `device_hosts`.
+
+        None accepts them from any address: only for `check_notify_url`, whose sender
+        is the caller itself, seen through whatever NAT the URL passes.
+        """
+        hosts = (
+            None
+            if device_hosts is None
+            else frozenset(normalize_host(h) for h in device_hosts)
         )
+        self._registrations[identifier] = _Registration(hosts, listener)
 
     def unregister(self, identifier: str) -> None:
         """Stop accepting notifications for `identifier`."""
@@ -397,7 +414,10 @@ class NotificationHandler:
             identifier is None
             or registration is None
             or (echoed and path_identifier and echoed != path_identifier)
-            or normalize_host(source) not in registration.hosts
+            or (
+                registration.hosts is not None
+                and normalize_host(source) not in registration.hosts
+            )
         ):
             _LOGGER.debug("rejected a notification for %s from %s", identifier, source)
             return NotificationReply(403)
@@ -421,6 +441,82 @@ class NotificationHandler:
             path_identifier=request.match_info.get("identifier"),
         )
         return web.Response(status=reply.status)
+
+
+# --- checking a notify URL ---------------------------------------------------------------
+
+
+async def check_notify_url(
+    session: aiohttp.ClientSession,
+    handler: NotificationHandler,
+    notify_url: Callable[[str], str],
+    *,
+    timeout: float = soap.REQUEST_TIMEOUT,
+) -> None:
+    """Check that a notification posted to `notify_url(identifier)` reaches `handler`.
+
+    The notification is for a fresh identifier that only `handler` knows, accepted from
+    any address for the moment of the check: `handler` answers it 202, any other server
+    refuses it (another handler answers 403 to an identifier it does not know, other
+    servers 404 or nothing). Raises `WsdError` (UNREACHABLE, TIMEOUT, or PROTOCOL for
+    another answer) when it does not arrive.
+    """
+    identifier = f"urn:uuid:{uuid.uuid4()}"
+    url = notify_url(identifier)
+    handler.register(identifier, None, lambda _event: None)
+    try:
+        async with (
+            asyncio.timeout(timeout),
+            soap.exchange(
+                session, url, build_envelope(NOTIFY_URL_CHECK, url)
+            ) as answer,
+        ):
+            status = answer.status
+    except (aiohttp.ClientError, TimeoutError, OSError) as err:
+        raise soap.connection_error(url, err) from err
+    finally:
+        handler.unregister(identifier)
+    if status != web.HTTPAccepted.status_code:
+        raise WsdError(
+            ErrorKind.PROTOCOL,
+            f"{url} answered HTTP {status}: it is not served by this notification handler",
+        )
+
+
+async def check_delivery(
+    client: EventingClient,
+    handler: NotificationHandler,
+    *,
+    notify_url: Callable[[str], str],
+    device_hosts: Iterable[str],
+    actions: Sequence[str],
+    wait: float,
+) -> bool:
+    """Subscribe with `notify_url`, wait up to `wait` seconds for a notification, end it.
+
+    Returns whether a notification arrived. Devices notify only when something changes,
+    so none arriving proves nothing. A refused Subscribe raises its `WsdError`.
+    """
+    arrived = asyncio.Event()
+    identifier = f"urn:uuid:{uuid.uuid4()}"
+    handler.register(identifier, device_hosts, lambda _event: arrived.set())
+    try:
+        subscription = await client.subscribe(
+            notify_url(identifier),
+            actions,
+            identifier=identifier,
+            expires=CHECK_EXPIRES,
+        )
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(wait):
+                await arrived.wait()
+        try:
+            await client.unsubscribe(subscription)
+        except WsdError as err:
+            _LOGGER.debug("Unsubscribe after the delivery check failed: %s", err)
+        return arrived.is_set()
+    finally:
+        handler.unregister(identifier)
 
 
 # --- keeping a subscription alive ------------------------------------------------------

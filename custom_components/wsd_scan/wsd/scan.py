@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from http import HTTPStatus
 import logging
 from pathlib import Path
 from typing import Final, TypedDict, Unpack
@@ -221,6 +222,10 @@ class ScanClient:
         assert envelope.payload is not None
         return parse_scanner_elements(envelope.payload)
 
+    async def check_reachable(self) -> None:
+        """Check that the scan service accepts connections (no request is sent)."""
+        await soap.check_reachable(self.url, timeout=self.timeout)
+
     async def get_status(self) -> ScannerStatus:
         """Return the scanner's current status."""
         elements = await self.get_elements(("ScannerStatus",))
@@ -418,6 +423,14 @@ class ScanJob:
                     destination_token=self.destination_token,
                 )
             except WsdHttpError as err:
+                if self._feeder and err.status == HTTPStatus.NOT_FOUND:
+                    # A web server that answers faults as bare HTTP statuses says
+                    # ClientErrorNoImagesAvailable with 404 Not Found (RFC 9110
+                    # §15.5.5): at CreateScanJob of a feeder job, the feeder is empty.
+                    raise ScanJobError(
+                        ErrorKind.FEEDER_EMPTY,
+                        _describe(ErrorKind.FEEDER_EMPTY, err),
+                    ) from err
                 if err.kind is not ErrorKind.BUSY:
                     raise
                 _LOGGER.debug("CreateScanJob attempt %d: %s; retrying", attempt, err)

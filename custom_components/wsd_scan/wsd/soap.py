@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 import re
 from ssl import SSLContext
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp.abc import AbstractStreamWriter
@@ -70,6 +71,24 @@ def connection_error(url: str, err: BaseException) -> WsdError:
             "trust its CA file, or turn certificate verification off",
         )
     return WsdError(ErrorKind.UNREACHABLE, f"cannot reach {url}: {err}")
+
+
+async def check_reachable(url: str, *, timeout: float = REQUEST_TIMEOUT) -> None:
+    """Open and close a TCP connection to `url`'s host and port; raise if that fails.
+
+    Tells whether a device is there without asking its SOAP stack anything.
+    """
+    parts = urlsplit(url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        async with asyncio.timeout(timeout):
+            _reader, writer = await asyncio.open_connection(parts.hostname, port)
+    except (TimeoutError, OSError) as err:
+        raise connection_error(url, err) from err
+    writer.close()
+    # A reset on close still means the device was there.
+    with suppress(OSError):
+        await writer.wait_closed()
 
 
 def _first_line(body: bytes) -> str:
