@@ -383,26 +383,20 @@ class ScanStorage:
                 outputs = await self.hass.async_add_executor_job(
                     _as_delivered, pages, work
                 )
-            scan_dir, files, previews = await self.hass.async_add_executor_job(
-                lambda: _publish(folder, outputs, pages, work, name, color=color)
-            )
-            scan = StoredScan(
-                folder=folder,
-                name=scan_dir.name,
+            return await self._async_publish(
+                outputs,
+                pages,
+                work,
+                name,
+                color=color,
                 created=created,
-                scanner=self.scanner,
-                files=files,
-                previews=previews,
-                pages=len(pages),
                 complete=complete,
                 duration=duration,
                 blank_pages_skipped=received - len(pages),
                 not_converted=not_converted,
             )
-            await self.hass.async_add_executor_job(_write_manifest, scan)
         except OSError as err:
             raise storage_error(err, folder) from err
-        return scan
 
     def _color_converted(self, asked: ColorMode, delivered: ColorMode) -> None:
         """Say once that this scanner ignores the colour mode. Runs in the executor."""
@@ -445,26 +439,56 @@ class ScanStorage:
         try:
             await self.hass.async_add_executor_job(partial(work.mkdir, parents=True))
             outputs = await self.hass.async_add_executor_job(_as_delivered, files, work)
-            # Previews show the documents as they are (no colour mode was asked for).
-            scan_dir, stored, previews = await self.hass.async_add_executor_job(
-                partial(
-                    _publish, folder, outputs, files, work, name, color=ColorMode.COLOR
-                )
-            )
-            scan = StoredScan(
-                folder=folder,
-                name=scan_dir.name,
+            return await self._async_publish(
+                outputs,
+                files,
+                work,
+                name,
+                # Previews show the documents as they are (no colour mode was asked for).
+                color=ColorMode.COLOR,
                 created=created,
-                scanner=self.scanner,
-                files=stored,
-                previews=previews,
-                pages=len(files),
                 complete=True,
                 duration=0.0,
             )
-            await self.hass.async_add_executor_job(_write_manifest, scan)
         except OSError as err:
             raise storage_error(err, folder) from err
+
+    async def _async_publish(
+        self,
+        outputs: list[Path],
+        pages: Sequence[ScannedPage],
+        work: Path,
+        name: str,
+        *,
+        color: ColorMode,
+        created: datetime,
+        complete: bool,
+        duration: float,
+        blank_pages_skipped: int = 0,
+        not_converted: str | None = None,
+    ) -> StoredScan:
+        """Give the outputs their names, with previews, and write the manifest.
+
+        Raises OSError when a file cannot be written.
+        """
+        folder = self.folder
+        scan_dir, files, previews = await self.hass.async_add_executor_job(
+            partial(_publish, folder, outputs, pages, work, name, color=color)
+        )
+        scan = StoredScan(
+            folder=folder,
+            name=scan_dir.name,
+            created=created,
+            scanner=self.scanner,
+            files=files,
+            previews=previews,
+            pages=len(pages),
+            complete=complete,
+            duration=duration,
+            blank_pages_skipped=blank_pages_skipped,
+            not_converted=not_converted,
+        )
+        await self.hass.async_add_executor_job(_write_manifest, scan)
         return scan
 
 
