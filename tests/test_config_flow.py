@@ -57,6 +57,8 @@ from custom_components.wsd_scan.const import (
     CONF_POLL_INTERVAL,
     CONF_POST_SCAN,
     CONF_RESOLUTION,
+    CONF_ROTATE_BACKS,
+    CONF_SESSION,
     CONF_SKIP_BLANK,
     CONF_SOURCE,
     CONF_USER_IDENTIFIER,
@@ -1125,6 +1127,7 @@ async def test_options_saved_flat_and_entry_reloaded(
         CONF_RESOLUTION: "600",
         CONF_COLOR: "gray",
         CONF_PAPER: "letter",
+        CONF_ROTATE_BACKS: None,
         CONF_NOTIFY_SCANS: False,
         options_flow.SECTION_ADVANCED: {
             CONF_POLL_INTERVAL: 120,
@@ -1359,6 +1362,8 @@ async def test_profiles_added_changed_and_removed(
         **PHOTO_SETTINGS,
         CONF_DESTINATION: "media",
         CONF_SKIP_BLANK: None,
+        CONF_ROTATE_BACKS: None,
+        CONF_SESSION: None,
     }
     result = await configure_profile(
         hass,
@@ -1391,6 +1396,8 @@ async def test_profiles_added_changed_and_removed(
         CONF_PAPER: None,
         CONF_DESTINATION: None,
         CONF_SKIP_BLANK: None,
+        CONF_ROTATE_BACKS: None,
+        CONF_SESSION: None,
     }
 
     # Deleting a profile (HA's subentry UI) reloads the entry too.

@@ -58,7 +58,9 @@ from .const import (
     CONF_POLL_INTERVAL,
     CONF_POST_SCAN,
     CONF_RESOLUTION,
+    CONF_ROTATE_BACKS,
     CONF_SCAN_PROCESS_ID,
+    CONF_SESSION,
     CONF_SKIP_BLANK,
     CONF_SOURCE,
     CONF_TAGS,
@@ -70,7 +72,9 @@ from .const import (
     DEFAULT_POLL_INTERVAL,
     DEFAULT_RESOLUTION,
     DEFAULT_SOURCE,
+    SOURCE_FEEDER_MANUAL_DUPLEX,
     Destination,
+    SessionStep,
 )
 from .dsp_view import (
     CONF_RECEIVE_HOSTS,
@@ -86,7 +90,10 @@ from .profiles import MAX_PROFILE_NAME, SETTINGS_KEYS, entry_profiles, profile_s
 
 SECTION_ADVANCED: Final = "advanced"
 
-SOURCES: Final = [str(source) for source in wsd.ScanSource]
+SOURCES: Final = [
+    *(str(source) for source in wsd.ScanSource),
+    SOURCE_FEEDER_MANUAL_DUPLEX,
+]
 FORMATS: Final = [str(document_format) for document_format in wsd.DocumentFormat]
 COLORS: Final = [str(color) for color in wsd.ColorMode]
 PAPERS: Final = ["a4", "letter", "legal", "a5", "max"]
@@ -116,9 +123,13 @@ SETTINGS_FIELDS: Final = {
     ),
     probatio.Required(CONF_COLOR, default=DEFAULT_COLOR): _select(COLORS, CONF_COLOR),
     probatio.Required(CONF_PAPER, default=DEFAULT_PAPER): _select(PAPERS, CONF_PAPER),
+    probatio.Required(CONF_ROTATE_BACKS, default=False): BooleanSelector(),
 }
 
 DESTINATIONS: Final = [str(destination) for destination in Destination]
+#: A profile's session step; "off": a scan of its own.
+SESSION_OFF: Final = "off"
+SESSIONS: Final = [SESSION_OFF, *(str(step) for step in SessionStep)]
 
 PROFILE_SCHEMA: Final = probatio.Schema(
     {
@@ -135,6 +146,9 @@ PROFILE_SCHEMA: Final = probatio.Schema(
                 step=1,
                 mode=NumberSelectorMode.SLIDER,
             )
+        ),
+        probatio.Required(CONF_SESSION, default=SESSION_OFF): _select(
+            SESSIONS, CONF_SESSION
         ),
     }
 )
@@ -257,6 +271,9 @@ class WsdScanOptionsFlow(OptionsFlow):
                 CONF_POLL_INTERVAL: int(advanced[CONF_POLL_INTERVAL]),
             }
             options.pop(CONF_CALLBACK_URL, None)
+            options.pop(CONF_ROTATE_BACKS, None)
+            if user_input[CONF_ROTATE_BACKS]:
+                options[CONF_ROTATE_BACKS] = True
             if raw_url := (advanced.get(CONF_CALLBACK_URL) or "").strip():
                 if (url := callback_url(raw_url)) is None:
                     errors["base"] = "invalid_callback_url"
@@ -411,6 +428,10 @@ class ProfileSubentryFlow(ConfigSubentryFlow):
                 }
                 if (skip_blank := user_input.get(CONF_SKIP_BLANK)) is not None:
                     data[CONF_SKIP_BLANK] = int(skip_blank)
+                if user_input[CONF_ROTATE_BACKS]:
+                    data[CONF_ROTATE_BACKS] = True
+                if user_input[CONF_SESSION] != SESSION_OFF:
+                    data[CONF_SESSION] = user_input[CONF_SESSION]
                 if current is None:
                     return self.async_create_entry(title=name, data=data)
                 return self.async_update_and_abort(
@@ -521,7 +542,13 @@ def _as_shown(stored: Mapping[str, Any]) -> dict[str, Any]:
 
 def _sectioned(options: Mapping[str, Any]) -> dict[str, Any]:
     """Turn stored (flat) options into the form's shape."""
-    shown = _as_shown({key: options[key] for key in SETTINGS_KEYS if key in options})
+    shown = _as_shown(
+        {
+            key: options[key]
+            for key in (*SETTINGS_KEYS, CONF_ROTATE_BACKS)
+            if key in options
+        }
+    )
     if CONF_NOTIFY_SCANS in options:
         shown[CONF_NOTIFY_SCANS] = options[CONF_NOTIFY_SCANS]
     shown[SECTION_ADVANCED] = {
