@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from homeassistant.components import persistent_notification
 from homeassistant.core import HomeAssistant
@@ -16,15 +16,17 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.wsd_scan.const import DOMAIN
+from custom_components.wsd_scan.paperless import PaperlessTarget
 from custom_components.wsd_scan.sessions import (
     SESSION_MANIFEST,
     SESSION_TIMEOUT,
     SESSIONS_DIR,
+    load_sessions,
 )
 from simulator import SimulatedScanner
 
 from .ha_fixtures import advance, entity_id, scan, until
-from .test_scan import FOLDER, at_page, pdf_page_images, sent_pages
+from .test_scan import FOLDER, at_page, held_storing, pdf_page_images, sent_pages
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
@@ -336,3 +338,105 @@ async def test_a_session_of_blank_pages_stores_nothing(
     assert err.value.translation_key == "scan_all_blank"
     assert loaded_entry.runtime_data.runner.session is None
     assert session_folders(media_dir) == []
+
+
+async def test_a_finish_asked_first_wins_over_the_time_limit(
+    hass: HomeAssistant,
+    scanner: SimulatedScanner,
+    loaded_entry: MockConfigEntry,
+    media_dir: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Time runs out while a finish waits its turn: stored once, by the finish."""
+    runner = loaded_entry.runtime_data.runner
+    await scan(hass, scanner.uuid, session="start", source="platen", file_name="once")
+    with held_storing(runner) as hold:
+        alone = hass.async_create_task(scan(hass, scanner.uuid, source="platen"))
+        await until(lambda: hold.arrived == 1)
+        finish = hass.async_create_task(scan(hass, scanner.uuid, session="finish"))
+        await until(lambda: loaded_entry.runtime_data.activity.queued == 1)
+        advance(hass, SESSION_TIMEOUT)
+        await until(lambda: loaded_entry.runtime_data.activity.queued == 2)
+        hold.release.set()
+        await alone
+        finished = await finish
+        await hass.async_block_till_done(wait_background_tasks=True)
+    assert Path(finished["files"][0]["path"]).name == "once.pdf"
+    assert len(list((media_dir / FOLDER).glob("once*.pdf"))) == 1
+    assert "left open" not in caplog.text
+    assert not runner.busy
+
+
+async def test_a_session_left_open_that_cannot_be_stored_waits(
+    hass: HomeAssistant,
+    scanner: SimulatedScanner,
+    loaded_entry: MockConfigEntry,
+    media_dir: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Time is up but the disk refuses: logged, the session stays for another try."""
+    await scan(hass, scanner.uuid, session="start", source="platen")
+    (media_dir / FOLDER / ".scans").write_text("a file where the folder should be")
+    advance(hass, SESSION_TIMEOUT)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert "The scan session left open on Simulated Office MFP could not" in caplog.text
+    session = loaded_entry.runtime_data.runner.session
+    assert session is not None
+    assert session.expires > dt_util.utcnow()
+    assert len(session_folders(media_dir)) == 1
+
+
+async def test_a_destination_dropped_since_the_start_keeps_the_scan(
+    hass: HomeAssistant,
+    scanner: SimulatedScanner,
+    loaded_entry: MockConfigEntry,
+) -> None:
+    """Paperless-ngx removed from the options while a session was open: kept in media."""
+    runner = loaded_entry.runtime_data.runner
+    runner.paperless = cast("PaperlessTarget", object())  # configured at the start
+    await scan(
+        hass, scanner.uuid, session="start", source="platen", destination="paperless"
+    )
+    runner.paperless = None
+    finished = await scan(hass, scanner.uuid, session="finish")
+    assert len(finished["files"]) == 1
+    assert Path(finished["files"][0]["path"]).is_file()
+
+
+@pytest.mark.parametrize(
+    "file",
+    ["../../escape.jpg", "pass-1/../../escape.jpg", "elsewhere/page-001.jpg", 7],
+)
+def test_a_manifest_naming_files_outside_its_passes_is_left_alone(
+    tmp_path: Path, file: object, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A session manifest that was edited to name other files is not read."""
+    folder = tmp_path / SESSIONS_DIR / "edited"
+    folder.mkdir(parents=True)
+    manifest = {
+        "name": "edited",
+        "scanner": "uuid",
+        "created": "2026-01-01T00:00:00+00:00",
+        "expires": "2026-01-01T00:10:00+00:00",
+        "format": "pdf",
+        "resolution": 300,
+        "color": "color",
+        "destination": "media",
+        "skip_blank": None,
+        "manual_duplex": False,
+        "rotate_backs": False,
+        "passes": [
+            {
+                "pages": [{"file": file, "format": "jpeg", "size": 1}],
+                "complete": True,
+                "duration": 1.0,
+            }
+        ],
+    }
+    (folder / SESSION_MANIFEST).write_text(json.dumps(manifest))
+    assert load_sessions(tmp_path, "uuid") == []
+    assert "Cannot read the scan session" in caplog.text
+    manifest["passes"] = []
+    (folder / SESSION_MANIFEST).write_text(json.dumps(manifest))
+    assert [session.name for session in load_sessions(tmp_path, "uuid")] == ["edited"]
+    assert load_sessions(tmp_path, "another scanner") == []
