@@ -227,17 +227,34 @@ async def test_a_session_survives_a_reload(
     loaded_entry: MockConfigEntry,
     media_dir: Path,
 ) -> None:
-    """Reloaded (options changed, a restart) in time: the session is still open."""
+    """Reloaded (options changed, a restart) in time: the session is still open.
+
+    The pages a pass cut off by a crash had received join it; a page still being
+    written does not.
+    """
     await scan(hass, scanner.uuid, session="start", source="platen")
-    assert await hass.config_entries.async_reload(loaded_entry.entry_id)
+    assert await hass.config_entries.async_unload(loaded_entry.entry_id)
+    (folder,) = session_folders(media_dir)
+    (received,) = (folder / "pass-1").glob("page-*")
+    (folder / "pass-2").mkdir()
+    (folder / "pass-2" / "page-001.jpg").write_bytes(received.read_bytes())
+    (folder / "pass-2" / "page-002.part").write_bytes(received.read_bytes()[:100])
+    assert await hass.config_entries.async_setup(loaded_entry.entry_id)
     await hass.async_block_till_done()
     session = loaded_entry.runtime_data.runner.session
     assert session is not None
-    assert session.pages == 1
+    assert (session.passes, session.pages) == (2, 2)
     added = await scan(hass, scanner.uuid, session="add", source="platen")
-    assert added["session"]["passes"] == 2
+    assert added["session"]["passes"] == 3
     finished = await scan(hass, scanner.uuid, session="finish")
-    assert finished["pages"] == 2
+    assert finished["pages"] == 3
+    first, last = scanner.jobs.values()
+    assert pdf_page_images(Path(finished["files"][0]["path"])) == [
+        *sent_pages(first),
+        *sent_pages(first),
+        *sent_pages(last),
+    ]
+    assert loaded_entry.runtime_data.activity.last_scan.complete is False
     assert session_folders(media_dir) == []
 
 

@@ -32,7 +32,7 @@ import uuid
 from .const import Destination
 from .storage import plain_name
 from .wsd import ColorMode, DocumentFormat, ImageFormat, ScannedPage
-from .wsd.document import interleave_backs
+from .wsd.document import interleave_backs, sniff_image_format
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -160,6 +160,29 @@ class ScanSession:
         partial.write_text(json.dumps(self.to_manifest()), encoding="utf-8")
         partial.replace(manifest)
 
+    def adopt_cut_off_pass(self) -> None:
+        """Add the pages of a pass a crash cut off, if any, as a failed pass. Blocking.
+
+        The library gives a page file its name only once it is complete.
+        """
+        files = sorted(
+            path
+            for path in self.next_pass_folder().glob("page-*")
+            if path.suffix != ".part"
+        )
+        if not files:
+            return
+        pages = []
+        for number, path in enumerate(files, start=1):
+            with path.open("rb") as file:
+                image_format = sniff_image_format(file.read(16))
+            pages.append(ScannedPage(number, path, image_format, path.stat().st_size))
+        _LOGGER.info(
+            "Keeping %d pages of a scan cut off in %s", len(pages), self.folder
+        )
+        self.passes.append(SessionPass(tuple(pages), complete=False, duration=0.0))
+        self.save()
+
     def remove(self) -> None:
         """Remove the session's folder and its pages. Blocking."""
         shutil.rmtree(self.folder, ignore_errors=True)
@@ -243,7 +266,8 @@ def _pass_file(name: object) -> str:
 def load_sessions(scanner_folder: Path, scanner: str) -> list[ScanSession]:
     """Return the sessions a scanner left in its folder, oldest first. Blocking.
 
-    A folder whose manifest cannot be read is left alone (its pages stay on disk).
+    A folder whose manifest cannot be read is left alone (its pages stay on disk). The
+    pages of a pass cut off by a crash join their session.
     """
     sessions = []
     for manifest in (scanner_folder / SESSIONS_DIR).glob(f"*/{SESSION_MANIFEST}"):
@@ -254,6 +278,13 @@ def load_sessions(scanner_folder: Path, scanner: str) -> list[ScanSession]:
         except (OSError, KeyError, TypeError, ValueError) as err:
             _LOGGER.warning("Cannot read the scan session in %s: %s", manifest, err)
             continue
-        if session.scanner == scanner:
-            sessions.append(session)
+        if session.scanner != scanner:
+            continue
+        try:
+            session.adopt_cut_off_pass()
+        except OSError as err:
+            _LOGGER.warning(
+                "Cannot keep the pages cut off in %s: %s", session.folder, err
+            )
+        sessions.append(session)
     return sorted(sessions, key=lambda session: session.created)
