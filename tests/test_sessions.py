@@ -440,6 +440,13 @@ def test_a_manifest_naming_files_outside_its_passes_is_left_alone(
         "color": "color",
         "destination": "media",
         "skip_blank": None,
+        "paperless": {
+            "title": "",
+            "tags": [],
+            "correspondent": None,
+            "document_type": None,
+            "profile": "",
+        },
         "manual_duplex": False,
         "rotate_backs": False,
         "passes": [

@@ -8,6 +8,7 @@ from homeassistant.components.button import ButtonEntity, ButtonEntityDescriptio
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .const import CONF_SKIP_BLANK
 from .entity import WsdScanStatusEntity
 from .models import WsdScanConfigEntry
 from .profiles import manual_duplex, rotate_backs, scan_settings
@@ -50,6 +51,7 @@ class WsdScanButton(WsdScanStatusEntity, ButtonEntity):
         outcome = await self._entry.runtime_data.runner.async_scan(
             ScanRequest(
                 settings=scan_settings(options),
+                skip_blank=options.get(CONF_SKIP_BLANK),
                 manual_duplex=manual_duplex(options),
                 rotate_backs=rotate_backs(options),
             )

@@ -192,6 +192,7 @@ class PanelScans:
                     ),
                     destination=press.profile.destination,
                     skip_blank=press.profile.skip_blank,
+                    paperless_fields=press.profile.paperless,
                     scan_identifier=press.scan_identifier,
                     destination_token=self.destination_tokens.get(
                         press.profile.profile_id

@@ -21,6 +21,7 @@ from .const import (
     CONF_DESTINATION,
     CONF_FORMAT,
     CONF_PAPER,
+    CONF_PAPERLESS,
     CONF_RESOLUTION,
     CONF_ROTATE_BACKS,
     CONF_SESSION,
@@ -37,6 +38,7 @@ from .const import (
     Destination,
     SessionStep,
 )
+from .paperless import PaperlessFields
 from .wsd import ColorMode, DocumentFormat, PaperSize, ScanSettings, ScanSource
 
 #: The subentry type of a panel profile.
@@ -85,6 +87,8 @@ class Profile:
     destination: Destination = Destination.MEDIA
     #: Blank pages are left out at this sensitivity; None: kept.
     skip_blank: int | None = None
+    #: What its documents are given in Paperless-ngx.
+    paperless: PaperlessFields = PaperlessFields()
     #: Its step in a multi-pass session; None: a scan of its own.
     session: SessionStep | None = None
     manual_duplex: bool = False
@@ -131,11 +135,14 @@ def entry_profiles(entry: ConfigEntry) -> tuple[Profile, ...]:
             scan_settings(settings := profile_settings(entry, subentry.data)),
             Destination(subentry.data.get(CONF_DESTINATION, Destination.MEDIA)),
             subentry.data.get(CONF_SKIP_BLANK),
-            SessionStep(subentry.data[CONF_SESSION])
+            paperless=PaperlessFields.from_config(
+                subentry.data.get(CONF_PAPERLESS, {}), subentry.title
+            ),
+            session=SessionStep(subentry.data[CONF_SESSION])
             if CONF_SESSION in subentry.data
             else None,
-            manual_duplex(settings),
-            rotate_backs(subentry.data),
+            manual_duplex=manual_duplex(settings),
+            rotate_backs=rotate_backs(subentry.data),
         )
         for subentry in entry.subentries.values()
         if subentry.subentry_type == SUBENTRY_PROFILE

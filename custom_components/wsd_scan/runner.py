@@ -60,7 +60,7 @@ from homeassistant.util import dt as dt_util
 import yarl
 
 from .const import DOMAIN, Destination, SessionStep, WhenBusy
-from .paperless import PaperlessDocument, PaperlessTarget
+from .paperless import PaperlessDocument, PaperlessFields, PaperlessTarget
 from .post_scan import PostScanTarget
 from .sessions import (
     SESSION_TIMEOUT,
@@ -116,6 +116,11 @@ class ScanObserver(Protocol):
     def async_post_scan_progress(self, status: PostScanJobStatus) -> None:
         """Hear how the upload of a scan to the post-scan endpoint goes."""
 
+    def async_paperless_documents(
+        self, documents: tuple[PaperlessDocument, ...]
+    ) -> None:
+        """Hear of the documents Paperless-ngx made of a scan."""
+
     def async_session_progress(self, session: SessionProgress | None) -> None:
         """Hear how the open session goes (None: no session is open)."""
 
@@ -157,6 +162,8 @@ class ScanActivity(ScanObserver):
         self.last_scan: StoredScan | None = None
         #: The post-scan job of the latest scan handed to the endpoint.
         self.post_scan: PostScanJobStatus | None = None
+        #: The documents Paperless-ngx made of the latest scan handed to it.
+        self.paperless: tuple[PaperlessDocument, ...] = ()
         #: The open session, if any.
         self.session: SessionProgress | None = None
         #: Scans waiting for the scanner.
@@ -202,6 +209,14 @@ class ScanActivity(ScanObserver):
     def async_post_scan_progress(self, status: PostScanJobStatus) -> None:
         """Show how handing a scan to the post-scan endpoint goes."""
         self.post_scan = status
+        self._changed()
+
+    @callback
+    def async_paperless_documents(
+        self, documents: tuple[PaperlessDocument, ...]
+    ) -> None:
+        """Show the documents Paperless-ngx made of a scan."""
+        self.paperless = documents
         self._changed()
 
     @callback
@@ -267,6 +282,8 @@ class ScanRequest:
     destination_token: str | None = None
     #: Blank pages are left out at this sensitivity; None: kept.
     skip_blank: int | None = None
+    #: What Paperless-ngx documents of the scan are given.
+    paperless_fields: PaperlessFields = PaperlessFields()
     session: SessionStep | None = None
     #: The fronts through the feeder, then the backs (a session of two passes).
     manual_duplex: bool = False
@@ -380,8 +397,9 @@ class ScanRunner:
 
         A scan started on the scanner's panel passes the event's `scan_identifier` and
         the `destination_token` of the chosen panel entry. With `skip_blank` (a
-        sensitivity), blank pages are left out. A session's pass, or the fronts of a
-        manual duplex scan, answer a `PassOutcome`.
+        sensitivity), blank pages are left out. Paperless-ngx documents get
+        `paperless_fields`. A session's pass, or the fronts of a manual duplex scan,
+        answer a `PassOutcome`.
 
         Raises a translated `HomeAssistantError` (`ServiceValidationError` for requests
         the scanner cannot fulfil) naming the cause and the pages kept.
@@ -503,8 +521,10 @@ class ScanRunner:
             scan = await self._scan_document(
                 replace(request.settings, source=ScanSource.PLATEN), request
             )
-            return await self._deliver(scan, request.destination, glass=True)
-        return await self._deliver(scan, request.destination)
+            return await self._deliver(
+                scan, request.destination, request.paperless_fields, glass=True
+            )
+        return await self._deliver(scan, request.destination, request.paperless_fields)
 
     def _glass_instead(self, settings: ScanSettings, err: HomeAssistantError) -> bool:
         """Whether an `auto` scan that found the feeder empty can use the glass."""
@@ -591,7 +611,12 @@ class ScanRunner:
             )
 
     async def _deliver(
-        self, scan: StoredScan, destination: Destination, *, glass: bool = False
+        self,
+        scan: StoredScan,
+        destination: Destination,
+        paperless_fields: PaperlessFields,
+        *,
+        glass: bool = False,
     ) -> ScanOutcome:
         """Hand a stored scan to the post-scan endpoint or Paperless-ngx, as asked.
 
@@ -611,7 +636,10 @@ class ScanRunner:
             Destination.PAPERLESS,
             Destination.MEDIA_AND_PAPERLESS,
         }:
-            documents = await self._hand_over(scan, self.paperless.async_send(scan))
+            documents = await self._hand_over(
+                scan, self.paperless.async_send(scan, paperless_fields)
+            )
+            self.observer.async_paperless_documents(documents)
         if not destination.keeps_media:
             await self.storage.async_remove(scan)
             self.observer.async_scan_stored(await self.storage.async_latest())
@@ -642,6 +670,7 @@ class ScanRunner:
             color=settings.color,
             destination=request.destination,
             skip_blank=request.skip_blank,
+            paperless_fields=request.paperless_fields,
             manual_duplex=request.manual_duplex,
             rotate_backs=request.rotate_backs,
         )
@@ -711,7 +740,9 @@ class ScanRunner:
             len(session.passes),
             scan.name,
         )
-        return await self._deliver(scan, self._configured(session.destination))
+        return await self._deliver(
+            scan, self._configured(session.destination), session.paperless_fields
+        )
 
     async def _store_session(self, session: ScanSession) -> StoredScan:
         """Store the session's document (its fronts and backs apart if they differ)."""

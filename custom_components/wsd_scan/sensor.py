@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, override
 
@@ -100,6 +100,10 @@ def _job_attributes(activity: ScanActivity) -> dict[str, Any]:
             "session_pages": session.pages,
             "session_expires": session.expires.isoformat(),
         }
+    if activity.paperless:
+        attributes["paperless_documents"] = [
+            asdict(document) for document in activity.paperless
+        ]
     return attributes
 
 

@@ -7,7 +7,7 @@ session after a session's pass (`session: start | add`, a manual duplex scan's f
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import asdict, replace
 from typing import Any, Final
 
 from homeassistant.const import ATTR_DEVICE_ID
@@ -24,12 +24,17 @@ import probatio
 
 from .const import (
     CONF_COLOR,
+    CONF_CORRESPONDENT,
+    CONF_DOCUMENT_TYPE,
     CONF_FORMAT,
     CONF_PAPER,
     CONF_RESOLUTION,
     CONF_ROTATE_BACKS,
     CONF_SESSION,
+    CONF_SKIP_BLANK,
     CONF_SOURCE,
+    CONF_TAGS,
+    CONF_TITLE,
     DOMAIN,
     SOURCE_FEEDER_MANUAL_DUPLEX,
     Destination,
@@ -38,6 +43,7 @@ from .const import (
 )
 from .media_source import file_media_id
 from .models import WsdScanConfigEntry
+from .paperless import TITLE_PLACEHOLDERS, PaperlessFields, check_title
 from .profiles import manual_duplex, rotate_backs, scan_settings
 from .runner import PassOutcome, ScanOutcome, ScanRequest
 from .storage import DEFAULT_FILE_NAME, FILE_NAME_PLACEHOLDERS
@@ -59,6 +65,23 @@ ATTR_DESTINATION: Final = "destination"
 #: Leave blank pages out, at this sensitivity (0–100).
 ATTR_SKIP_BLANK: Final = "skip_blank"
 ATTR_WHEN_BUSY: Final = "when_busy"
+ATTR_PAPERLESS_TITLE: Final = "paperless_title"
+ATTR_PAPERLESS_TAGS: Final = "paperless_tags"
+ATTR_PAPERLESS_CORRESPONDENT: Final = "paperless_correspondent"
+ATTR_PAPERLESS_DOCUMENT_TYPE: Final = "paperless_document_type"
+#: What the documents get in Paperless-ngx, by the keys a profile stores them under.
+PAPERLESS_FIELDS: Final = {
+    ATTR_PAPERLESS_TITLE: CONF_TITLE,
+    ATTR_PAPERLESS_TAGS: CONF_TAGS,
+    ATTR_PAPERLESS_CORRESPONDENT: CONF_CORRESPONDENT,
+    ATTR_PAPERLESS_DOCUMENT_TYPE: CONF_DOCUMENT_TYPE,
+}
+
+
+def _off(value: Any) -> None:
+    """Accept `false` or `off` (YAML's false, or the text) and nothing else."""
+    if value is not False and value != "off":
+        raise probatio.Invalid("expected off")
 
 
 #: WS-Scan ContentType keywords by the action's values.
@@ -96,15 +119,26 @@ SCAN_SCHEMA: Final = probatio.Schema(
         probatio.Optional(ATTR_DESTINATION, default=Destination.MEDIA): probatio.Coerce(
             Destination
         ),
-        probatio.Optional(ATTR_SKIP_BLANK): probatio.All(
-            probatio.Coerce(int),
-            probatio.Range(min=MIN_BLANK_SENSITIVITY, max=MAX_BLANK_SENSITIVITY),
+        # `false`/`off` keeps every page whatever the options' default.
+        probatio.Optional(ATTR_SKIP_BLANK): probatio.Any(
+            _off,
+            probatio.All(
+                probatio.Coerce(int),
+                probatio.Range(min=MIN_BLANK_SENSITIVITY, max=MAX_BLANK_SENSITIVITY),
+            ),
+            msg="expected a sensitivity (0 to 100) or off",
         ),
         probatio.Optional(CONF_SESSION): probatio.Coerce(SessionStep),
         probatio.Optional(CONF_ROTATE_BACKS): cv.boolean,
         probatio.Optional(ATTR_WHEN_BUSY, default=WhenBusy.QUEUE): probatio.Coerce(
             WhenBusy
         ),
+        probatio.Optional(ATTR_PAPERLESS_TITLE): cv.string,
+        probatio.Optional(ATTR_PAPERLESS_TAGS): probatio.All(
+            cv.ensure_list, [cv.string]
+        ),
+        probatio.Optional(ATTR_PAPERLESS_CORRESPONDENT): cv.string,
+        probatio.Optional(ATTR_PAPERLESS_DOCUMENT_TYPE): cv.string,
     }
 )
 CANCEL_SCHEMA: Final = probatio.Schema({probatio.Required(ATTR_DEVICE_ID): cv.string})
@@ -119,7 +153,10 @@ def async_setup_services(hass: HomeAssistant) -> None:
         _async_scan,
         schema=SCAN_SCHEMA,
         supports_response=SupportsResponse.OPTIONAL,
-        description_placeholders={"placeholders": FILE_NAME_PLACEHOLDERS},
+        description_placeholders={
+            "placeholders": FILE_NAME_PLACEHOLDERS,
+            "title_placeholders": TITLE_PLACEHOLDERS,
+        },
     )
     hass.services.async_register(
         DOMAIN, SERVICE_CANCEL, _async_cancel, schema=CANCEL_SCHEMA
@@ -162,12 +199,17 @@ async def _async_scan(call: ServiceCall) -> ServiceResponse:
     entry = _entry(call)
     data = dict(call.data)
     settings = _scan_settings(data, scan_settings(entry.options))
+    paperless_fields = PaperlessFields.from_config(
+        {key: data[field] for field, key in PAPERLESS_FIELDS.items() if field in data}
+    )
+    check_title(paperless_fields.title)
     outcome = await entry.runtime_data.runner.async_scan(
         ScanRequest(
             settings=settings,
             file_name=data[ATTR_FILE_NAME],
             destination=data[ATTR_DESTINATION],
-            skip_blank=data.get(ATTR_SKIP_BLANK),
+            skip_blank=data.get(ATTR_SKIP_BLANK, entry.options.get(CONF_SKIP_BLANK)),
+            paperless_fields=paperless_fields,
             session=data.get(CONF_SESSION),
             manual_duplex=manual_duplex(data if CONF_SOURCE in data else entry.options),
             rotate_backs=data.get(CONF_ROTATE_BACKS, rotate_backs(entry.options)),
@@ -230,14 +272,7 @@ def _scan_response(outcome: ScanOutcome) -> dict[str, Any]:
             "images_received": post_scan.images_received,
         }
     if outcome.paperless:
-        response["paperless"] = [
-            {
-                "task_id": document.task_id,
-                "document_id": document.document_id,
-                "url": document.url,
-            }
-            for document in outcome.paperless
-        ]
+        response["paperless"] = [asdict(document) for document in outcome.paperless]
     return response
 
 

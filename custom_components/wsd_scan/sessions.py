@@ -20,7 +20,7 @@ bottom edge first).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 import json
 import logging
@@ -30,6 +30,7 @@ from typing import Any, Final
 import uuid
 
 from .const import Destination
+from .paperless import PaperlessFields
 from .storage import plain_name
 from .wsd import ColorMode, DocumentFormat, ImageFormat, ScannedPage
 from .wsd.document import interleave_backs, sniff_image_format
@@ -88,6 +89,7 @@ class ScanSession:
     color: ColorMode
     destination: Destination
     skip_blank: int | None
+    paperless_fields: PaperlessFields = PaperlessFields()
     manual_duplex: bool = False
     rotate_backs: bool = False
     passes: list[SessionPass] = field(default_factory=list)
@@ -199,6 +201,7 @@ class ScanSession:
             "color": self.color.value,
             "destination": self.destination.value,
             "skip_blank": self.skip_blank,
+            "paperless": asdict(self.paperless_fields),
             "manual_duplex": self.manual_duplex,
             "rotate_backs": self.rotate_backs,
             "passes": [
@@ -232,6 +235,9 @@ class ScanSession:
             color=ColorMode(data["color"]),
             destination=Destination(data["destination"]),
             skip_blank=None if data["skip_blank"] is None else int(data["skip_blank"]),
+            paperless_fields=PaperlessFields.from_config(
+                data["paperless"], str(data["paperless"]["profile"])
+            ),
             manual_duplex=bool(data["manual_duplex"]),
             rotate_backs=bool(data["rotate_backs"]),
             passes=[
