@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from homeassistant.components import persistent_notification
+from homeassistant.const import CONF_TOKEN, CONF_URL
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import entity_registry as er
@@ -15,7 +16,13 @@ from PIL import Image
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.wsd_scan.const import DOMAIN
+from custom_components.wsd_scan import paperless
+from custom_components.wsd_scan.const import (
+    CONF_CALLBACK_URL,
+    CONF_PAPERLESS,
+    CONF_TAGS,
+    DOMAIN,
+)
 from custom_components.wsd_scan.paperless import PaperlessTarget
 from custom_components.wsd_scan.sessions import (
     SESSION_MANIFEST,
@@ -25,7 +32,8 @@ from custom_components.wsd_scan.sessions import (
 )
 from simulator import SimulatedScanner
 
-from .ha_fixtures import advance, entity_id, scan, until
+from .ha_fixtures import advance, entity_id, scan, scanner_entry, until
+from .paperless_fake import TOKEN, serve_paperless
 from .test_scan import FOLDER, at_page, held_storing, pdf_page_images, sent_pages
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
@@ -464,3 +472,45 @@ def test_a_manifest_naming_files_outside_its_passes_is_left_alone(
     (folder / SESSION_MANIFEST).write_text(json.dumps(manifest))
     assert [session.name for session in load_sessions(tmp_path, "uuid")] == ["edited"]
     assert load_sessions(tmp_path, "another scanner") == []
+
+
+async def test_a_session_goes_to_paperless_with_its_start_fields(
+    hass: HomeAssistant,
+    scanner: SimulatedScanner,
+    callback_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The start's destination and Paperless-ngx fields hold, through a reload too."""
+    monkeypatch.setattr(paperless, "TASK_POLL_INTERVAL", 0)
+    async with serve_paperless() as server:
+        entry = scanner_entry(
+            scanner,
+            **{
+                CONF_CALLBACK_URL: callback_url,
+                CONF_PAPERLESS: {
+                    CONF_URL: server.url,
+                    CONF_TOKEN: TOKEN,
+                    CONF_TAGS: [5],
+                },
+            },
+        )
+        entry.add_to_hass(hass)
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        await scan(
+            hass,
+            scanner.uuid,
+            session="start",
+            source="platen",
+            destination="paperless",
+            paperless_title="Contract",
+            paperless_tags=["9"],
+        )
+        assert await hass.config_entries.async_reload(entry.entry_id)
+        await scan(hass, scanner.uuid, session="add", source="platen")
+        finished = await scan(hass, scanner.uuid, session="finish")
+        await hass.config_entries.async_unload(entry.entry_id)
+    assert finished["files"] == []
+    assert finished["pages"] == 2
+    (upload,) = server.uploads
+    assert upload.title == "Contract"
+    assert sorted(upload.tags) == ["5", "9"]

@@ -3,15 +3,16 @@
 A scan asked for while the scanner is busy waits its turn in a short queue (at most
 `MAX_QUEUED` scans, first come first served; the job sensor counts them). A full queue,
 or a scan asked with `when_busy: fail` (for automations that would rather know at once),
-is refused with a translated error. `wsd_scan.cancel` stops the running scan and every
-scan waiting: a scan started as `cancel` was called is cancelled with the rest, never
-run unasked.
+is refused with a translated error. `wsd_scan.cancel` stops the running scan and fails
+every scan waiting: none of them runs after a cancel. Presses on the scanner's panel
+fail instead of waiting (panel.py): the scanner waits for their job a short while only.
+A session left open for too long waits its turn like any scan, outside the bound.
 
 A session (`session: start | add | finish`, sessions.py) scans passes into a folder of
 its own and stores them as one document when finished, or when left open for
 `SESSION_TIMEOUT`; only one is open per scanner. A manual duplex scan is a session:
 after the fronts it waits for the stack turned over (a visible job state, a notification
-and an event), and the next scan of the scanner without a session step (the action, the
+and the `wsd_scan_waiting_for_backs` event, scan_notification.py), and the next scan of the scanner without a session step (the action, the
 Scan button, a panel press) scans the backs through the feeder and stores the document.
 
 Pages stream from the socket into a work folder (the library writes them there), are
