@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
 import json
 from pathlib import Path
 from typing import Any, cast
+from unittest.mock import patch
 
 from homeassistant.components import persistent_notification
 from homeassistant.const import CONF_TOKEN, CONF_URL
@@ -28,6 +30,7 @@ from custom_components.wsd_scan.sessions import (
     SESSION_MANIFEST,
     SESSION_TIMEOUT,
     SESSIONS_DIR,
+    ScanSession,
     load_sessions,
 )
 from simulator import SimulatedScanner
@@ -514,3 +517,26 @@ async def test_a_session_goes_to_paperless_with_its_start_fields(
     (upload,) = server.uploads
     assert upload.title == "Contract"
     assert sorted(upload.tags) == ["5", "9"]
+
+
+async def test_a_pass_whose_session_cannot_be_written_is_kept(
+    hass: HomeAssistant,
+    scanner: SimulatedScanner,
+    loaded_entry: MockConfigEntry,
+    media_dir: Path,
+) -> None:
+    """The disk fills as the session is written: the error; the pages stay open."""
+    with (
+        patch.object(
+            ScanSession, "save", side_effect=OSError(errno.ENOSPC, "No space left")
+        ),
+        pytest.raises(HomeAssistantError) as err,
+    ):
+        await scan(hass, scanner.uuid, session="start", source="platen")
+    assert err.value.translation_key == "disk_full"
+    assert loaded_entry.runtime_data.runner.session is not None
+    finished = await scan(hass, scanner.uuid, session="finish")
+    assert pdf_page_images(Path(finished["files"][0]["path"])) == sent_pages(
+        *scanner.jobs.values()
+    )
+    assert session_folders(media_dir) == []

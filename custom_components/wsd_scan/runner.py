@@ -699,11 +699,13 @@ class ScanRunner:
                     session.resolution = ticket.resolution
                 session.passes.append(SessionPass(pages, failure is None, duration))
                 session.expires = dt_util.utcnow() + SESSION_TIMEOUT
+                # Open before saving: pages that cannot be described on disk can still
+                # be finished (and are not removed as a session that never opened).
+                self._open(session)
                 try:
                     await self.hass.async_add_executor_job(session.save)
                 except OSError as err:
                     raise storage_error(err, session.folder) from err
-                self._open(session)
         finally:
             if self._session is not None:
                 self._start_timer()
