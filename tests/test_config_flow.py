@@ -60,6 +60,8 @@ from custom_components.wsd_scan.const import (
     CONF_POLL_INTERVAL,
     CONF_POST_SCAN,
     CONF_RESOLUTION,
+    CONF_ROTATE_BACKS,
+    CONF_SESSION,
     CONF_SKIP_BLANK,
     CONF_SOURCE,
     CONF_TAGS,
@@ -1135,6 +1137,7 @@ async def test_options_saved_flat_and_entry_reloaded(
         CONF_COLOR: "gray",
         CONF_PAPER: "letter",
         CONF_SKIP_BLANK: 40,
+        CONF_ROTATE_BACKS: None,
         CONF_NOTIFY_SCANS: False,
         options_flow.SECTION_ADVANCED: {
             CONF_POLL_INTERVAL: 120,
@@ -1376,6 +1379,8 @@ async def test_profiles_added_changed_and_removed(
         CONF_DESTINATION: "media",
         CONF_SKIP_BLANK: None,
         CONF_PAPERLESS: dict.fromkeys(PAPERLESS_FIELDS),
+        CONF_ROTATE_BACKS: None,
+        CONF_SESSION: None,
     }
     result = await configure_profile(
         hass,
@@ -1409,6 +1414,8 @@ async def test_profiles_added_changed_and_removed(
         CONF_DESTINATION: None,
         CONF_SKIP_BLANK: None,
         CONF_PAPERLESS: dict.fromkeys(PAPERLESS_FIELDS),
+        CONF_ROTATE_BACKS: None,
+        CONF_SESSION: None,
     }
 
     # Deleting a profile (HA's subentry UI) reloads the entry too.
@@ -1644,3 +1651,76 @@ async def test_post_scan_endpoint_is_checked(
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == errors
     assert entry.options == {}
+
+
+async def test_profile_session_and_manual_duplex_fields(
+    hass: HomeAssistant, mock_setup_entry: AsyncMock
+) -> None:
+    """A profile's session step and turned backs are stored only when set; shown back."""
+    entry = entry_for(str(uuid.uuid4()), "192.0.2.41", ["http://192.0.2.41/wsd"])
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+    result = await start_profile_flow(hass, entry)
+    result = await configure_profile(
+        hass,
+        result,
+        {
+            CONF_NAME: "Both sides",
+            **PHOTO_SETTINGS,
+            CONF_SOURCE: "feeder_manual_duplex",
+            CONF_ROTATE_BACKS: True,
+            CONF_SESSION: "add",
+        },
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    (subentry_id, _name, data) = panel(entry)[-1]
+    assert data[CONF_SOURCE] == "feeder_manual_duplex"
+    assert (data[CONF_ROTATE_BACKS], data[CONF_SESSION]) == (True, "add")
+    (profile,) = [p for p in entry_profiles(entry) if p.profile_id == subentry_id]
+    assert profile.settings.source == "feeder"
+    assert (profile.manual_duplex, profile.rotate_backs) == (True, True)
+    assert profile.session == "add"
+
+    result = await start_profile_flow(hass, entry, subentry_id)
+    assert suggested(result)[CONF_SESSION] == "add"
+    assert suggested(result)[CONF_ROTATE_BACKS] is True
+    result = await configure_profile(
+        hass,
+        result,
+        {
+            CONF_NAME: "Both sides",
+            **PHOTO_SETTINGS,
+            CONF_ROTATE_BACKS: False,
+            CONF_SESSION: "off",
+        },
+    )
+    assert result["reason"] == "reconfigure_successful"
+    data = panel(entry)[-1][2]
+    assert CONF_ROTATE_BACKS not in data
+    assert CONF_SESSION not in data
+
+
+async def test_options_turn_the_backs(
+    hass: HomeAssistant, mock_setup_entry: AsyncMock
+) -> None:
+    """The settings step stores turned backs for the Scan button, and clears them."""
+    entry = entry_for(str(uuid.uuid4()), "192.0.2.42", ["http://192.0.2.42/wsd"])
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+    user_input = {
+        **PHOTO_SETTINGS,
+        CONF_SOURCE: "feeder_manual_duplex",
+        CONF_ROTATE_BACKS: True,
+        CONF_NOTIFY_SCANS: True,
+        options_flow.SECTION_ADVANCED: {CONF_POLL_INTERVAL: 60},
+    }
+    for rotate in (True, False):
+        result = await open_options(hass, entry, "settings")
+        result = dict(
+            await hass.config_entries.options.async_configure(
+                result["flow_id"], {**user_input, CONF_ROTATE_BACKS: rotate}
+            )
+        )
+        assert result["type"] is FlowResultType.CREATE_ENTRY
+        assert entry.options[CONF_SOURCE] == "feeder_manual_duplex"
+        assert entry.options.get(CONF_ROTATE_BACKS, False) is rotate

@@ -22,6 +22,7 @@ from custom_components.wsd_scan.const import (
     CONF_PROFILE_ID,
     CONF_PROFILES,
     CONF_RESOLUTION,
+    CONF_SESSION,
     CONF_SOURCE,
     DOMAIN,
     NOTIFY_PATH,
@@ -497,3 +498,42 @@ def scan_available(identifier: str, context: str, scan_identifier: str) -> bytes
  <sca:ClientContext>{context}</sca:ClientContext>
  <sca:ScanIdentifier>{scan_identifier}</sca:ScanIdentifier>
 </sca:ScanAvailableEvent></soap:Body></soap:Envelope>""".encode()
+
+
+async def test_profiles_start_add_and_finish_a_session(
+    hass: HomeAssistant,
+    panel_scanner: SimulatedScanner,
+    callback_url: str,
+) -> None:
+    """Three profiles: a press of each starts, adds to and finishes one document."""
+    profiles = [
+        {**PHOTOS, CONF_PROFILE_ID: step, CONF_NAME: step.title(), CONF_SESSION: step}
+        for step in ("start", "add", "finish")
+    ]
+    entry = scanner_entry(
+        panel_scanner, **{CONF_CALLBACK_URL: callback_url, CONF_PROFILES: profiles}
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    notifications = persistent_notification._async_get_or_create_notifications(hass)  # noqa: SLF001
+
+    await press(hass, panel_scanner, "Start")
+    await press(hass, panel_scanner, "Add")
+    assert entry.runtime_data.activity.last_scan is None
+    assert notifications[f"{DOMAIN}_scan_{entry.entry_id}"]["message"] == (
+        "1 page added: the session holds 2 pages of 2 scans. Scan more, or finish it "
+        "to store them as one document."
+    )
+    await press(hass, panel_scanner, "Finish")
+
+    assert len(panel_scanner.jobs) == 2
+    last = entry.runtime_data.activity.last_scan
+    assert last is not None
+    assert last.pages == 2
+    # The session's document has the format of its start (JPEG: a file per page).
+    assert [file.mime_type for file in last.files] == ["image/jpeg"] * 2
+    assert last.name.startswith("scan_start_")
+    assert entry.runtime_data.runner.session is None
+    assert panel_scanner.push_scan_failures == []
+    await hass.config_entries.async_unload(entry.entry_id)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 import errno
 import os
 from pathlib import Path
@@ -22,6 +23,8 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.wsd_scan.const import DOMAIN
 from custom_components.wsd_scan.diagnostics import async_get_config_entry_diagnostics
+from custom_components.wsd_scan.runner import MAX_QUEUED, ScanRunner
+from custom_components.wsd_scan.storage import StoredScan
 from simulator import PROFILES, Quirk, SimulatedScanner
 from simulator.jobs import Job
 from simulator.pages import encode
@@ -333,21 +336,140 @@ async def test_jam_mid_job_keeps_the_pages(
     assert last_scan.attributes["pages"] == 2
 
 
-async def test_second_request_is_busy(
+@dataclass
+class Hold:
+    """Scans held before storing their pages: how many arrived, and the release."""
+
+    release: asyncio.Event = field(default_factory=asyncio.Event)
+    arrived: int = 0
+
+
+@contextmanager
+def held_storing(runner: ScanRunner) -> Iterator[Hold]:
+    """Hold every scan of `runner` before it stores its pages, until released.
+
+    The scanner stays busy meanwhile, as it does while a large document is assembled.
+    """
+    hold = Hold()
+    store = runner.storage.async_store
+
+    async def held(*args: Any, **kwargs: Any) -> StoredScan:
+        hold.arrived += 1
+        await hold.release.wait()
+        return await store(*args, **kwargs)
+
+    with patch.object(runner.storage, "async_store", held):
+        yield hold
+
+
+async def test_scans_on_a_busy_scanner_wait_their_turn(
+    hass: HomeAssistant,
+    entity_registry: er.EntityRegistry,
+    scanner: SimulatedScanner,
+    loaded_entry: MockConfigEntry,
+) -> None:
+    """While a scan runs, the next waits in the queue (the job sensor counts it)."""
+    runner = loaded_entry.runtime_data.runner
+    job_state = entity_id(entity_registry, "sensor", scanner.uuid, "job_state")
+    with held_storing(runner) as hold:
+        first = hass.async_create_task(
+            scan(hass, scanner.uuid, source="platen", file_name="first")
+        )
+        await until(lambda: hold.arrived == 1)
+        second = hass.async_create_task(
+            scan(hass, scanner.uuid, source="platen", file_name="second")
+        )
+        await until(lambda: hass.states.get(job_state).attributes["queued"] == 1)
+        assert len(scanner.jobs) == 1
+        hold.release.set()
+        names = [
+            Path((await task)["files"][0]["path"]).name for task in (first, second)
+        ]
+    assert names == ["first.pdf", "second.pdf"]
+    assert len(scanner.jobs) == 2
+    assert hass.states.get(job_state).attributes["queued"] == 0
+    assert not runner.busy
+
+
+async def test_a_busy_scanner_refuses_when_asked_or_full(
     hass: HomeAssistant, scanner: SimulatedScanner, loaded_entry: MockConfigEntry
 ) -> None:
-    """While a scan runs, another one is refused at once; afterwards scans work."""
-    scanner.load_feeder(3)
+    """`when_busy: fail` is refused at once; so is a scan beyond the queue's bound."""
     runner = loaded_entry.runtime_data.runner
-    first = hass.async_create_task(scan(hass, scanner.uuid, source="feeder"))
-    await until(lambda: runner.busy)
-    with pytest.raises(HomeAssistantError) as err:
-        await scan(hass, scanner.uuid, source="platen")
-    assert err.value.translation_key == "busy"
-    assert str(err.value).startswith("Simulated Office MFP is already scanning")
+    with held_storing(runner) as hold:
+        first = hass.async_create_task(scan(hass, scanner.uuid, source="platen"))
+        await until(lambda: hold.arrived == 1)
+        with pytest.raises(HomeAssistantError) as err:
+            await scan(hass, scanner.uuid, source="platen", when_busy="fail")
+        assert err.value.translation_key == "busy"
+        assert str(err.value).startswith("Simulated Office MFP is already scanning")
 
-    assert (await first)["pages"] == 3
+        waiting = [
+            hass.async_create_task(scan(hass, scanner.uuid, source="platen"))
+            for _ in range(MAX_QUEUED)
+        ]
+        await until(lambda: loaded_entry.runtime_data.activity.queued == MAX_QUEUED)
+        with pytest.raises(HomeAssistantError) as err:
+            await scan(hass, scanner.uuid, source="platen")
+        assert err.value.translation_key == "queue_full"
+        assert str(err.value).startswith(
+            f"Simulated Office MFP is busy and {MAX_QUEUED} scans already wait for it."
+        )
+        hold.release.set()
+        for task in (first, *waiting):
+            assert (await task)["pages"] == 1
+    assert len(scanner.jobs) == 1 + MAX_QUEUED
+
+
+async def test_cancel_empties_the_queue(
+    hass: HomeAssistant, scanner: SimulatedScanner, loaded_entry: MockConfigEntry
+) -> None:
+    """`wsd_scan.cancel` fails the scans waiting; the one storing its pages ends well."""
+    runner = loaded_entry.runtime_data.runner
+    activity = loaded_entry.runtime_data.activity
+    with held_storing(runner) as hold:
+        first = hass.async_create_task(scan(hass, scanner.uuid, source="platen"))
+        await until(lambda: hold.arrived == 1)
+        waiting = [
+            hass.async_create_task(scan(hass, scanner.uuid, source="platen"))
+            for _ in range(2)
+        ]
+        await until(lambda: activity.queued == 2)
+        await hass.services.async_call(
+            DOMAIN,
+            "cancel",
+            {"device_id": device_id(hass, scanner.uuid)},
+            blocking=True,
+        )
+        for task in waiting:
+            with pytest.raises(HomeAssistantError) as err:
+                await task
+            assert err.value.translation_key == "scan_cancelled"
+        assert activity.queued == 0
+        hold.release.set()
+        assert (await first)["pages"] == 1
     assert len(scanner.jobs) == 1
+    assert not runner.busy
+
+
+async def test_a_waiting_scan_given_up_leaves_the_queue(
+    hass: HomeAssistant, scanner: SimulatedScanner, loaded_entry: MockConfigEntry
+) -> None:
+    """A caller that stops waiting (an automation stopped) frees its place."""
+    runner = loaded_entry.runtime_data.runner
+    activity = loaded_entry.runtime_data.activity
+    with held_storing(runner) as hold:
+        first = hass.async_create_task(scan(hass, scanner.uuid, source="platen"))
+        await until(lambda: hold.arrived == 1)
+        given_up = hass.async_create_task(scan(hass, scanner.uuid, source="platen"))
+        await until(lambda: activity.queued == 1)
+        given_up.cancel()
+        await until(lambda: activity.queued == 0)
+        hold.release.set()
+        await first
+    assert given_up.cancelled()
+    assert len(scanner.jobs) == 1
+    assert not runner.busy
     assert (await scan(hass, scanner.uuid, source="platen"))["pages"] == 1
 
 

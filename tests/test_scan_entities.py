@@ -9,7 +9,6 @@ from pathlib import Path
 from homeassistant.components import persistent_notification
 from homeassistant.const import ATTR_ENTITY_ID, STATE_UNAVAILABLE, STATE_UNKNOWN
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import entity_registry as er
 from homeassistant.util import dt as dt_util
 from PIL import Image
@@ -198,20 +197,24 @@ async def test_last_scan_stays_available_while_the_scanner_is_gone(
     assert (await client.get(f"/api/image_proxy/{image_id}")).status != HTTPStatus.OK
 
 
-async def test_pressing_while_scanning_is_busy(
+async def test_pressing_while_scanning_waits_its_turn(
     hass: HomeAssistant,
     entity_registry: er.EntityRegistry,
     scanner: SimulatedScanner,
     entry: MockConfigEntry,
 ) -> None:
-    """A second press while the first scan runs gets the translated busy error."""
+    """A second press while the first scan runs is queued and scans after it."""
     button_id = entity_id(entity_registry, "button", scanner.uuid, "scan")
+    runner = entry.runtime_data.runner
     first = hass.async_create_task(press(hass, button_id))
-    await until(lambda: entry.runtime_data.runner.busy)
-    with pytest.raises(HomeAssistantError) as err:
-        await press(hass, button_id)
-    assert err.value.translation_key == "busy"
+    await until(lambda: runner.busy)
+    second = hass.async_create_task(press(hass, button_id))
+    await until(lambda: entry.runtime_data.activity.queued == 1)
     await first
+    await second
+    assert [job.state for job in scanner.jobs.values()] == ["Completed"] * 2
+    assert entry.runtime_data.activity.queued == 0
+    assert not runner.busy
 
 
 def scan_notification(hass: HomeAssistant, entry: MockConfigEntry) -> str | None:

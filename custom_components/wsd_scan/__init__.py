@@ -21,6 +21,7 @@ from .post_scan import PostScanTarget
 from .profiles import entry_profiles
 from .push import Push
 from .runner import ScanActivity, ScanRunner
+from .scan_notification import ScanNotifier
 from .services import async_setup_services
 from .storage import ScanStorage, async_remove_leftover_work
 
@@ -72,6 +73,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: WsdScanConfigEntry) -> b
         coordinator.elements.capabilities,
         status=lambda: coordinator.data,
         observer=activity,
+        notifier=ScanNotifier(hass, entry),
         post_scan=PostScanTarget.from_options(
             hass, entry.entry_id, device.name, entry.options
         ),
@@ -90,8 +92,11 @@ async def async_setup_entry(hass: HomeAssistant, entry: WsdScanConfigEntry) -> b
         push,
         panel,
     )
-    # A scan still running stops (its pages are kept) when the entry goes.
+    # A scan still running stops (its pages are kept) when the entry goes; an open
+    # session stays on disk and is taken up again.
     entry.async_on_unload(runner.async_cancel)
+    entry.async_on_unload(runner.async_shutdown)
+    await runner.async_resume_sessions()
     await async_setup_receiver(hass, entry, storage, activity.async_scan_stored)
     await coordinator.async_start_push()
     await panel.async_start(coordinator.scan_client)

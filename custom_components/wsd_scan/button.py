@@ -11,10 +11,11 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from .const import CONF_SKIP_BLANK
 from .entity import WsdScanStatusEntity
 from .models import WsdScanConfigEntry
-from .profiles import scan_settings
+from .profiles import manual_duplex, rotate_backs, scan_settings
+from .runner import ScanRequest
 from .scan_notification import async_notify_scan
 
-# Presses are not queued here: the scanner's runner refuses a second scan as busy.
+# Presses are not limited here: the scanner's runner queues them.
 PARALLEL_UPDATES = 0
 
 
@@ -42,9 +43,17 @@ class WsdScanButton(WsdScanStatusEntity, ButtonEntity):
 
     @override
     async def async_press(self) -> None:
-        """Scan; errors (busy, feeder empty, …) are shown as translated messages."""
+        """Scan (the backs, when a manual duplex scan waits for them).
+
+        Errors (queue full, feeder empty, …) are shown as translated messages.
+        """
+        options = self._entry.options
         outcome = await self._entry.runtime_data.runner.async_scan(
-            scan_settings(self._entry.options),
-            skip_blank=self._entry.options.get(CONF_SKIP_BLANK),
+            ScanRequest(
+                settings=scan_settings(options),
+                skip_blank=options.get(CONF_SKIP_BLANK),
+                manual_duplex=manual_duplex(options),
+                rotate_backs=rotate_backs(options),
+            )
         )
         async_notify_scan(self.hass, self._entry, outcome)

@@ -96,3 +96,37 @@ DEFAULT_PROFILE_NAME: Final = "Home Assistant"
 #: Path of the HTTP view that receives WS-Eventing notifications; the last segment is the
 #: (unguessable) subscription identifier.
 NOTIFY_PATH: Final = "/api/wsd_scan/notify"
+
+#: The source of a manual duplex scan: the fronts through the feeder, then the stack
+#: turned over and the backs (a Home Assistant source: the scanner has a simplex feeder).
+SOURCE_FEEDER_MANUAL_DUPLEX: Final = "feeder_manual_duplex"
+#: Whether the backs of a manual duplex scan are turned by 180° (a profile's, the
+#: options'): feeders that take the turned stack bottom edge first need it.
+CONF_ROTATE_BACKS: Final = "rotate_backs"
+#: A profile's step in a multi-pass session (a `SessionStep`); absent: none.
+CONF_SESSION: Final = "session"
+
+
+class SessionStep(StrEnum):
+    """A scan's step in a multi-pass session: one document of several passes."""
+
+    #: Scan a pass and open the session (refused while one is open).
+    START = "start"
+    #: Scan a pass and add it (opens a session when none is).
+    ADD = "add"
+    #: Store the session's passes as one document; nothing is scanned.
+    FINISH = "finish"
+
+
+class WhenBusy(StrEnum):
+    """What a scan asked for while the scanner is busy does."""
+
+    #: Wait in the scanner's queue (bounded).
+    QUEUE = "queue"
+    #: Fail at once with the `busy` error.
+    FAIL = "fail"
+
+
+#: Fired when the fronts of a manual duplex scan are in: turn the stack over and scan
+#: the backs (data: device_id, name, pages, expires).
+EVENT_WAITING_FOR_BACKS: Final = "wsd_scan_waiting_for_backs"

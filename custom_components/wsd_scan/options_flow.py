@@ -61,7 +61,9 @@ from .const import (
     CONF_POLL_INTERVAL,
     CONF_POST_SCAN,
     CONF_RESOLUTION,
+    CONF_ROTATE_BACKS,
     CONF_SCAN_PROCESS_ID,
+    CONF_SESSION,
     CONF_SKIP_BLANK,
     CONF_SOURCE,
     CONF_TAGS,
@@ -74,7 +76,9 @@ from .const import (
     DEFAULT_POLL_INTERVAL,
     DEFAULT_RESOLUTION,
     DEFAULT_SOURCE,
+    SOURCE_FEEDER_MANUAL_DUPLEX,
     Destination,
+    SessionStep,
 )
 from .dsp_view import (
     CONF_RECEIVE_HOSTS,
@@ -99,7 +103,10 @@ from .profiles import MAX_PROFILE_NAME, SETTINGS_KEYS, entry_profiles, profile_s
 
 SECTION_ADVANCED: Final = "advanced"
 
-SOURCES: Final = [str(source) for source in wsd.ScanSource]
+SOURCES: Final = [
+    *(str(source) for source in wsd.ScanSource),
+    SOURCE_FEEDER_MANUAL_DUPLEX,
+]
 FORMATS: Final = [str(document_format) for document_format in wsd.DocumentFormat]
 COLORS: Final = [str(color) for color in wsd.ColorMode]
 PAPERS: Final = ["a4", "letter", "legal", "a5", "max"]
@@ -129,9 +136,13 @@ SETTINGS_FIELDS: Final = {
     ),
     probatio.Required(CONF_COLOR, default=DEFAULT_COLOR): _select(COLORS, CONF_COLOR),
     probatio.Required(CONF_PAPER, default=DEFAULT_PAPER): _select(PAPERS, CONF_PAPER),
+    probatio.Required(CONF_ROTATE_BACKS, default=False): BooleanSelector(),
 }
 
 DESTINATIONS: Final = [str(destination) for destination in Destination]
+#: A profile's session step; "off": a scan of its own.
+SESSION_OFF: Final = "off"
+SESSIONS: Final = [SESSION_OFF, *(str(step) for step in SessionStep)]
 
 #: The blank page sensitivity, as the options and each profile offer it (empty: off).
 SKIP_BLANK_SELECTOR: Final = NumberSelector(
@@ -151,6 +162,9 @@ PROFILE_SCHEMA: Final = probatio.Schema(
             DESTINATIONS, CONF_DESTINATION
         ),
         probatio.Optional(CONF_SKIP_BLANK): SKIP_BLANK_SELECTOR,
+        probatio.Required(CONF_SESSION, default=SESSION_OFF): _select(
+            SESSIONS, CONF_SESSION
+        ),
     }
 )
 
@@ -287,6 +301,9 @@ class WsdScanOptionsFlow(OptionsFlow):
             if (skip_blank := user_input.get(CONF_SKIP_BLANK)) is not None:
                 options[CONF_SKIP_BLANK] = int(skip_blank)
             options.pop(CONF_CALLBACK_URL, None)
+            options.pop(CONF_ROTATE_BACKS, None)
+            if user_input[CONF_ROTATE_BACKS]:
+                options[CONF_ROTATE_BACKS] = True
             if raw_url := (advanced.get(CONF_CALLBACK_URL) or "").strip():
                 if (url := callback_url(raw_url)) is None:
                     errors["base"] = "invalid_callback_url"
@@ -446,6 +463,10 @@ class ProfileSubentryFlow(ConfigSubentryFlow):
                     data[CONF_SKIP_BLANK] = int(skip_blank)
                 if paperless:
                     data[CONF_PAPERLESS] = paperless
+                if user_input[CONF_ROTATE_BACKS]:
+                    data[CONF_ROTATE_BACKS] = True
+                if user_input[CONF_SESSION] != SESSION_OFF:
+                    data[CONF_SESSION] = user_input[CONF_SESSION]
                 if current is None:
                     return self.async_create_entry(title=name, data=data)
                 return self.async_update_and_abort(
@@ -606,7 +627,7 @@ def _as_shown(stored: Mapping[str, Any]) -> dict[str, Any]:
 def _sectioned(options: Mapping[str, Any]) -> dict[str, Any]:
     """Turn stored (flat) options into the form's shape."""
     shown = _as_shown({key: options[key] for key in SETTINGS_KEYS if key in options})
-    for key in (CONF_SKIP_BLANK, CONF_NOTIFY_SCANS):
+    for key in (CONF_SKIP_BLANK, CONF_NOTIFY_SCANS, CONF_ROTATE_BACKS):
         if key in options:
             shown[key] = options[key]
     shown[SECTION_ADVANCED] = {

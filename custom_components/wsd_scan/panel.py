@@ -25,10 +25,10 @@ from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.util import slugify
 
-from .const import DOMAIN
+from .const import DOMAIN, WhenBusy
 from .profiles import Profile
 from .push import Push
-from .runner import ScanRunner
+from .runner import PassOutcome, ScanRequest, ScanRunner
 from .scan_notification import async_notify_scan
 from .wsd import (
     SCAN_AVAILABLE_EVENT,
@@ -185,13 +185,25 @@ class PanelScans:
             settings = replace(settings, source=press.source)
         try:
             outcome = await self.runner.async_scan(
-                settings,
-                PANEL_FILE_NAME.format(profile=slugify(press.profile.name)),
-                destination=press.profile.destination,
-                skip_blank=press.profile.skip_blank,
-                paperless_fields=press.profile.paperless,
-                scan_identifier=press.scan_identifier,
-                destination_token=self.destination_tokens.get(press.profile.profile_id),
+                ScanRequest(
+                    settings=settings,
+                    file_name=PANEL_FILE_NAME.format(
+                        profile=slugify(press.profile.name)
+                    ),
+                    destination=press.profile.destination,
+                    skip_blank=press.profile.skip_blank,
+                    paperless_fields=press.profile.paperless,
+                    scan_identifier=press.scan_identifier,
+                    destination_token=self.destination_tokens.get(
+                        press.profile.profile_id
+                    ),
+                    session=press.profile.session,
+                    manual_duplex=press.profile.manual_duplex,
+                    rotate_backs=press.profile.rotate_backs,
+                    # The scanner waits for the job a short while only: a press
+                    # queued behind another scan would come too late.
+                    when_busy=WhenBusy.FAIL,
+                )
             )
         except HomeAssistantError as err:
             _LOGGER.warning(
@@ -204,6 +216,14 @@ class PanelScans:
                 self.async_resubscribe()
             return
         async_notify_scan(self.hass, self.entry, outcome)
+        if isinstance(outcome, PassOutcome):
+            _LOGGER.info(
+                "Scanned %d pages from the panel of %s (%s) into the open session",
+                outcome.pages,
+                self.name,
+                press.profile.name,
+            )
+            return
         _LOGGER.info(
             "Scanned %d pages from the panel of %s (%s) into %s",
             outcome.scan.pages,

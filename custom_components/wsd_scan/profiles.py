@@ -23,6 +23,8 @@ from .const import (
     CONF_PAPER,
     CONF_PAPERLESS,
     CONF_RESOLUTION,
+    CONF_ROTATE_BACKS,
+    CONF_SESSION,
     CONF_SKIP_BLANK,
     CONF_SOURCE,
     DEFAULT_COLOR,
@@ -32,7 +34,9 @@ from .const import (
     DEFAULT_PROFILE_NAME,
     DEFAULT_RESOLUTION,
     DEFAULT_SOURCE,
+    SOURCE_FEEDER_MANUAL_DUPLEX,
     Destination,
+    SessionStep,
 )
 from .paperless import PaperlessFields
 from .wsd import ColorMode, DocumentFormat, PaperSize, ScanSettings, ScanSource
@@ -52,13 +56,25 @@ SETTINGS_KEYS: Final = (
 
 def scan_settings(options: Mapping[str, Any]) -> ScanSettings:
     """Return the scan settings stored under the `CONF_*` keys of `options`."""
+    source = options.get(CONF_SOURCE, DEFAULT_SOURCE)
     return ScanSettings(
-        source=ScanSource(options.get(CONF_SOURCE, DEFAULT_SOURCE)),
+        # Both passes of a manual duplex scan go through the feeder.
+        source=ScanSource.FEEDER if manual_duplex(options) else ScanSource(source),
         format=DocumentFormat(options.get(CONF_FORMAT, DEFAULT_FORMAT)),
         resolution=int(options.get(CONF_RESOLUTION, DEFAULT_RESOLUTION)),
         color=ColorMode(options.get(CONF_COLOR, DEFAULT_COLOR)),
         paper=PaperSize(options.get(CONF_PAPER, DEFAULT_PAPER)),
     )
+
+
+def manual_duplex(options: Mapping[str, Any]) -> bool:
+    """Whether the settings in `options` ask for a manual duplex scan."""
+    return options.get(CONF_SOURCE) == SOURCE_FEEDER_MANUAL_DUPLEX
+
+
+def rotate_backs(options: Mapping[str, Any]) -> bool:
+    """Whether the backs of manual duplex scans are turned (the options', a profile's)."""
+    return bool(options.get(CONF_ROTATE_BACKS, False))
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +89,10 @@ class Profile:
     skip_blank: int | None = None
     #: What its documents are given in Paperless-ngx.
     paperless: PaperlessFields = PaperlessFields()
+    #: Its step in a multi-pass session; None: a scan of its own.
+    session: SessionStep | None = None
+    manual_duplex: bool = False
+    rotate_backs: bool = False
 
 
 def default_profile() -> ConfigSubentry:
@@ -112,12 +132,17 @@ def entry_profiles(entry: ConfigEntry) -> tuple[Profile, ...]:
         Profile(
             subentry.subentry_id,
             subentry.title,
-            scan_settings(profile_settings(entry, subentry.data)),
+            scan_settings(settings := profile_settings(entry, subentry.data)),
             Destination(subentry.data.get(CONF_DESTINATION, Destination.MEDIA)),
             subentry.data.get(CONF_SKIP_BLANK),
             paperless=PaperlessFields.from_config(
                 subentry.data.get(CONF_PAPERLESS, {}), subentry.title
             ),
+            session=SessionStep(subentry.data[CONF_SESSION])
+            if CONF_SESSION in subentry.data
+            else None,
+            manual_duplex=manual_duplex(settings),
+            rotate_backs=rotate_backs(subentry.data),
         )
         for subentry in entry.subentries.values()
         if subentry.subentry_type == SUBENTRY_PROFILE

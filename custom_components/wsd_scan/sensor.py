@@ -29,8 +29,11 @@ from .wsd import JobState, ScannerState, ScannerStatus
 PARALLEL_UPDATES = 0
 
 SCANNER_STATES = [ScannerState.IDLE, ScannerState.PROCESSING, ScannerState.STOPPED]
+#: A manual duplex scan has its fronts and waits for the stack turned over.
+WAITING_FOR_BACKS = "waiting_for_backs"
 JOB_STATES = [
-    snake_case(state.value) for state in JobState if state is not JobState.UNKNOWN
+    *(snake_case(state.value) for state in JobState if state is not JobState.UNKNOWN),
+    WAITING_FOR_BACKS,
 ]
 #: The problems the problem sensor names, most pressing first (WS-Scan DeviceCondition
 #: names); several at once show as the first.
@@ -71,13 +74,15 @@ def _problem(status: ScannerStatus) -> str:
 
 
 def _job_state(activity: ScanActivity) -> str | None:
+    if activity.session is not None and activity.session.waiting_for_backs:
+        return WAITING_FOR_BACKS
     if activity.job is None or activity.job.state is JobState.UNKNOWN:
         return None
     return snake_case(activity.job.state.value)
 
 
 def _job_attributes(activity: ScanActivity) -> dict[str, Any]:
-    attributes: dict[str, Any] = {}
+    attributes: dict[str, Any] = {"queued": activity.queued}
     if (job := activity.job) is not None:
         attributes |= {
             "job_id": job.job_id,
@@ -88,6 +93,12 @@ def _job_attributes(activity: ScanActivity) -> dict[str, Any]:
         attributes |= {
             "post_scan_state": snake_case(post_scan.state),
             "post_scan_images": post_scan.images_received,
+        }
+    if (session := activity.session) is not None:
+        attributes |= {
+            "session_passes": session.passes,
+            "session_pages": session.pages,
+            "session_expires": session.expires.isoformat(),
         }
     if activity.paperless:
         attributes["paperless_documents"] = [

@@ -1,7 +1,8 @@
 """The `wsd_scan.scan` and `wsd_scan.cancel` actions.
 
 Both target a scanner by its device. Settings left out come from the scanner's options;
-the scan answers (when asked) with its pages, files and duration.
+the scan answers (when asked) with its pages, files and duration, or with the open
+session after a session's pass (`session: start | add`, a manual duplex scan's fronts).
 """
 
 from __future__ import annotations
@@ -28,18 +29,23 @@ from .const import (
     CONF_FORMAT,
     CONF_PAPER,
     CONF_RESOLUTION,
+    CONF_ROTATE_BACKS,
+    CONF_SESSION,
     CONF_SKIP_BLANK,
     CONF_SOURCE,
     CONF_TAGS,
     CONF_TITLE,
     DOMAIN,
+    SOURCE_FEEDER_MANUAL_DUPLEX,
     Destination,
+    SessionStep,
+    WhenBusy,
 )
 from .media_source import file_media_id
 from .models import WsdScanConfigEntry
 from .paperless import TITLE_PLACEHOLDERS, PaperlessFields, check_title
-from .profiles import scan_settings
-from .runner import ScanOutcome
+from .profiles import manual_duplex, rotate_backs, scan_settings
+from .runner import PassOutcome, ScanOutcome, ScanRequest
 from .storage import DEFAULT_FILE_NAME, FILE_NAME_PLACEHOLDERS
 from .wsd import ColorMode, DocumentFormat, PaperSize, ScanSettings, ScanSource, Size
 from .wsd.blank import (
@@ -58,6 +64,7 @@ ATTR_FILE_NAME: Final = "file_name"
 ATTR_DESTINATION: Final = "destination"
 #: Leave blank pages out, at this sensitivity (0–100).
 ATTR_SKIP_BLANK: Final = "skip_blank"
+ATTR_WHEN_BUSY: Final = "when_busy"
 ATTR_PAPERLESS_TITLE: Final = "paperless_title"
 ATTR_PAPERLESS_TAGS: Final = "paperless_tags"
 ATTR_PAPERLESS_CORRESPONDENT: Final = "paperless_correspondent"
@@ -89,7 +96,9 @@ CONTENT_TYPES: Final = {
 SCAN_SCHEMA: Final = probatio.Schema(
     {
         probatio.Required(ATTR_DEVICE_ID): cv.string,
-        probatio.Optional(CONF_SOURCE): probatio.Coerce(ScanSource),
+        probatio.Optional(CONF_SOURCE): probatio.In(
+            [*ScanSource, SOURCE_FEEDER_MANUAL_DUPLEX]
+        ),
         probatio.Optional(CONF_FORMAT): probatio.Coerce(DocumentFormat),
         probatio.Optional(CONF_RESOLUTION): probatio.All(
             probatio.Coerce(int), probatio.Range(min=50, max=4800)
@@ -118,6 +127,11 @@ SCAN_SCHEMA: Final = probatio.Schema(
                 probatio.Range(min=MIN_BLANK_SENSITIVITY, max=MAX_BLANK_SENSITIVITY),
             ),
             msg="expected a sensitivity (0 to 100) or off",
+        ),
+        probatio.Optional(CONF_SESSION): probatio.Coerce(SessionStep),
+        probatio.Optional(CONF_ROTATE_BACKS): cv.boolean,
+        probatio.Optional(ATTR_WHEN_BUSY, default=WhenBusy.QUEUE): probatio.Coerce(
+            WhenBusy
         ),
         probatio.Optional(ATTR_PAPERLESS_TITLE): cv.string,
         probatio.Optional(ATTR_PAPERLESS_TAGS): probatio.All(
@@ -162,9 +176,15 @@ def _scan_settings(data: dict[str, Any], defaults: ScanSettings) -> ScanSettings
     """Return the defaults with what the action's data sets."""
     changes: dict[str, Any] = {
         key: data[key]
-        for key in (CONF_SOURCE, CONF_FORMAT, CONF_RESOLUTION, CONF_COLOR, ATTR_QUALITY)
+        for key in (CONF_FORMAT, CONF_RESOLUTION, CONF_COLOR, ATTR_QUALITY)
         if key in data
     }
+    if CONF_SOURCE in data:
+        changes["source"] = (
+            ScanSource.FEEDER
+            if data[CONF_SOURCE] == SOURCE_FEEDER_MANUAL_DUPLEX
+            else ScanSource(data[CONF_SOURCE])
+        )
     if ATTR_WIDTH in data:
         changes["paper"] = Size.from_mm(data[ATTR_WIDTH], data[ATTR_HEIGHT])
     elif CONF_PAPER in data:
@@ -177,23 +197,47 @@ def _scan_settings(data: dict[str, Any], defaults: ScanSettings) -> ScanSettings
 async def _async_scan(call: ServiceCall) -> ServiceResponse:
     """Scan on the targeted scanner and store the document in the media library."""
     entry = _entry(call)
-    settings = _scan_settings(dict(call.data), scan_settings(entry.options))
+    data = dict(call.data)
+    settings = _scan_settings(data, scan_settings(entry.options))
     paperless_fields = PaperlessFields.from_config(
-        {
-            key: call.data[field]
-            for field, key in PAPERLESS_FIELDS.items()
-            if field in call.data
-        }
+        {key: data[field] for field, key in PAPERLESS_FIELDS.items() if field in data}
     )
     check_title(paperless_fields.title)
     outcome = await entry.runtime_data.runner.async_scan(
-        settings,
-        call.data[ATTR_FILE_NAME],
-        destination=call.data[ATTR_DESTINATION],
-        skip_blank=call.data.get(ATTR_SKIP_BLANK, entry.options.get(CONF_SKIP_BLANK)),
-        paperless_fields=paperless_fields,
+        ScanRequest(
+            settings=settings,
+            file_name=data[ATTR_FILE_NAME],
+            destination=data[ATTR_DESTINATION],
+            skip_blank=data.get(ATTR_SKIP_BLANK, entry.options.get(CONF_SKIP_BLANK)),
+            paperless_fields=paperless_fields,
+            session=data.get(CONF_SESSION),
+            manual_duplex=manual_duplex(data if CONF_SOURCE in data else entry.options),
+            rotate_backs=data.get(CONF_ROTATE_BACKS, rotate_backs(entry.options)),
+            when_busy=data[ATTR_WHEN_BUSY],
+        )
     )
-    return _scan_response(outcome) if call.return_response else None
+    if not call.return_response:
+        return None
+    if isinstance(outcome, PassOutcome):
+        return _pass_response(outcome)
+    return _scan_response(outcome)
+
+
+def _pass_response(outcome: PassOutcome) -> dict[str, Any]:
+    """Return the action's response data for a pass scanned into the open session."""
+    session = outcome.session
+    return {
+        "pages": outcome.pages,
+        "blank_pages_skipped": 0,
+        "files": [],
+        "duration": outcome.duration,
+        "session": {
+            "passes": session.passes,
+            "pages": session.pages,
+            "expires": session.expires.isoformat(),
+            "waiting_for_backs": session.waiting_for_backs,
+        },
+    }
 
 
 def _scan_response(outcome: ScanOutcome) -> dict[str, Any]:
@@ -233,7 +277,7 @@ def _scan_response(outcome: ScanOutcome) -> dict[str, Any]:
 
 
 async def _async_cancel(call: ServiceCall) -> None:
-    """Cancel the targeted scanner's running scan."""
+    """Cancel the targeted scanner's running scan and the scans waiting for it."""
     runner = _entry(call).runtime_data.runner
     if not runner.busy:
         raise ServiceValidationError(

@@ -19,7 +19,7 @@ and never replace a file: a taken name gets -2, -3, …
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 import errno
@@ -48,6 +48,7 @@ from .wsd import (
     async_drop_blank,
     preview_page,
 )
+from .wsd.document import turn_upside_down
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -333,12 +334,15 @@ class ScanStorage:
         duration: float,
         color: ColorMode = ColorMode.COLOR,
         skip_blank: int | None = None,
+        turned: Collection[Path] = (),
     ) -> StoredScan:
         """Assemble the pages into the document and store it with page previews.
 
         With `skip_blank` (a sensitivity), blank pages are left out (the others are
         stored as they came); when every page is blank, nothing is stored and the
-        translated `scan_all_blank` error says so.
+        translated `scan_all_blank` error says so. The pages whose files are in
+        `turned` are turned by 180° in the document and previews (losslessly, see
+        `turn_upside_down`).
 
         Colour pages become gray or black and white when `color` asked for that (and
         the scanner did not do it). Pages that cannot become the document (a PDF page
@@ -383,26 +387,31 @@ class ScanStorage:
                 outputs = await self.hass.async_add_executor_job(
                     _as_delivered, pages, work
                 )
-            scan_dir, files, previews = await self.hass.async_add_executor_job(
-                lambda: _publish(folder, outputs, pages, work, name, color=color)
-            )
-            scan = StoredScan(
-                folder=folder,
-                name=scan_dir.name,
+            turned_indices = [
+                index for index, page in enumerate(pages) if page.path in turned
+            ]
+            if turned_indices:
+                await self.hass.async_add_executor_job(
+                    _turn,
+                    outputs,
+                    turned_indices,
+                    document_format is DocumentFormat.PDF and not_converted is None,
+                )
+            return await self._async_publish(
+                outputs,
+                pages,
+                work,
+                name,
+                color=color,
                 created=created,
-                scanner=self.scanner,
-                files=files,
-                previews=previews,
-                pages=len(pages),
                 complete=complete,
                 duration=duration,
                 blank_pages_skipped=received - len(pages),
                 not_converted=not_converted,
+                turned=turned,
             )
-            await self.hass.async_add_executor_job(_write_manifest, scan)
         except OSError as err:
             raise storage_error(err, folder) from err
-        return scan
 
     def _color_converted(self, asked: ColorMode, delivered: ColorMode) -> None:
         """Say once that this scanner ignores the colour mode. Runs in the executor."""
@@ -445,26 +454,59 @@ class ScanStorage:
         try:
             await self.hass.async_add_executor_job(partial(work.mkdir, parents=True))
             outputs = await self.hass.async_add_executor_job(_as_delivered, files, work)
-            # Previews show the documents as they are (no colour mode was asked for).
-            scan_dir, stored, previews = await self.hass.async_add_executor_job(
-                partial(
-                    _publish, folder, outputs, files, work, name, color=ColorMode.COLOR
-                )
-            )
-            scan = StoredScan(
-                folder=folder,
-                name=scan_dir.name,
+            return await self._async_publish(
+                outputs,
+                files,
+                work,
+                name,
+                # Previews show the documents as they are (no colour mode was asked for).
+                color=ColorMode.COLOR,
                 created=created,
-                scanner=self.scanner,
-                files=stored,
-                previews=previews,
-                pages=len(files),
                 complete=True,
                 duration=0.0,
             )
-            await self.hass.async_add_executor_job(_write_manifest, scan)
         except OSError as err:
             raise storage_error(err, folder) from err
+
+    async def _async_publish(
+        self,
+        outputs: list[Path],
+        pages: Sequence[ScannedPage],
+        work: Path,
+        name: str,
+        *,
+        color: ColorMode,
+        created: datetime,
+        complete: bool,
+        duration: float,
+        blank_pages_skipped: int = 0,
+        not_converted: str | None = None,
+        turned: Collection[Path] = (),
+    ) -> StoredScan:
+        """Give the outputs their names, with previews, and write the manifest.
+
+        Raises OSError when a file cannot be written.
+        """
+        folder = self.folder
+        scan_dir, files, previews = await self.hass.async_add_executor_job(
+            partial(
+                _publish, folder, outputs, pages, work, name, color=color, turned=turned
+            )
+        )
+        scan = StoredScan(
+            folder=folder,
+            name=scan_dir.name,
+            created=created,
+            scanner=self.scanner,
+            files=files,
+            previews=previews,
+            pages=len(pages),
+            complete=complete,
+            duration=duration,
+            blank_pages_skipped=blank_pages_skipped,
+            not_converted=not_converted,
+        )
+        await self.hass.async_add_executor_job(_write_manifest, scan)
         return scan
 
 
@@ -483,12 +525,13 @@ def _publish(
     name: str,
     *,
     color: ColorMode,
+    turned: Collection[Path],
 ) -> tuple[Path, tuple[StoredFile, ...], tuple[Path, ...]]:
     """Make the previews and give every file its name. Blocking.
 
     Returns the scan's hidden folder (its name is the scan's), files and previews.
     """
-    previews = _make_previews(pages, work / "previews", color)
+    previews = _make_previews(pages, work / "previews", color, turned)
     scan_dir, targets = _claim(folder, outputs, name)
     stored_previews = []
     for preview in previews:
@@ -530,10 +573,22 @@ def _write_manifest(scan: StoredScan) -> None:
     partial.replace(manifest)
 
 
+def _turn(outputs: list[Path], indices: list[int], one_pdf: bool) -> None:
+    """Turn the pages at `indices` upside down: in one PDF, or each its own file."""
+    if one_pdf:
+        turn_upside_down(outputs[0], indices)
+    else:
+        for index in indices:
+            turn_upside_down(outputs[index])
+
+
 def _make_previews(
-    pages: Sequence[ScannedPage], folder: Path, color: ColorMode
+    pages: Sequence[ScannedPage],
+    folder: Path,
+    color: ColorMode,
+    turned: Collection[Path],
 ) -> list[Path]:
-    """Write a preview of each page that has one (PDF pages have none)."""
+    """Write a preview of each page that has one (PDF pages have none), turned as asked."""
     folder.mkdir()
     previews = []
     for page in pages:
@@ -546,6 +601,8 @@ def _make_previews(
             _LOGGER.warning("No preview of page %d: %s", page.index, err)
             continue
         if preview is not None:
+            if page.path in turned:
+                turn_upside_down(preview)
             previews.append(preview)
     return previews
 

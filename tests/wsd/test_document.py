@@ -12,13 +12,14 @@ import struct
 import zlib
 
 import pikepdf
-from PIL import Image, ImageChops, ImageDraw, ImageStat
+from PIL import Image, ImageChops, ImageDraw, ImageOps, ImageStat
 import pytest
 
 from custom_components.wsd_scan.wsd import ErrorKind, WsdError, document
 from custom_components.wsd_scan.wsd.document import (
     assemble,
     async_assemble,
+    interleave_backs,
     preview_page,
     sniff_image_format,
 )
@@ -739,3 +740,112 @@ def test_preview_shows_the_asked_mode(
     with Image.open(preview) as image:
         assert image.mode == mode
         assert max(image.size) == 100
+
+
+def test_interleave_backs() -> None:
+    """The turned stack's backs come last sheet first: each goes after its front."""
+    assert interleave_backs(["f1", "f2", "f3"], ["b3", "b2", "b1"]) == [
+        "f1",
+        "b1",
+        "f2",
+        "b2",
+        "f3",
+        "b3",
+    ]
+    with pytest.raises(WsdError) as err:
+        interleave_backs(["f1", "f2"], ["b1"])
+    assert err.value.kind is ErrorKind.INVALID_ARGUMENT
+
+
+def jpeg_scan_data(data: bytes) -> bytes:
+    """Return a JPEG's bytes from its first scan on: its image data."""
+    return data[data.index(b"\xff\xda") :]
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        pytest.param(b"", id="plain"),
+        pytest.param(b"\xff", id="fill-byte"),
+        pytest.param(jpeg_segment(0xEF, bytes(65000)), id="header-beyond-64-KiB"),
+    ],
+)
+def test_jpeg_is_turned_by_its_exif_orientation(tmp_path: Path, extra: bytes) -> None:
+    """A JPEG turned: the EXIF orientation says so; its image data is unchanged."""
+    original = save(page_image(1), tmp_path / "original.jpg", "JPEG", dpi=(300, 300))
+    page = tmp_path / "page.jpg"
+    page.write_bytes(original.read_bytes()[:2] + extra + original.read_bytes()[2:])
+
+    document.turn_upside_down(page)
+    assert jpeg_scan_data(page.read_bytes()) == jpeg_scan_data(original.read_bytes())
+    with Image.open(page) as turned, Image.open(original) as upright:
+        assert turned.getexif()[0x0112] == 3
+        assert turned.info["dpi"] == (300, 300)
+        shown = ImageOps.exif_transpose(turned)
+        assert mean_difference(shown, upright.rotate(180)) < 2
+
+    # Turned again, it is upright; still one EXIF segment.
+    document.turn_upside_down(page)
+    with Image.open(page) as image:
+        assert image.getexif()[0x0112] == 1
+    assert page.read_bytes().count(b"Exif\0\0") == 1
+    assert not list(tmp_path.glob(".*"))
+
+
+def test_jpeg_turn_keeps_its_exif(tmp_path: Path) -> None:
+    """A JPEG with EXIF of its own (a mirrored orientation) keeps the rest of it."""
+    exif = Image.Exif()
+    exif[0x0112] = 2  # mirrored
+    exif[0x010F] = "Scanner maker"
+    page = save(page_image(1), tmp_path / "page.jpg", "JPEG", exif=exif)
+    document.turn_upside_down(page)
+    with Image.open(page) as image:
+        assert image.getexif()[0x0112] == 4
+        assert image.getexif()[0x010F] == "Scanner maker"
+
+
+@pytest.mark.parametrize(
+    ("image_format", "mode"),
+    [("PNG", "RGB"), ("TIFF", "1"), ("TIFF", "L"), ("BMP", "RGB")],
+)
+def test_lossless_pages_are_turned_pixel_for_pixel(
+    tmp_path: Path, image_format: str, mode: str
+) -> None:
+    """PNG, TIFF and BMP pages are written again turned: every pixel kept."""
+    upright = page_image(1, mode)
+    page = save(upright, tmp_path / "page", image_format)
+    document.turn_upside_down(page)
+    with Image.open(page) as turned:
+        assert turned.format == image_format
+        assert same_pixels(turned, upright.rotate(180))
+
+
+def test_pdf_pages_get_a_rotation(tmp_path: Path) -> None:
+    """The pages asked for (all, by default) get /Rotate; the images stay unchanged."""
+    pages = [save(page_image(n), tmp_path / f"{n}.jpg", "JPEG") for n in (1, 2, 3)]
+    (pdf,) = assemble(pages, tmp_path, "scan", DocumentFormat.PDF)
+    before = raw_images(pdf)
+    document.turn_upside_down(pdf, [1])
+    with pikepdf.open(pdf) as opened:
+        assert [page.obj.get("/Rotate") for page in opened.pages] == [None, 180, None]
+    document.turn_upside_down(pdf)
+    with pikepdf.open(pdf) as opened:
+        assert [int(page.obj.get("/Rotate")) for page in opened.pages] == [180, 0, 180]
+    assert raw_images(pdf) == before
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(b"%PDF-1.4 broken", "unreadable PDF"), (b"garbage", "is not an image")],
+)
+def test_turning_unreadable_pages_is_refused(
+    tmp_path: Path, content: bytes, message: str
+) -> None:
+    """A broken PDF or no image: a PROTOCOL error, the file left as it was."""
+    page = tmp_path / "page"
+    page.write_bytes(content)
+    with pytest.raises(WsdError, match=message) as err:
+        document.turn_upside_down(page)
+    assert err.value.kind is ErrorKind.PROTOCOL
+    assert page.read_bytes() == content
+    assert not list(tmp_path.glob(".*"))

@@ -684,3 +684,102 @@ def decode_gray(page: Path, max_side: int) -> Image.Image | None:
     with _open_image(page, page_format, fit=max_side, draft_mode="L") as decoded:
         decoded.thumbnail((max_side, max_side))
         return decoded.convert("L")
+
+
+def interleave_backs[Page](fronts: Sequence[Page], backs: Sequence[Page]) -> list[Page]:
+    """Put the backs of a turned-over stack between its fronts: a duplex document.
+
+    The turned stack is fed last sheet first, so the backs come in reverse order:
+    front 1, back n, front 2, back n-1, …. Raises `WsdError` (INVALID_ARGUMENT) when
+    the passes have different numbers of pages.
+    """
+    if len(fronts) != len(backs):
+        raise WsdError(
+            ErrorKind.INVALID_ARGUMENT,
+            f"{len(fronts)} fronts and {len(backs)} backs",
+        )
+    return [page for pair in zip(fronts, reversed(backs), strict=True) for page in pair]
+
+
+#: EXIF orientations turned by half a turn (the mirrored ones stay mirrored).
+_HALF_TURN: Final = {1: 3, 3: 1, 2: 4, 4: 2, 5: 7, 7: 5, 6: 8, 8: 6}
+_EXIF_ORIENTATION: Final = 0x0112
+_APP0: Final = 0xE0
+_APP1: Final = 0xE1
+
+
+def turn_upside_down(path: Path, pdf_pages: Sequence[int] | None = None) -> None:
+    """Turn a page file, or pages of a PDF, by 180°, losslessly.
+
+    A PDF's pages (`pdf_pages`: their indices, all when None) get a /Rotate, whatever
+    images they hold. A JPEG gets the EXIF orientation a half turn from its own (its
+    image data is not touched: viewers and PDF writers turn it). PNG, TIFF and BMP are
+    decoded and written again, turned: they are lossless formats. Raises `WsdError`
+    (PROTOCOL) for a file that is no readable image. Blocking: run it in an executor.
+    """
+    image_format = sniff_image_format(_read_head(path))
+    turned = path.with_name(f".{path.name}.turned")
+    try:
+        if image_format is ImageFormat.PDF:
+            _turn_pdf(path, turned, pdf_pages)
+        elif image_format is ImageFormat.JPEG:
+            _turn_jpeg(path, turned)
+        else:
+            if image_format is ImageFormat.UNKNOWN:
+                raise WsdError(ErrorKind.PROTOCOL, f"page {path.name} is not an image")
+            with _open_image(path, image_format) as image:
+                upside_down = image.transpose(Image.Transpose.ROTATE_180)
+                if image_format is ImageFormat.BMP:
+                    upside_down.save(turned, "BMP")
+                else:
+                    _save(upside_down, turned, image_format.name, None)
+        turned.replace(path)
+    finally:
+        turned.unlink(missing_ok=True)
+
+
+def _turn_pdf(path: Path, target: Path, pages: Sequence[int] | None) -> None:
+    try:
+        with pikepdf.open(path) as pdf:
+            for index in range(len(pdf.pages)) if pages is None else pages:
+                pdf.pages[index].rotate(180, relative=True)
+            pdf.save(
+                target,
+                stream_decode_level=pikepdf.StreamDecodeLevel.none,
+                compress_streams=False,
+            )
+    except pikepdf.PdfError as err:
+        raise WsdError(
+            ErrorKind.PROTOCOL, f"unreadable PDF {path.name}: {err}"
+        ) from err
+
+
+def _turn_jpeg(path: Path, target: Path) -> None:
+    """Copy a JPEG with its EXIF orientation a half turn on; the rest byte for byte."""
+    with _open_image(path, ImageFormat.JPEG, load=False) as image:
+        exif = image.getexif()
+    exif[_EXIF_ORIENTATION] = _HALF_TURN.get(exif.get(_EXIF_ORIENTATION, 1), 3)
+    app1 = exif.tobytes()
+    with path.open("rb") as source, target.open("wb") as output:
+        head = source.read(_JPEG_HEADER_BYTES)
+        output.write(head[:2])
+        offset = 2
+        written_exif = False
+        # Segments up to the first scan: the old EXIF segment is left out, the new one
+        # follows a JFIF APP0 (which must come first).
+        while offset + 4 <= len(head) and head[offset] == 0xFF:
+            marker = head[offset + 1]
+            if marker == 0xFF:  # fill byte
+                offset += 1
+                continue
+            end = offset + 2 + int.from_bytes(head[offset + 2 : offset + 4], "big")
+            if marker != _APP0 and not written_exif:
+                output.write(b"\xff\xe1" + (len(app1) + 2).to_bytes(2, "big") + app1)
+                written_exif = True
+            if marker == _START_OF_SCAN or end > len(head):
+                break
+            if not (marker == _APP1 and head[offset + 4 : offset + 10] == b"Exif\0\0"):
+                output.write(head[offset:end])
+            offset = end
+        output.write(head[offset:])
+        shutil.copyfileobj(source, output)
