@@ -9,10 +9,10 @@
         await page.screenshot(Path("shot.png"))
 
 Where Chromium runs: `Browser.start()` connects to the Chromium that
-`scripts/browser/chromium CMD` started for CMD (it sets `WSD_CHROMIUM_DEVTOOLS`); without
-it, it runs `scripts/browser/chromium` itself, which needs `chromium` on this machine's
-PATH. Under `scripts/run`'s private root filesystem there is no browser, so run Python
-there through `scripts/browser/chromium python ...`. Everything stays on 127.0.0.1.
+`scripts/browser/chromium CMD` started for CMD (it sets `WSD_CHROMIUM_DEVTOOLS`), so run
+Python through it: `scripts/browser/chromium python -m ...`. That script starts Chromium on
+this machine (scripts/run's private root filesystem has no browser) and puts both in a
+network namespace with only a loopback adapter.
 
 Each page lives in its own browser context (its own cookies and localStorage), so pages
 of one Chromium do not see each other's logins.
@@ -43,12 +43,11 @@ from typing import Any, Self
 import aiohttp
 
 DEVTOOLS_ENV = "WSD_CHROMIUM_DEVTOOLS"
-LAUNCHER = Path(__file__).with_name("chromium")
 DEFAULT_TIMEOUT = 20.0
 
 # Runs in the page: `wsdFind(selector, text)` returns the element or null;
 # `wsdFindIn(element, css)` the first shown match below `element`, shadow roots included.
-FIND_ELEMENT_JS = """
+FIND_ELEMENT_JS = r"""
 (() => {
   if (window.wsdFind) return;
   const roots = (root) => {
@@ -59,8 +58,23 @@ FIND_ELEMENT_JS = """
     }
     return found;
   };
-  const visibleText = (el) =>
-    (el.innerText ?? el.textContent ?? "").replace(/\\s+/g, " ").trim();
+  // The text of the rendered (composed) tree: shadow roots instead of light children,
+  // slots by what is assigned to them.
+  const composedText = (node) => {
+    if (node.nodeType === Node.TEXT_NODE) return node.textContent;
+    if (["STYLE", "SCRIPT", "TEMPLATE"].includes(node.nodeName)) return "";
+    if (node.nodeName === "SLOT") {
+      return node.assignedNodes({ flatten: true }).map(composedText).join(" ");
+    }
+    return [...(node.shadowRoot ?? node).childNodes].map(composedText).join(" ");
+  };
+  const visibleText = (el) => composedText(el).replace(/\s+/g, " ").trim();
+  const composedContains = (outer, inner) => {
+    for (let node = inner; node; node = node.parentNode ?? node.host) {
+      if (node === outer) return true;
+    }
+    return false;
+  };
   const isShown = (el) => {
     const rect = el.getBoundingClientRect();
     return rect.width > 0 && rect.height > 0;
@@ -72,14 +86,17 @@ FIND_ELEMENT_JS = """
     let scopes = [document];
     const steps = selector.split(" >> ");
     for (const [index, css] of steps.entries()) {
-      let matches = findAll(scopes, css).filter(isShown);
-      if (index === steps.length - 1 && text !== null) {
+      const last = index === steps.length - 1;
+      // Hosts such as dialogs may take no room themselves: only the target must show.
+      let matches = findAll(scopes, css).filter((el) => !last || isShown(el));
+      if (last && text !== null) {
         matches = matches.filter((el) => visibleText(el).includes(text));
         // The innermost match: a button rather than the dialog around it.
-        matches = matches.filter((el) => !matches.some((o) => o !== el && el.contains(o)));
+        matches = matches.filter(
+          (el) => !matches.some((o) => o !== el && composedContains(el, o)));
       }
       if (!matches.length) return null;
-      scopes = index === steps.length - 1 ? matches : [matches[0]];
+      scopes = last ? matches : [matches[0]];
     }
     return scopes[0];
   };
@@ -165,9 +182,10 @@ class Browser:
     async def start(cls) -> AsyncIterator[Self]:
         """Connect to Chromium (see the module's docstring); close everything on exit."""
         async with contextlib.AsyncExitStack() as stack:
-            devtools = os.environ.get(DEVTOOLS_ENV) or await stack.enter_async_context(
-                _launch()
-            )
+            if not (devtools := os.environ.get(DEVTOOLS_ENV)):
+                raise BrowserError(
+                    f"{DEVTOOLS_ENV} is not set: run this through scripts/browser/chromium"
+                )
             session = await stack.enter_async_context(aiohttp.ClientSession())
             async with session.get(f"{devtools}/json/version") as response:
                 version = await response.json()
@@ -195,25 +213,6 @@ class Browser:
         page = Page(self._connection, attached["sessionId"])
         await page.setup(width, height)
         return page
-
-
-@contextlib.asynccontextmanager
-async def _launch() -> AsyncIterator[str]:
-    """Run scripts/browser/chromium; yield its DevTools URL."""
-    process = await asyncio.create_subprocess_exec(
-        str(LAUNCHER), stdout=asyncio.subprocess.PIPE
-    )
-    try:
-        assert process.stdout is not None
-        async with asyncio.timeout(40):
-            line = await process.stdout.readline()
-        if not line:
-            raise BrowserError(f"{LAUNCHER} exited with {await process.wait()}")
-        yield line.decode().strip()
-    finally:
-        if process.returncode is None:
-            process.terminate()
-            await process.wait()
 
 
 class Page:

@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 import json
 from pathlib import Path
 import socket
@@ -54,15 +54,16 @@ def free_port() -> int:
 
 @dataclass
 class HomeAssistant:
-    """A running instance: its URL, config directory, simulator and access token."""
+    """A running instance: its URL, config directory, simulators and access token."""
 
     url: str
     config_dir: Path
-    simulator: dict[str, str]
-    """The simulator's URLs (`device_url`, `control_url`, …) and `uuid`."""
     token: str
     refresh_token: str
     session: aiohttp.ClientSession
+    _stack: contextlib.AsyncExitStack
+    simulators: list[dict[str, str]] = field(default_factory=list)
+    """Each simulator's URLs (`device_url`, `control_url`, …) and `uuid`."""
 
     @classmethod
     @contextlib.asynccontextmanager
@@ -71,7 +72,7 @@ class HomeAssistant:
         *,
         simulator_args: tuple[str, ...] = ("--profile", "office_mfp", "--feeder", "10"),
     ) -> AsyncIterator[Self]:
-        """Start the simulator and Home Assistant; stop both and clean up on exit."""
+        """Start Home Assistant and a simulator; stop all and clean up on exit."""
         async with contextlib.AsyncExitStack() as stack:
             config_dir = Path(
                 stack.enter_context(tempfile.TemporaryDirectory(prefix="wsd-ha-"))
@@ -79,14 +80,10 @@ class HomeAssistant:
             port = free_port()
             url = f"http://127.0.0.1:{port}"
             _write_config(config_dir, port)
-            logs = [config_dir / "simulator.log", config_dir / "hass.log"]
             try:
-                simulator = await stack.enter_async_context(
-                    _simulator(simulator_args, logs[0])
-                )
                 await stack.enter_async_context(
                     _process(
-                        logs[1],
+                        config_dir / "hass.log",
                         sys.executable,
                         "-m",
                         "homeassistant",
@@ -97,20 +94,46 @@ class HomeAssistant:
                 )
                 session = await stack.enter_async_context(aiohttp.ClientSession())
                 tokens = await _onboard(session, url)
-                yield cls(
+                instance = cls(
                     url,
                     config_dir,
-                    simulator,
                     tokens["access_token"],
                     tokens["refresh_token"],
                     session,
+                    stack,
                 )
+                await instance.start_simulator(*simulator_args)
+                yield instance
             except BaseException:
-                for log in logs:
-                    if log.exists():
-                        print(f"==> {log.name}", file=sys.stderr)  # noqa: T201
-                        print(log.read_text()[-20000:], file=sys.stderr)  # noqa: T201
+                for log in sorted(config_dir.glob("*.log")):
+                    print(f"==> {log.name}", file=sys.stderr)  # noqa: T201
+                    print(log.read_text()[-20000:], file=sys.stderr)  # noqa: T201
                 raise
+
+    @property
+    def simulator(self) -> dict[str, str]:
+        """The first simulator's URLs."""
+        return self.simulators[0]
+
+    async def start_simulator(self, *args: str) -> dict[str, str]:
+        """Start another simulator (`python -m simulator` arguments); return its URLs.
+
+        It runs until the instance stops, with a WS-DSP scan server.
+        """
+        log = self.config_dir / f"simulator-{len(self.simulators)}.log"
+        info = await self._stack.enter_async_context(_simulator(args, log))
+        self.simulators.append(info)
+        return info
+
+    async def set_internal_url(self, url: str | None) -> None:
+        """Set (or, with None, remove) Home Assistant's internal URL and reload it."""
+        configuration = self.config_dir / "configuration.yaml"
+        config = load_yaml_dict(configuration)
+        config["homeassistant"].pop("internal_url", None)
+        if url is not None:
+            config["homeassistant"]["internal_url"] = url
+        configuration.write_text(dump(config))
+        await self.api("POST", "/api/services/homeassistant/reload_core_config", {})
 
     async def api(
         self, method: str, path: str, payload: dict[str, Any] | None = None
