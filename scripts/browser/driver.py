@@ -19,7 +19,7 @@ of one Chromium do not see each other's logins.
 
 Selectors: a CSS selector is matched in the document and in every shadow root below it,
 the way Home Assistant's frontend (web components all the way down) needs. `A >> B`
-looks for B inside the first A (its light DOM and its shadow roots). `text=` keeps only
+looks for B inside any A (in its light DOM or its shadow roots). `text=` keeps only
 elements whose visible text contains it (case-sensitive, whitespace collapsed); the
 innermost such element wins, so `click("ha-button", text="Submit")` hits the button.
 
@@ -46,7 +46,8 @@ DEVTOOLS_ENV = "WSD_CHROMIUM_DEVTOOLS"
 DEFAULT_TIMEOUT = 20.0
 
 # Runs in the page: `wsdFind(selector, text)` returns the element or null;
-# `wsdFindIn(element, css)` the first shown match below `element`, shadow roots included.
+# `wsdFindIn(element, css)` the first shown match below `element`, shadow roots included;
+# `wsdImagesLoaded()` whether the images in view have loaded.
 FIND_ELEMENT_JS = r"""
 (() => {
   if (window.wsdFind) return;
@@ -75,20 +76,28 @@ FIND_ELEMENT_JS = r"""
     }
     return false;
   };
+  // Takes room on the page, or is a host without a box of its own (a dialog's host,
+  // `display: contents`) around something that does.
   const isShown = (el) => {
     const rect = el.getBoundingClientRect();
-    return rect.width > 0 && rect.height > 0;
+    if (rect.width > 0 && rect.height > 0) return true;
+    return [...(el.shadowRoot?.children ?? []), ...el.children].some(isShown);
   };
-  const findAll = (scopes, css) =>
-    scopes.flatMap(roots).flatMap((root) => [...root.querySelectorAll(css)]);
+  const findAll = (scopes, css) => [...new Set(
+    scopes.flatMap(roots).flatMap((root) => [...root.querySelectorAll(css)]))];
+  // Whether every image in the viewport has loaded (or failed to).
+  window.wsdImagesLoaded = () => findAll([document], "img").every((img) => {
+    const rect = img.getBoundingClientRect();
+    const inView = rect.bottom > 0 && rect.top < innerHeight && rect.width > 0;
+    return !inView || img.complete;
+  });
   window.wsdFindIn = (scope, css) => findAll([scope], css).find(isShown) ?? null;
   window.wsdFind = (selector, text) => {
     let scopes = [document];
     const steps = selector.split(" >> ");
     for (const [index, css] of steps.entries()) {
       const last = index === steps.length - 1;
-      // Hosts such as dialogs may take no room themselves: only the target must show.
-      let matches = findAll(scopes, css).filter((el) => !last || isShown(el));
+      let matches = findAll(scopes, css).filter(isShown);
       if (last && text !== null) {
         matches = matches.filter((el) => visibleText(el).includes(text));
         // The innermost match: a button rather than the dialog around it.
@@ -96,7 +105,7 @@ FIND_ELEMENT_JS = r"""
           (el) => !matches.some((o) => o !== el && composedContains(el, o)));
       }
       if (!matches.length) return null;
-      scopes = last ? matches : [matches[0]];
+      scopes = matches;
     }
     return scopes[0];
   };
@@ -124,8 +133,12 @@ class _Connection:
         method: str,
         params: dict[str, Any] | None = None,
         session: str | None = None,
+        timeout: float = 60,
     ) -> dict[str, Any]:
-        """Send a command (to a page when `session` is given) and return its result."""
+        """Send a command (to a page when `session` is given) and return its result.
+
+        `timeout` only guards against a Chromium that stopped answering.
+        """
         message_id = next(self.ids)
         message: dict[str, Any] = {"id": message_id, "method": method}
         message["params"] = params or {}
@@ -137,10 +150,12 @@ class _Connection:
         self.pending[message_id] = future
         try:
             await self.socket.send_str(json.dumps(message))
-            async with asyncio.timeout(60):
+            async with asyncio.timeout(timeout):
                 return await future
         except TimeoutError as err:
-            raise BrowserError(f"{method}: no answer from Chromium in 60 s") from err
+            raise BrowserError(
+                f"{method}: no answer from Chromium in {timeout} s"
+            ) from err
         finally:
             self.pending.pop(message_id, None)
 
@@ -224,6 +239,7 @@ class Page:
         self._session = session
         self.errors: list[str] = []
         """Uncaught exceptions of the page's scripts, for a test to assert on."""
+        self.viewport = (0, 0)
         connection.listeners.append(self._on_event)
 
     def _on_event(
@@ -235,18 +251,17 @@ class Page:
                 details.get("exception", {}).get("description") or details["text"]
             )
 
-    async def send(self, method: str, params: dict[str, Any] | None = None) -> Any:
+    async def send(
+        self, method: str, params: dict[str, Any] | None = None, timeout: float = 60
+    ) -> Any:
         """Send any DevTools command to this page and return its result."""
-        return await self._connection.send(method, params, self._session)
+        return await self._connection.send(method, params, self._session, timeout)
 
     async def setup(self, width: int, height: int) -> None:
         """Set the viewport and the deterministic media: light, English, no motion."""
         for domain in ("Page", "Runtime"):
             await self.send(f"{domain}.enable")
-        await self.send(
-            "Emulation.setDeviceMetricsOverride",
-            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
-        )
+        await self.set_viewport(width, height)
         await self.send(
             "Emulation.setEmulatedMedia",
             {
@@ -261,6 +276,14 @@ class Page:
         # Transitions and animations finish at once, so a screenshot never catches one.
         await self.send("Animation.enable")
         await self.send("Animation.setPlaybackRate", {"playbackRate": 1000})
+
+    async def set_viewport(self, width: int, height: int) -> None:
+        """Make the viewport `width`×`height` CSS pixels (at 1 device pixel each)."""
+        self.viewport = (width, height)
+        await self.send(
+            "Emulation.setDeviceMetricsOverride",
+            {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
+        )
 
     async def add_init_script(self, source: str) -> None:
         """Run `source` in every document this page loads, before its own scripts."""
@@ -287,11 +310,15 @@ class Page:
         finally:
             self._connection.listeners.remove(on_load)
 
-    async def evaluate(self, expression: str) -> Any:
-        """Evaluate a JavaScript expression (awaiting a promise); return its JSON value."""
+    async def evaluate(self, expression: str, *, timeout: float = 60) -> Any:
+        """Evaluate a JavaScript expression (awaiting a promise); return its JSON value.
+
+        `timeout` bounds a promise that never settles.
+        """
         result = await self.send(
             "Runtime.evaluate",
             {"expression": expression, "awaitPromise": True, "returnByValue": True},
+            timeout,
         )
         if "exceptionDetails" in result:
             details = result["exceptionDetails"]
@@ -316,7 +343,7 @@ class Page:
           poll();
         }})"""
         await self.evaluate(FIND_ELEMENT_JS)
-        value = await self.evaluate(script)
+        value = await self.evaluate(script, timeout=timeout + 30)
         if not value:
             raise BrowserError(
                 f"timed out after {timeout} s waiting for {what or expression}"
@@ -404,13 +431,46 @@ class Page:
         )
         await self.send("Input.insertText", {"text": value})
 
-    async def settle(self) -> None:
-        """Wait for web fonts, pending images and two rendered frames."""
+    async def scroll_into_view(
+        self,
+        selector: str,
+        *,
+        text: str | None = None,
+        block: str = "start",
+        timeout: float = DEFAULT_TIMEOUT,
+    ) -> None:
+        """Scroll the element's scroll containers so that it shows (`block` as in CSS)."""
+        await self._element_call(
+            selector,
+            text,
+            f"el.scrollIntoView({{block: {json.dumps(block)}}}); return true;",
+            timeout,
+        )
+
+    async def settle(self, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+        """Make the page still: no focus (no caret), no hover, images and fonts loaded."""
+        width, height = self.viewport
+        # The right edge is margin on Home Assistant's pages: nothing shows hovered.
+        await self.send(
+            "Input.dispatchMouseEvent",
+            {"type": "mouseMoved", "x": width - 1, "y": height // 2},
+        )
         await self.evaluate(
-            """(async () => {
-              await document.fonts.ready;
-              await new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)));
+            """(() => {
+              let focused = document.activeElement;
+              while (focused?.shadowRoot?.activeElement) {
+                focused = focused.shadowRoot.activeElement;
+              }
+              focused?.blur();
             })()"""
+        )
+        await self.wait_until(
+            "wsdImagesLoaded() && document.fonts.status === 'loaded'",
+            timeout=timeout,
+            what="images and fonts to load",
+        )
+        await self.evaluate(
+            "new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))"
         )
 
     async def screenshot(self, path: Path) -> None:

@@ -35,6 +35,7 @@ from typing import Any, Self
 
 import aiohttp
 from homeassistant.components.http.config import HTTP_STORAGE_SCHEMA
+from homeassistant.const import __version__ as HA_VERSION
 from homeassistant.util.yaml import dump, load_yaml_dict
 
 from .driver import BrowserError, Page
@@ -126,14 +127,8 @@ class HomeAssistant:
         return info
 
     async def set_internal_url(self, url: str | None) -> None:
-        """Set (or, with None, remove) Home Assistant's internal URL and reload it."""
-        configuration = self.config_dir / "configuration.yaml"
-        config = load_yaml_dict(configuration)
-        config["homeassistant"].pop("internal_url", None)
-        if url is not None:
-            config["homeassistant"]["internal_url"] = url
-        configuration.write_text(dump(config))
-        await self.api("POST", "/api/services/homeassistant/reload_core_config", {})
+        """Set (or, with None, remove) Home Assistant's internal URL."""
+        await self.ws({"type": "config/core/update", "internal_url": url})
 
     async def api(
         self, method: str, path: str, payload: dict[str, Any] | None = None
@@ -150,6 +145,19 @@ class HomeAssistant:
                     f"{method} {path}: {response.status} {await response.text()}"
                 )
             return await response.json()
+
+    async def ws(self, message: dict[str, Any]) -> Any:
+        """Send one websocket API command as the onboarded user; return its result."""
+        async with self.session.ws_connect(f"{self.url}/api/websocket") as socket:
+            await socket.receive_json()  # auth_required
+            await socket.send_json({"type": "auth", "access_token": self.token})
+            if (await socket.receive_json())["type"] != "auth_ok":
+                raise BrowserError("the websocket API refused the access token")
+            await socket.send_json({"id": 1} | message)
+            answer = await socket.receive_json()
+        if not answer["success"]:
+            raise BrowserError(f"{message['type']}: {answer['error']}")
+        return answer["result"]
 
     async def control(
         self, method: str, path: str, payload: dict[str, Any] | None = None
@@ -196,6 +204,24 @@ def _write_config(config_dir: Path, port: int) -> None:
         # Onboarding's location step also sets up weather, radio, text-to-speech and
         # shopping list integrations (from the internet); mark it done beforehand.
         "onboarding": (4, 1, {"done": ["core_config", "analytics"]}),
+        # Issues about this throw-away installation itself, not the integration: no
+        # country set, and a Python virtual environment ("Core") as installation method.
+        "repairs.issue_registry": (
+            1,
+            2,
+            {
+                "issues": [
+                    {
+                        "created": "2026-01-01T00:00:00+00:00",
+                        "dismissed_version": HA_VERSION,
+                        "domain": "homeassistant",
+                        "is_persistent": False,
+                        "issue_id": issue_id,
+                    }
+                    for issue_id in ("country_not_configured", "deprecated_method")
+                ]
+            },
+        ),
     }
     for key, (version, minor_version, data) in stored.items():
         (storage / key).write_text(
