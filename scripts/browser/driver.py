@@ -47,7 +47,8 @@ DEFAULT_TIMEOUT = 20.0
 
 # Runs in the page: `wsdFind(selector, text)` returns the element or null;
 # `wsdFindIn(element, css)` the first shown match below `element`, shadow roots included;
-# `wsdImagesLoaded()` whether the images in view have loaded.
+# `wsdImagesLoaded()` whether the images in view have loaded; `wsdFrames()` a promise of
+# two rendered frames.
 FIND_ELEMENT_JS = r"""
 (() => {
   if (window.wsdFind) return;
@@ -71,7 +72,7 @@ FIND_ELEMENT_JS = r"""
   };
   const visibleText = (el) => composedText(el).replace(/\s+/g, " ").trim();
   const composedContains = (outer, inner) => {
-    for (let node = inner; node; node = node.parentNode ?? node.host) {
+    for (let node = inner; node; node = node.assignedSlot ?? node.parentNode ?? node.host) {
       if (node === outer) return true;
     }
     return false;
@@ -91,6 +92,9 @@ FIND_ELEMENT_JS = r"""
     const inView = rect.bottom > 0 && rect.top < innerHeight && rect.width > 0;
     return !inView || img.complete;
   });
+  // Resolves once two more frames were rendered (layout caught up with a change).
+  window.wsdFrames = () => new Promise(
+    (resolve) => requestAnimationFrame(() => requestAnimationFrame(() => resolve(true))));
   window.wsdFindIn = (scope, css) => findAll([scope], css).find(isShown) ?? null;
   window.wsdFind = (selector, text) => {
     let scopes = [document];
@@ -284,6 +288,10 @@ class Page:
             "Emulation.setDeviceMetricsOverride",
             {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": False},
         )
+        await self.wait_until(
+            f"innerWidth === {width} && innerHeight === {height} && wsdFrames()",
+            what="the page to take the new size",
+        )
 
     async def add_init_script(self, source: str) -> None:
         """Run `source` in every document this page loads, before its own scripts."""
@@ -330,18 +338,21 @@ class Page:
     async def wait_until(
         self, expression: str, *, timeout: float = DEFAULT_TIMEOUT, what: str = ""
     ) -> Any:
-        """Poll a JavaScript expression until it is truthy; return its value."""
-        script = f"""new Promise((resolve) => {{
+        """Poll a JavaScript expression (a promise's value counts) until it is truthy.
+
+        Returns its value; an exception thrown by it counts as false.
+        """
+        script = f"""(async () => {{
           const end = performance.now() + {timeout * 1000};
-          const poll = () => {{
-            let value = null;
-            try {{ value = ({expression}); }} catch (e) {{}}
-            if (value) resolve(value);
-            else if (performance.now() > end) resolve(null);
-            else setTimeout(poll, 50);
-          }};
-          poll();
-        }})"""
+          while (performance.now() < end) {{
+            try {{
+              const value = await ({expression});
+              if (value) return value;
+            }} catch (e) {{}}
+            await new Promise((resolve) => setTimeout(resolve, 50));
+          }}
+          return null;
+        }})()"""
         await self.evaluate(FIND_ELEMENT_JS)
         value = await self.evaluate(script, timeout=timeout + 30)
         if not value:
@@ -384,7 +395,8 @@ class Page:
         """Wait for the element, then run `body` with it as `el`; return its value."""
         await self.wait_for(selector, text=text, timeout=timeout)
         return await self.evaluate(
-            f"((el) => {{ {body} }})(wsdFind({json.dumps(selector)}, {json.dumps(text)}))"
+            f"(async (el) => {{ {body} }})"
+            f"(wsdFind({json.dumps(selector)}, {json.dumps(text)}))"
         )
 
     async def click(
@@ -398,7 +410,8 @@ class Page:
         box = await self._element_call(
             selector,
             text,
-            """el.scrollIntoView({block: "center", inline: "center"});
+            """el.scrollIntoView({block: "center", inline: "center", behavior: "instant"});
+               await wsdFrames();
                const r = el.getBoundingClientRect();
                return {x: r.left + r.width / 2, y: r.top + r.height / 2};""",
             timeout,
@@ -443,7 +456,8 @@ class Page:
         await self._element_call(
             selector,
             text,
-            f"el.scrollIntoView({{block: {json.dumps(block)}}}); return true;",
+            f"el.scrollIntoView({{block: {json.dumps(block)}, behavior: 'instant'}});"
+            " return true;",
             timeout,
         )
 
@@ -469,9 +483,7 @@ class Page:
             timeout=timeout,
             what="images and fonts to load",
         )
-        await self.evaluate(
-            "new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r)))"
-        )
+        await self.evaluate("wsdFrames()")
 
     async def screenshot(self, path: Path) -> None:
         """Write the viewport as PNG to `path`, once the page settled."""

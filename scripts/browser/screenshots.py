@@ -31,10 +31,9 @@ SHOTS: Final = {
     "discovered": 800,
     "action-response": 800,
     "device": 1000,
-    "last-scan-preview": 800,
     "media-browser": 800,
     "profile-form": 800,
-    "entry": 800,
+    "entry": 900,
     "options-menu": 800,
     "post-scan-form": 800,
     "options-error": 1300,
@@ -140,12 +139,15 @@ class Tour:
         response = "Copy to clipboard as template"
         await self.page.wait_for("ha-card", text=response, timeout=60)
         # The button shows a tick for a moment after success.
-        await self.page.wait_for("ha-button", text="Perform action")
+        await self.page.wait_until(
+            "!wsdFind('ha-progress-button', null).shadowRoot.querySelector('.result')",
+            what="the button's tick to go",
+        )
         await self.page.scroll_into_view("ha-card", text=response, block="end")
         await self.shot("action-response")
 
     async def device(self) -> None:
-        """Show the device page with a paper jam and a loaded feeder, and the preview."""
+        """Show the device page after the scan, with a paper jam and a loaded feeder."""
         # Many scanners report an empty feeder only as a condition; once one did, the
         # Feeder entity knows they report it and reads Loaded or Empty.
         await self.ha.control("POST", "feeder", {"sheets": 5})
@@ -156,10 +158,6 @@ class Tour:
         await self.page.wait_for("ha-card", text="Paper jam", timeout=30)
         await self.page.wait_for("ha-card", text="Loaded", timeout=30)
         await self.shot("device")
-        await self.page.set_viewport(WIDTH, SHOTS["last-scan-preview"])
-        await self.page.click("ha-card >> *", text="Last scan preview")
-        await self.page.wait_for("ha-more-info-dialog >> img")
-        await self.shot("last-scan-preview")
 
     async def media(self) -> None:
         """Open the PDF just scanned in Media → WSD scans."""
@@ -177,7 +175,10 @@ class Tour:
         await self.page.click("ha-button", text="Add panel profile", timeout=30)
         await self.page.fill(f"{FLOW} >> ha-selector-text", "Receipts")
         await self.shot("profile-form")
-        await self.page.click(f"{FLOW} >> ha-button", text="Submit")
+        await self.submit("Created configuration for Receipts")
+        await self.page.click(f"{FLOW} >> ha-button", text="Finish")
+        await self.page.wait_gone(FLOW)
+        await self.page.set_viewport(WIDTH, SHOTS["entry"])
         await self.page.wait_for("ha-config-sub-entry-row", text="Receipts", timeout=30)
         await self.shot("entry")
 
