@@ -4,8 +4,8 @@
         page = await browser.new_page(width=1280, height=800)
         await page.navigate("http://127.0.0.1:8123/")
         await page.wait_for("ha-sidebar")
-        await page.click("ha-button", text="Submit")
-        await page.fill("ha-textfield", "Office")
+        await page.fill("dialog-data-entry-flow >> ha-selector-text", "Receipts")
+        await page.click("dialog-data-entry-flow >> ha-button", text="Submit")
         await page.screenshot(Path("shot.png"))
 
 Where Chromium runs: `Browser.start()` connects to the Chromium that

@@ -62,6 +62,8 @@ class Tour:
 
     async def shot(self, name: str) -> None:
         """Write the screenshot `name` (one of `SHOTS`)."""
+        if self.page.viewport != (WIDTH, SHOTS[name]):
+            raise RuntimeError(f"{name} is taken at {self.page.viewport}")
         await self.page.screenshot(self.out / f"{name}.png")
         self.taken.append(name)
         print(f"{name}.png", flush=True)  # noqa: T201
@@ -76,11 +78,9 @@ class Tour:
         await self.page.click(f"{FLOW} >> ha-button", text="Submit")
         await self.page.wait_for(FLOW, text=next_text, timeout=30)
 
-    async def options(self) -> None:
-        """Open the scanner's options (its entry's cog) on the integration's page."""
-        await self.page.navigate(
-            f"{self.ha.url}/config/integrations/integration/wsd_scan"
-        )
+    async def options(self, name: str) -> None:
+        """Open the scanner's options (its entry's cog) for screenshot `name`."""
+        await self.open("/config/integrations/integration/wsd_scan", name)
         await self.page.click(
             "ha-config-entry-row >> button[aria-label='Configure']", timeout=30
         )
@@ -184,13 +184,12 @@ class Tour:
 
     async def options_forms(self) -> None:
         """Show the options menu, the post-scan form, and a refused callback URL."""
-        await self.options()
+        await self.options("options-menu")
         await self.shot("options-menu")
         await self.page.click(f"{FLOW} >> *", text="Post-scan endpoint")
         await self.page.wait_for(FLOW, text="User identifier")
         await self.shot("post-scan-form")
-        await self.page.set_viewport(WIDTH, SHOTS["options-error"])
-        await self.options()
+        await self.options("options-error")
         await self.page.click(f"{FLOW} >> *", text="Scan defaults and network")
         await self.page.click(f"{FLOW} >> ha-expansion-panel", text="Advanced")
         await self.page.fill(f"{FLOW} >> ha-selector-text", "192.168.1.5:8123")
