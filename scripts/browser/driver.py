@@ -144,8 +144,11 @@ class _Connection:
         `timeout` only guards against a Chromium that stopped answering.
         """
         message_id = next(self.ids)
-        message: dict[str, Any] = {"id": message_id, "method": method}
-        message["params"] = params or {}
+        message: dict[str, Any] = {
+            "id": message_id,
+            "method": method,
+            "params": params or {},
+        }
         if session is not None:
             message["sessionId"] = session
         future: asyncio.Future[dict[str, Any]] = (
@@ -229,7 +232,9 @@ class Browser:
         attached = await self._connection.send(
             "Target.attachToTarget", {"targetId": target["targetId"], "flatten": True}
         )
-        page = Page(self._connection, attached["sessionId"])
+        page = Page(
+            self._connection, attached["sessionId"], context["browserContextId"]
+        )
         await page.setup(width, height)
         return page
 
@@ -237,13 +242,15 @@ class Browser:
 class Page:
     """One tab: navigate, evaluate, wait, click, type, screenshot."""
 
-    def __init__(self, connection: _Connection, session: str) -> None:
+    def __init__(self, connection: _Connection, session: str, context: str) -> None:
         """Use `Browser.new_page()`."""
         self._connection = connection
         self._session = session
+        self._context = context
         self.errors: list[str] = []
         """Uncaught exceptions of the page's scripts, for a test to assert on."""
         self.viewport = (0, 0)
+        """The viewport's width and height in CSS pixels."""
         connection.listeners.append(self._on_event)
 
     def _on_event(
@@ -493,6 +500,8 @@ class Page:
         path.write_bytes(base64.b64decode(result["data"]))
 
     async def close(self) -> None:
-        """Close the tab."""
+        """Close the tab and forget its browser context (cookies, storage)."""
         self._connection.listeners.remove(self._on_event)
-        await self.send("Page.close")
+        await self._connection.send(
+            "Target.disposeBrowserContext", {"browserContextId": self._context}
+        )

@@ -4,7 +4,7 @@
         page = await browser.new_page()
         await ha.login(page)
         await page.navigate(ha.url + "/config/integrations/dashboard")
-        await ha.control("POST", "conditions/jam")        # the simulator's control API
+        await ha.control("POST", "conditions/MediaJam")   # the simulator's control API
         await ha.api("POST", "/api/services/wsd_scan/scan?return_response", {...})
 
 As `scripts/develop` does, but in a temporary configuration directory (deleted on exit)
@@ -13,7 +13,8 @@ and on free ports of 127.0.0.1: `hass` from this repository's development config
 network settings limited to the loopback adapter, and the simulator (`python -m
 simulator`, `office_mfp` with a loaded feeder and a WS-DSP scan server by default) beside
 it. `start()` returns once Home Assistant answers and a user ("Screenshots", password
-`screenshots`, English) is onboarded, with `token` its access token for `api()`.
+`screenshots`, English) is onboarded, with `token` its access token for `api()` and
+`ws()`. Failures raise `InstanceError`.
 
 Runs where the project's Python runs (`scripts/run`, or `scripts/browser/chromium python
 ...` together with a browser); needs no network beyond loopback. On failure the logs of
@@ -38,11 +39,15 @@ from homeassistant.components.http.config import HTTP_STORAGE_SCHEMA
 from homeassistant.const import __version__ as HA_VERSION
 from homeassistant.util.yaml import dump, load_yaml_dict
 
-from .driver import BrowserError, Page
+from .driver import Page
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 180.0
 USER = {"name": "Screenshots", "username": "screenshots", "password": "screenshots"}
+
+
+class InstanceError(Exception):
+    """Home Assistant or a simulator did not start, or refused a command."""
 
 
 def free_port() -> int:
@@ -82,7 +87,7 @@ class HomeAssistant:
             url = f"http://127.0.0.1:{port}"
             _write_config(config_dir, port)
             try:
-                await stack.enter_async_context(
+                hass = await stack.enter_async_context(
                     _process(
                         config_dir / "hass.log",
                         sys.executable,
@@ -94,6 +99,7 @@ class HomeAssistant:
                     )
                 )
                 session = await stack.enter_async_context(aiohttp.ClientSession())
+                await _wait_until_up(session, url, hass)
                 tokens = await _onboard(session, url)
                 instance = cls(
                     url,
@@ -141,7 +147,7 @@ class HomeAssistant:
             headers={"Authorization": f"Bearer {self.token}"},
         ) as response:
             if response.status >= 400:
-                raise BrowserError(
+                raise InstanceError(
                     f"{method} {path}: {response.status} {await response.text()}"
                 )
             return await response.json()
@@ -152,11 +158,11 @@ class HomeAssistant:
             await socket.receive_json()  # auth_required
             await socket.send_json({"type": "auth", "access_token": self.token})
             if (await socket.receive_json())["type"] != "auth_ok":
-                raise BrowserError("the websocket API refused the access token")
+                raise InstanceError("the websocket API refused the access token")
             await socket.send_json({"id": 1} | message)
             answer = await socket.receive_json()
         if not answer["success"]:
-            raise BrowserError(f"{message['type']}: {answer['error']}")
+            raise InstanceError(f"{message['type']}: {answer['error']}")
         return answer["result"]
 
     async def control(
@@ -289,19 +295,31 @@ async def _simulator(args: tuple[str, ...], log: Path) -> AsyncIterator[dict[str
                     break
                 await asyncio.sleep(0.1)
             else:
-                raise BrowserError(f"the simulator exited: {log.read_text()}")
+                raise InstanceError(f"the simulator exited: {log.read_text()}")
         yield info
 
 
+async def _wait_until_up(
+    session: aiohttp.ClientSession, url: str, hass: asyncio.subprocess.Process
+) -> None:
+    """Poll Home Assistant's onboarding API until it answers (or `hass` exits)."""
+    try:
+        async with asyncio.timeout(START_TIMEOUT):
+            while hass.returncode is None:
+                with contextlib.suppress(aiohttp.ClientError):
+                    async with session.get(f"{url}/api/onboarding") as response:
+                        if response.status == 200:
+                            return
+                await asyncio.sleep(0.25)
+    except TimeoutError as err:
+        raise InstanceError(
+            f"Home Assistant did not start in {START_TIMEOUT} s"
+        ) from err
+    raise InstanceError(f"Home Assistant exited with {hass.returncode}")
+
+
 async def _onboard(session: aiohttp.ClientSession, url: str) -> dict[str, Any]:
-    """Wait for Home Assistant; onboard the user and finish onboarding; return tokens."""
-    async with asyncio.timeout(START_TIMEOUT):
-        while True:
-            with contextlib.suppress(aiohttp.ClientError):
-                async with session.get(f"{url}/api/onboarding") as response:
-                    if response.status == 200:
-                        break
-            await asyncio.sleep(0.25)
+    """Onboard the user and finish onboarding; return the user's tokens."""
     client_id = f"{url}/"
     async with session.post(
         f"{url}/api/onboarding/users",
