@@ -118,7 +118,7 @@ FIND_ELEMENT_JS = r"""
 
 
 class BrowserError(Exception):
-    """Chromium failed, a command failed, or a wait ran out of time."""
+    """Chromium, Home Assistant or a simulator failed or refused, or a wait timed out."""
 
 
 @dataclass

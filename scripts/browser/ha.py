@@ -14,7 +14,7 @@ network settings limited to the loopback adapter, and the simulator (`python -m
 simulator`, `office_mfp` with a loaded feeder and a WS-DSP scan server by default) beside
 it. `start()` returns once Home Assistant answers and a user ("Screenshots", password
 `screenshots`, English) is onboarded, with `token` its access token for `api()` and
-`ws()`. Failures raise `InstanceError`.
+`ws()`. Failures raise `BrowserError`.
 
 Runs where the project's Python runs (`scripts/run`, or `scripts/browser/chromium python
 ...` together with a browser); needs no network beyond loopback. On failure the logs of
@@ -39,15 +39,11 @@ from homeassistant.components.http.config import HTTP_STORAGE_SCHEMA
 from homeassistant.const import __version__ as HA_VERSION
 from homeassistant.util.yaml import dump, load_yaml_dict
 
-from .driver import Page
+from .driver import BrowserError, Page
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT = 180.0
 USER = {"name": "Screenshots", "username": "screenshots", "password": "screenshots"}
-
-
-class InstanceError(Exception):
-    """Home Assistant or a simulator did not start, or refused a command."""
 
 
 def free_port() -> int:
@@ -147,7 +143,7 @@ class HomeAssistant:
             headers={"Authorization": f"Bearer {self.token}"},
         ) as response:
             if response.status >= 400:
-                raise InstanceError(
+                raise BrowserError(
                     f"{method} {path}: {response.status} {await response.text()}"
                 )
             return await response.json()
@@ -158,11 +154,11 @@ class HomeAssistant:
             await socket.receive_json()  # auth_required
             await socket.send_json({"type": "auth", "access_token": self.token})
             if (await socket.receive_json())["type"] != "auth_ok":
-                raise InstanceError("the websocket API refused the access token")
+                raise BrowserError("the websocket API refused the access token")
             await socket.send_json({"id": 1} | message)
             answer = await socket.receive_json()
         if not answer["success"]:
-            raise InstanceError(f"{message['type']}: {answer['error']}")
+            raise BrowserError(f"{message['type']}: {answer['error']}")
         return answer["result"]
 
     async def control(
@@ -295,7 +291,7 @@ async def _simulator(args: tuple[str, ...], log: Path) -> AsyncIterator[dict[str
                     break
                 await asyncio.sleep(0.1)
             else:
-                raise InstanceError(f"the simulator exited: {log.read_text()}")
+                raise BrowserError(f"the simulator exited: {log.read_text()}")
         yield info
 
 
@@ -312,10 +308,10 @@ async def _wait_until_up(
                             return
                 await asyncio.sleep(0.25)
     except TimeoutError as err:
-        raise InstanceError(
+        raise BrowserError(
             f"Home Assistant did not start in {START_TIMEOUT} s"
         ) from err
-    raise InstanceError(f"Home Assistant exited with {hass.returncode}")
+    raise BrowserError(f"Home Assistant exited with {hass.returncode}")
 
 
 async def _onboard(session: aiohttp.ClientSession, url: str) -> dict[str, Any]:
