@@ -17,9 +17,11 @@ import hashlib
 from pathlib import Path
 from typing import Any, Final
 
-from homeassistant.components import websocket_api
 from homeassistant.components.frontend import add_extra_js_url
-from homeassistant.components.http import StaticPathConfig
+from homeassistant.components.http.server import StaticPathConfig
+from homeassistant.components.websocket_api import async_register_command
+from homeassistant.components.websocket_api.connection import ActiveConnection
+from homeassistant.components.websocket_api.decorators import websocket_command
 from homeassistant.const import ATTR_DEVICE_ID
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import config_validation as cv, service
@@ -49,7 +51,7 @@ async def async_setup_frontend(hass: HomeAssistant) -> None:
         [StaticPathConfig(url, str(FRONTEND_DIR), cache_headers=True)]
     )
     add_extra_js_url(hass, f"{url}/{ENTRY_MODULE}")
-    websocket_api.async_register_command(hass, websocket_profiles)
+    async_register_command(hass, websocket_profiles)
 
 
 def content_version(folder: Path) -> str:
@@ -62,7 +64,7 @@ def content_version(folder: Path) -> str:
     return digest.hexdigest()[:12]
 
 
-@websocket_api.websocket_command(
+@websocket_command(
     {
         probatio.Required("type"): f"{DOMAIN}/profiles",
         probatio.Required(ATTR_DEVICE_ID): cv.string,
@@ -70,7 +72,7 @@ def content_version(folder: Path) -> str:
 )
 @callback
 def websocket_profiles(
-    hass: HomeAssistant, connection: websocket_api.ActiveConnection, msg: dict[str, Any]
+    hass: HomeAssistant, connection: ActiveConnection, msg: dict[str, Any]
 ) -> None:
     """Answer a scanner's profiles: id, name and the action data that scans as it.
 
