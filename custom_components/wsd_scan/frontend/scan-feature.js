@@ -43,20 +43,45 @@ class WsdScanProfileFeature extends HTMLElement {
     this._render();
   }
 
+  constructor() {
+    super();
+    this._profiles = [];
+  }
+
   set hass(hass) {
     this._hass = hass;
-    const deviceId = deviceOfEntity(hass, entityId(this));
-    if (deviceId !== this._deviceId) {
-      this._deviceId = deviceId;
-      this._profiles = [];
-      if (deviceId) {
-        loadProfiles(hass, deviceId).then((profiles) => {
+    this._followDevice();
+    this._render();
+  }
+
+  // The tile sets `context` (its entity) after `hass`.
+  set context(context) {
+    this._context = context;
+    this._followDevice();
+    this._render();
+  }
+
+  get context() {
+    return this._context;
+  }
+
+  // Loads the profiles of the entity's scanner when it changes.
+  _followDevice() {
+    const deviceId = this._hass && deviceOfEntity(this._hass, entityId(this));
+    if (deviceId === this._deviceId) {
+      return;
+    }
+    this._deviceId = deviceId;
+    this._profiles = [];
+    if (deviceId) {
+      loadProfiles(this._hass, deviceId).then(
+        (profiles) => {
           this._profiles = profiles;
           this._render();
-        }, (error) => this._toast(error));
-      }
+        },
+        (error) => this._toast(error),
+      );
     }
-    this._render();
   }
 
   _render() {

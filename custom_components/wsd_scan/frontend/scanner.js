@@ -13,6 +13,7 @@ export const STRINGS = {
   last_scan: "Last scan",
   no_device: "Choose a scanner in the card's settings.",
   not_found: "This scanner is not set up in Home Assistant.",
+  page: "page",
   pages: "pages",
   profile: "Profile",
   profiles: "Profiles",
@@ -47,6 +48,10 @@ export function scannerEntities(hass, deviceId) {
 export function deviceOfEntity(hass, entityId) {
   const entity = hass.entities?.[entityId];
   return entity?.platform === DOMAIN ? entity.device_id : undefined;
+}
+
+export function pageCount(pages) {
+  return `${pages} ${pages === 1 ? STRINGS.page : STRINGS.pages}`;
 }
 
 export function isJobRunning(stateObj) {

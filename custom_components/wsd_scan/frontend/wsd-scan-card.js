@@ -14,12 +14,14 @@ import {
   loadDocument,
   loadFormElements,
   loadProfiles,
+  pageCount,
   scan,
   scannerEntities,
 } from "./scanner.js";
 import "./scan-feature.js";
 
 const CUSTOM = "custom";
+const NO_STATE = new Set(["unknown", "unavailable"]);
 const SETTINGS = ["source", "format", "color", "resolution"];
 
 const STYLE = `
@@ -173,10 +175,10 @@ class WsdScanCard extends HTMLElement {
     const scanner = this._hass.states[entities.scanner_state];
     const job = this._hass.states[entities.job_state];
     const status = [scanner, job]
-      .filter((stateObj) => stateObj !== undefined)
+      .filter((stateObj) => stateObj !== undefined && !NO_STATE.has(stateObj.state))
       .map((stateObj) => this._hass.formatEntityState(stateObj));
     if (job?.attributes.pages !== undefined) {
-      status.push(`${job.attributes.pages} ${STRINGS.pages}`);
+      status.push(pageCount(job.attributes.pages));
     }
     this._status.textContent = status.join(" · ");
     this._setBusy(this._running !== undefined, isJobRunning(job));
@@ -201,6 +203,7 @@ class WsdScanCard extends HTMLElement {
     if (this._profiles.length) {
       schema.push({
         name: "profile",
+        required: true,
         selector: {
           select: {
             mode: "dropdown",
@@ -253,7 +256,7 @@ class WsdScanCard extends HTMLElement {
     }
     if (session.session) {
       this._sessionPages = (this._sessionPages ?? 0) + (response.pages ?? 0);
-      this._session.textContent = `${STRINGS.session}: ${this._sessionPages} ${STRINGS.pages}`;
+      this._session.textContent = `${STRINGS.session}: ${pageCount(this._sessionPages)}`;
       this._session.hidden = false;
     } else {
       await this._showDocument(response);
@@ -299,7 +302,7 @@ class WsdScanCard extends HTMLElement {
   }
 
   _showLastScan(image) {
-    const picture = image?.attributes.entity_picture;
+    const picture = NO_STATE.has(image?.state) ? undefined : image?.attributes.entity_picture;
     if (picture === this._lastPicture) {
       return;
     }
