@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+import re
 import shutil
+from urllib.parse import unquote, urlsplit
 
 from homeassistant.components.automation.config import AUTOMATION_BLUEPRINT_SCHEMA
 from homeassistant.components.blueprint import Blueprint
@@ -25,7 +27,8 @@ from .ha_fixtures import entity_id, scan
 
 REPOSITORY = Path(__file__).parent.parent
 BLUEPRINT_PATH = f"{DOMAIN}/notify_scan_stored.yaml"
-BLUEPRINT = REPOSITORY / "blueprints" / "automation" / BLUEPRINT_PATH
+BLUEPRINT_RELATIVE = f"blueprints/automation/{BLUEPRINT_PATH}"
+BLUEPRINT = REPOSITORY / BLUEPRINT_RELATIVE
 MANIFEST = json.loads(
     (REPOSITORY / "custom_components" / DOMAIN / "manifest.json").read_text()
 )
@@ -46,8 +49,21 @@ def test_the_blueprint_is_a_valid_automation_blueprint() -> None:
     )
     assert set(blueprint.inputs) == {"last_scan", "preview", "notify_action", "title"}
     assert blueprint.metadata["source_url"] == (
-        f"{MANIFEST['documentation']}/blob/main/blueprints/automation/{BLUEPRINT_PATH}"
+        f"{MANIFEST['documentation']}/blob/main/{BLUEPRINT_RELATIVE}"
     )
+
+
+def test_readme_imports_the_blueprint_from_this_repository() -> None:
+    """The README's import link is My Home Assistant's, for the blueprint's raw file."""
+    readme = (REPOSITORY / "README.md").read_text()
+    links = re.findall(
+        r"https://my\.home-assistant\.io/redirect/blueprint_import/"
+        r"\?blueprint_url=([^)\s]+)",
+        readme,
+    )
+    repository = urlsplit(MANIFEST["documentation"]).path
+    raw = f"https://raw.githubusercontent.com{repository}/main/{BLUEPRINT_RELATIVE}"
+    assert [unquote(link) for link in links] == [raw]
 
 
 @pytest.mark.usefixtures("socket_enabled")
