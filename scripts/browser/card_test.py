@@ -223,6 +223,19 @@ async def add_dashboard(
     await page.navigate(f"{url}/{DASHBOARD}/scanner")
 
 
+async def check_editor(page: Page, url: str) -> None:
+    """Open the card's visual editor: the scanner and its profiles are offered."""
+    await page.navigate(f"{url}/{DASHBOARD}/scanner?edit=1")
+    await page.click(CARD)
+    await page.wait_for("wsd-scan-card-editor >> ha-form")
+    await page.wait_until(
+        "wsdFind('wsd-scan-card-editor', null)._form.schema.length === 3",
+        what="the editor's profile field",
+    )
+    await page.screenshot(SCREENSHOTS / "card-editor.png")
+    await page.navigate(f"{url}/{DASHBOARD}/scanner")
+
+
 async def run(page: Page, ha: HomeAssistant) -> None:
     """Drive the card through a scan and a session; check and screenshot each step."""
     entry_id = await add_scanner(ha)
@@ -259,6 +272,8 @@ async def run(page: Page, ha: HomeAssistant) -> None:
     await press(page, "Scan")
     await expect_document(page, pages=1)
     await page.screenshot(SCREENSHOTS / "card-scanned.png")
+
+    await check_editor(page, ha.url)
 
     # A session: the 3 sheets of the feeder, then a page from the glass, one document.
     await choose_profile(page, "Feeder")
