@@ -157,7 +157,7 @@ async def expect_session(page: Page, pages: int) -> None:
     await wait_card(
         page,
         "!root.querySelector('ha-alert').hidden ||"
-        f" root.querySelector('.session').textContent.endsWith(': {pages} pages')",
+        f" root.querySelector('.session').textContent.includes(': {pages} pages,')",
         f"a session of {pages} pages",
     )
     await expect_no_error(page, f"the session of {pages} pages")

@@ -15,6 +15,8 @@ export const STRINGS = {
   not_found: "This scanner is not set up in Home Assistant.",
   page: "page",
   pages: "pages",
+  pass: "pass",
+  passes: "passes",
   profile: "Profile",
   profiles: "Profiles",
   scan: "Scan",
@@ -50,8 +52,16 @@ export function deviceOfEntity(hass, entityId) {
   return entity?.platform === DOMAIN ? entity.device_id : undefined;
 }
 
+function count(number, one, many) {
+  return `${number} ${number === 1 ? one : many}`;
+}
+
 export function pageCount(pages) {
-  return `${pages} ${pages === 1 ? STRINGS.page : STRINGS.pages}`;
+  return count(pages, STRINGS.page, STRINGS.pages);
+}
+
+export function passCount(passes) {
+  return count(passes, STRINGS.pass, STRINGS.passes);
 }
 
 export function isJobRunning(stateObj) {

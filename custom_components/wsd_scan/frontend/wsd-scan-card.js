@@ -15,6 +15,7 @@ import {
   loadFormElements,
   loadProfiles,
   pageCount,
+  passCount,
   scan,
   scannerEntities,
 } from "./scanner.js";
@@ -169,6 +170,7 @@ class WsdScanCard extends HTMLElement {
     if (!device) {
       this._status.textContent = this._config.device_id ? STRINGS.not_found : STRINGS.no_device;
       this._setBusy(true, false);
+      this._session.hidden = true;
       return;
     }
     const entities = this._entities();
@@ -181,17 +183,23 @@ class WsdScanCard extends HTMLElement {
       status.push(pageCount(job.attributes.pages));
     }
     this._status.textContent = status.join(" · ");
-    this._setBusy(this._running !== undefined, isJobRunning(job));
+    // The open session of the scanner (session: start | add), from whoever started it.
+    const session = job?.attributes.session_pages;
+    this._session.hidden = session === undefined;
+    this._session.textContent = `${STRINGS.session}: ${pageCount(session)}, ${passCount(
+      job?.attributes.session_passes,
+    )}`;
+    this._setBusy(this._calling || isJobRunning(job), session !== undefined);
     if (!this._document) {
       this._showLastScan(this._hass.states[entities.last_scan_image]);
     }
   }
 
-  _setBusy(calling, jobRunning) {
-    for (const name of ["scan", "scan_more", "finish"]) {
-      this._buttons[name].disabled = calling || jobRunning;
-    }
-    this._buttons.cancel.disabled = !calling && !jobRunning;
+  _setBusy(busy, sessionOpen) {
+    this._buttons.scan.disabled = busy;
+    this._buttons.scan_more.disabled = busy;
+    this._buttons.finish.disabled = busy || !sessionOpen;
+    this._buttons.cancel.disabled = !busy;
   }
 
   _renderForm() {
@@ -249,32 +257,24 @@ class WsdScanCard extends HTMLElement {
     );
   }
 
+  // A pass of a session shows in the job sensor; a document in the card.
   async _scan(session) {
-    const response = await this._run("scan", { ...this._scanData(), ...session });
-    if (response === undefined) {
-      return;
-    }
-    if (session.session) {
-      this._sessionPages = (this._sessionPages ?? 0) + (response.pages ?? 0);
-      this._session.textContent = `${STRINGS.session}: ${pageCount(this._sessionPages)}`;
-      this._session.hidden = false;
-    } else {
+    const response = await this._run({ ...this._scanData(), ...session });
+    if (response !== undefined && !session.session) {
       await this._showDocument(response);
     }
   }
 
   async _finish() {
-    const response = await this._run("finish", { session: "finish" });
+    const response = await this._run({ session: "finish" });
     if (response !== undefined) {
-      this._sessionPages = 0;
-      this._session.hidden = true;
       await this._showDocument(response);
     }
   }
 
-  // Runs an action; answers its response, or undefined after showing its error.
-  async _run(name, data) {
-    this._running = name;
+  // Runs wsd_scan.scan; answers its response, or undefined after showing its error.
+  async _run(data) {
+    this._calling = true;
     this._showError(undefined);
     this._update();
     try {
@@ -283,7 +283,7 @@ class WsdScanCard extends HTMLElement {
       this._showError(await errorInWords(this._hass, error));
       return undefined;
     } finally {
-      this._running = undefined;
+      this._calling = false;
       this._update();
     }
   }
