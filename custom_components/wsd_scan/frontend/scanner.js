@@ -3,6 +3,12 @@
 
 export const DOMAIN = "wsd_scan";
 
+// Home Assistant's app installs a scoped custom element registry (a polyfill bundled in
+// frontend 20260930's app.js) as window.customElements; an element defined before that,
+// as a module cached by the browser can be, is unknown to it ("Custom element doesn't
+// exist"). The modules importing this one define their elements after the app's own.
+await customElements.whenDefined("home-assistant");
+
 // The card's own words (custom cards cannot use the integration's translations for
 // these; field names, options and errors do come from them).
 export const STRINGS = {
