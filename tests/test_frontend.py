@@ -229,3 +229,22 @@ async def test_profiles_of_an_unknown_device_are_a_translated_error(
         response["error"]["translation_domain"],
         response["error"]["translation_key"],
     ) == ("homeassistant", "service_device_not_found")
+
+
+def test_readme_shows_what_the_browser_test_screenshots() -> None:
+    """scripts/card-test writes the card's screenshots README shows, and they exist."""
+    repository = Path(__file__).parent.parent
+    written = set(
+        re.findall(
+            r'SCREENSHOTS / "(card-[a-z-]+\.png)"',
+            (repository / "scripts" / "browser" / "card_test.py").read_text(),
+        )
+    )
+    shown = set(
+        re.findall(
+            r"\(docs/screenshots/(card-[a-z-]+\.png)\)",
+            (repository / "README.md").read_text(),
+        )
+    )
+    assert written == shown
+    assert all((repository / "docs" / "screenshots" / name).is_file() for name in shown)

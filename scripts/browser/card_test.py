@@ -254,7 +254,6 @@ async def run(page: Page, ha: HomeAssistant) -> None:
         f" === {len(PROFILES) + 2}",
         "the card's profiles",
     )
-    await page.screenshot(SCREENSHOTS / "card-ready.png")
 
     # The Tile card's feature scans with a profile; the card shows the job and preview.
     await page.click(f"{FEATURE} >> ha-control-button", text="Glass")
