@@ -66,7 +66,15 @@ class WsdScanCard extends HTMLElement {
     this._config = config;
     this._profiles = undefined;
     this._choice = { profile: config.profile ?? CUSTOM };
-    this._build();
+    this._document = undefined;
+    if (!this.shadowRoot) {
+      this._build();
+    }
+    this._showError(undefined);
+    this._showPages([]);
+    this._links.replaceChildren();
+    this._lastPicture = undefined;
+    this._loadProfiles();
     this._update();
   }
 
@@ -113,10 +121,6 @@ class WsdScanCard extends HTMLElement {
   }
 
   _build() {
-    if (this.shadowRoot) {
-      this._loadProfiles();
-      return;
-    }
     const root = this.attachShadow({ mode: "open" });
     this._status = element("div", { className: "status" });
     this._form = element("ha-form");
@@ -131,7 +135,7 @@ class WsdScanCard extends HTMLElement {
       cancel: this._button(STRINGS.cancel, () => this._cancel()),
     };
     this._buttons.cancel.variant = "danger";
-    this._error = element("ha-alert", { alertType: "error", hidden: true });
+    this._error = element("ha-alert", { hidden: true });
     this._error.setAttribute("alert-type", "error");
     this._session = element("div", { className: "session", hidden: true });
     this._preview = element("div", { className: "preview" });
@@ -140,7 +144,7 @@ class WsdScanCard extends HTMLElement {
       element("div", { className: "card-content" }, [
         this._status,
         this._form,
-        element("div", { className: "actions" }, Object.values(this._buttons)),
+        (this._actions = element("div", { className: "actions" }, Object.values(this._buttons))),
         this._error,
         this._session,
         this._preview,
@@ -167,9 +171,9 @@ class WsdScanCard extends HTMLElement {
     }
     const device = this._hass.devices?.[this._config.device_id];
     this._card.header = this._config.title ?? device?.name_by_user ?? device?.name ?? "";
+    this._actions.hidden = !device;
     if (!device) {
       this._status.textContent = this._config.device_id ? STRINGS.not_found : STRINGS.no_device;
-      this._setBusy(true, false);
       this._session.hidden = true;
       return;
     }
