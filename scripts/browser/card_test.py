@@ -223,8 +223,8 @@ async def add_dashboard(
     await page.navigate(f"{url}/{DASHBOARD}/scanner")
 
 
-async def check_editor(page: Page, url: str) -> None:
-    """Open the card's visual editor: the scanner and its profiles are offered."""
+async def check_editors(page: Page, url: str) -> None:
+    """Open the visual editors: the card's and the feature's offer the profiles."""
     await page.navigate(f"{url}/{DASHBOARD}/scanner?edit=1")
     await page.click(CARD)
     await page.wait_for("wsd-scan-card-editor >> ha-form")
@@ -233,6 +233,21 @@ async def check_editor(page: Page, url: str) -> None:
         what="the editor's profile field",
     )
     await page.screenshot(SCREENSHOTS / "card-editor.png")
+    await page.navigate(f"{url}/{DASHBOARD}/scanner?edit=1")
+    await page.click("hui-tile-card")
+    await page.click("ha-expansion-panel > h3[slot=header]", text="Features")
+    await page.click("hui-card-features-editor >> ha-icon-button.edit-icon")
+    await page.wait_until(
+        f"wsdFind('{FEATURE}-editor', null)?._form?.schema[0].selector.select"
+        f".options.length === {len(PROFILES) + 1}",
+        what="the feature editor's profiles",
+    )
+    await page.click(f"{FEATURE}-editor >> *", text="Glass")
+    await page.wait_until(
+        f"wsdFind('{FEATURE}-editor', null)._config.profiles?.length === 1",
+        what="the feature limited to one profile",
+    )
+    await page.screenshot(SCREENSHOTS / "card-feature-editor.png")
     await page.navigate(f"{url}/{DASHBOARD}/scanner")
 
 
@@ -272,7 +287,7 @@ async def run(page: Page, ha: HomeAssistant) -> None:
     await expect_document(page, pages=1)
     await page.screenshot(SCREENSHOTS / "card-scanned.png")
 
-    await check_editor(page, ha.url)
+    await check_editors(page, ha.url)
 
     # A session: the 3 sheets of the feeder, then a page from the glass, one document.
     await choose_profile(page, "Feeder")

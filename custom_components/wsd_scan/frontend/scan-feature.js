@@ -2,15 +2,14 @@
 // button per profile of the tile entity's scanner, Cancel while it scans. Config:
 // optional `profiles` (the ids to show; all when absent). Errors show as a toast.
 import {
-  DOMAIN,
+  EntityProfiles,
   STRINGS,
   cancel,
-  deviceOfEntity,
   errorInWords,
   fireEvent,
   isJobRunning,
+  isScannerEntity,
   loadFormElements,
-  loadProfiles,
   scan,
   scannerEntities,
 } from "./scanner.js";
@@ -27,6 +26,14 @@ function entityId(feature) {
 }
 
 class WsdScanProfileFeature extends HTMLElement {
+  constructor() {
+    super();
+    this._profiles = new EntityProfiles(
+      () => this._render(),
+      (error) => this._toast(error),
+    );
+  }
+
   static getStubConfig() {
     return { type: `custom:${FEATURE}` };
   }
@@ -43,45 +50,21 @@ class WsdScanProfileFeature extends HTMLElement {
     this._render();
   }
 
-  constructor() {
-    super();
-    this._profiles = [];
-  }
-
   set hass(hass) {
     this._hass = hass;
-    this._followDevice();
+    this._profiles.follow(hass, entityId(this));
     this._render();
   }
 
   // The tile sets `context` (its entity) after `hass`.
   set context(context) {
     this._context = context;
-    this._followDevice();
+    this._profiles.follow(this._hass, entityId(this));
     this._render();
   }
 
   get context() {
     return this._context;
-  }
-
-  // Loads the profiles of the entity's scanner when it changes.
-  _followDevice() {
-    const deviceId = this._hass && deviceOfEntity(this._hass, entityId(this));
-    if (deviceId === this._deviceId) {
-      return;
-    }
-    this._deviceId = deviceId;
-    this._profiles = [];
-    if (deviceId) {
-      loadProfiles(this._hass, deviceId).then(
-        (profiles) => {
-          this._profiles = profiles;
-          this._render();
-        },
-        (error) => this._toast(error),
-      );
-    }
   }
 
   _render() {
@@ -95,19 +78,23 @@ class WsdScanProfileFeature extends HTMLElement {
       );
     }
     const wanted = this._config.profiles;
-    const profiles = this._profiles.filter((profile) => !wanted || wanted.includes(profile.id));
-    const job = this._hass.states[scannerEntities(this._hass, this._deviceId).job_state];
+    const profiles = this._profiles.profiles.filter(
+      (profile) => !wanted || wanted.includes(profile.id),
+    );
+    const { deviceId } = this._profiles;
+    const job = this._hass.states[scannerEntities(this._hass, deviceId).job_state];
     const busy = this._scanning || isJobRunning(job);
-    const shown = [...profiles.map((profile) => profile.id), busy ? "cancel" : undefined];
-    if (shown.join() !== this._shown) {
-      this._shown = shown.join();
+    const shown = JSON.stringify([profiles.map((profile) => [profile.id, profile.name]), busy]);
+    if (shown !== this._shown) {
+      this._shown = shown;
       this._group.replaceChildren(
-        ...profiles.map((profile) => this._button(profile.name, () => this._scan(profile))),
+        ...profiles.map((profile) => {
+          const button = this._button(profile.name, () => this._scan(profile));
+          button.disabled = busy;
+          return button;
+        }),
         ...(busy ? [this._button(STRINGS.cancel, () => this._cancel())] : []),
       );
-    }
-    for (const button of this._group.children) {
-      button.disabled = busy && button.label !== STRINGS.cancel;
     }
   }
 
@@ -126,7 +113,7 @@ class WsdScanProfileFeature extends HTMLElement {
     this._scanning = true;
     this._render();
     try {
-      await scan(this._hass, this._deviceId, profile.scan);
+      await scan(this._hass, this._profiles.deviceId, profile.scan);
     } catch (error) {
       await this._toast(error);
     } finally {
@@ -137,7 +124,7 @@ class WsdScanProfileFeature extends HTMLElement {
 
   async _cancel() {
     try {
-      await cancel(this._hass, this._deviceId);
+      await cancel(this._hass, this._profiles.deviceId);
     } catch (error) {
       await this._toast(error);
     }
@@ -149,6 +136,11 @@ class WsdScanProfileFeature extends HTMLElement {
 }
 
 class WsdScanProfileFeatureEditor extends HTMLElement {
+  constructor() {
+    super();
+    this._profiles = new EntityProfiles(() => this._render());
+  }
+
   setConfig(config) {
     this._config = config;
     this._render();
@@ -158,19 +150,25 @@ class WsdScanProfileFeatureEditor extends HTMLElement {
     const first = this._hass === undefined;
     this._hass = hass;
     if (first) {
-      loadFormElements().then(() => this._loadProfiles());
+      loadFormElements().then(() => {
+        this._formReady = true;
+        this._render();
+      });
     }
-    this._render();
+    this._profiles.follow(hass, entityId(this));
   }
 
-  async _loadProfiles() {
-    const deviceId = deviceOfEntity(this._hass, entityId(this));
-    this._profiles = deviceId ? await loadProfiles(this._hass, deviceId) : [];
-    this._render();
+  set context(context) {
+    this._context = context;
+    this._profiles.follow(this._hass, entityId(this));
+  }
+
+  get context() {
+    return this._context;
   }
 
   _render() {
-    if (!this._hass || !this._config || !this._profiles) {
+    if (!this._formReady || !this._config) {
       return;
     }
     if (!this._form) {
@@ -185,7 +183,10 @@ class WsdScanProfileFeatureEditor extends HTMLElement {
       });
       this.append(this._form);
     }
-    const options = this._profiles.map((profile) => ({ value: profile.id, label: profile.name }));
+    const options = this._profiles.profiles.map((profile) => ({
+      value: profile.id,
+      label: profile.name,
+    }));
     Object.assign(this._form, {
       hass: this._hass,
       schema: [{ name: "profiles", selector: { select: { multiple: true, options } } }],
@@ -201,5 +202,5 @@ window.customCardFeatures.push({
   type: FEATURE,
   name: "Scan with profile",
   configurable: true,
-  isSupported: (hass, context) => deviceOfEntity(hass, context.entity_id) !== undefined,
+  isSupported: (hass, context) => isScannerEntity(hass, context.entity_id),
 });

@@ -53,9 +53,13 @@ export function scannerEntities(hass, deviceId) {
   return found;
 }
 
-export function deviceOfEntity(hass, entityId) {
+function deviceOfEntity(hass, entityId) {
   const entity = hass.entities?.[entityId];
   return entity?.platform === DOMAIN ? entity.device_id : undefined;
+}
+
+export function isScannerEntity(hass, entityId) {
+  return deviceOfEntity(hass, entityId) !== undefined;
 }
 
 function count(number, one, many) {
@@ -78,6 +82,32 @@ export function isJobRunning(stateObj) {
 export async function loadProfiles(hass, deviceId) {
   const result = await hass.callWS({ type: `${DOMAIN}/profiles`, device_id: deviceId });
   return result.profiles;
+}
+
+// The profiles of the scanner behind an entity (a Tile card's), loaded when it changes.
+export class EntityProfiles {
+  constructor(onLoaded, onError) {
+    this.profiles = [];
+    this._onLoaded = onLoaded;
+    this._onError = onError;
+  }
+
+  follow(hass, entityId) {
+    const deviceId = hass && entityId ? deviceOfEntity(hass, entityId) : undefined;
+    if (deviceId === this.deviceId) {
+      return;
+    }
+    this.deviceId = deviceId;
+    this.profiles = [];
+    if (deviceId) {
+      loadProfiles(hass, deviceId).then((profiles) => {
+        if (deviceId === this.deviceId) {
+          this.profiles = profiles;
+          this._onLoaded();
+        }
+      }, this._onError);
+    }
+  }
 }
 
 // Runs wsd_scan.scan and answers its response data (pages, files...).
