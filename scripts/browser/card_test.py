@@ -235,7 +235,13 @@ async def check_editors(page: Page, url: str) -> None:
     await page.screenshot(SCREENSHOTS / "card-editor.png")
     await page.navigate(f"{url}/{DASHBOARD}/scanner?edit=1")
     await page.click("hui-tile-card")
-    await page.click("ha-expansion-panel > h3[slot=header]", text="Features")
+    # Open the tile editor's Features section. Set, not clicked: the dialog is still
+    # laying out, and a click there can land on the field above.
+    await page.wait_until(
+        "(() => { const header = wsdFind('ha-expansion-panel > h3', 'Features');"
+        " if (header) header.parentElement.expanded = true; return !!header; })()",
+        what="the tile editor's Features section",
+    )
     await page.click("hui-card-features-editor >> ha-icon-button.edit-icon")
     await page.wait_until(
         f"wsdFind('{FEATURE}-editor', null)?._form?.schema[0].selector.select"
