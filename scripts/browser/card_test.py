@@ -210,8 +210,12 @@ async def add_dashboard(
             "features": [{"type": f"custom:{FEATURE}"}],
         },
     ]
-    view = {"title": "Scanner", "path": "scanner", "type": "sections"}
-    view["sections"] = [{"type": "grid", "cards": cards}]
+    view = {
+        "title": "Scanner",
+        "path": "scanner",
+        "type": "sections",
+        "sections": [{"type": "grid", "cards": cards}],
+    }
     await call_ws(
         page,
         {
