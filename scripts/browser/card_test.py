@@ -110,6 +110,19 @@ async def preview_images(page: Page) -> list[dict[str, Any]]:
     return images
 
 
+async def click_still(page: Page, selector: str, text: str | None = None) -> None:
+    """Click an element once it stays put (a click into a moving layout can miss it)."""
+    found = f"wsdFind({json.dumps(selector)}, {json.dumps(text)})"
+    await page.wait_until(
+        f"(() => {{ const el = {found}; if (!el) return false;"
+        " const rect = JSON.stringify(el.getBoundingClientRect());"
+        " const still = window.wsdLastRect === rect; window.wsdLastRect = rect;"
+        " return still; })()",
+        what=f"{selector!r} to stay put",
+    )
+    await page.click(selector, text=text)
+
+
 async def choose_profile(page: Page, name: str) -> None:
     """Choose a profile in the card's dropdown, as a user does."""
     await page.click(f"{CARD} >> ha-select")
@@ -230,7 +243,7 @@ async def add_dashboard(
 async def check_editors(page: Page, url: str) -> None:
     """Open the visual editors: the card's and the feature's offer the profiles."""
     await page.navigate(f"{url}/{DASHBOARD}/scanner?edit=1")
-    await page.click(CARD)
+    await click_still(page, CARD)
     await page.wait_for("wsd-scan-card-editor >> ha-form")
     await page.wait_until(
         "wsdFind('wsd-scan-card-editor', null)._form.schema.length === 3",
@@ -238,7 +251,7 @@ async def check_editors(page: Page, url: str) -> None:
     )
     await page.screenshot(SCREENSHOTS / "card-editor.png")
     await page.navigate(f"{url}/{DASHBOARD}/scanner?edit=1")
-    await page.click("hui-tile-card")
+    await click_still(page, "hui-tile-card")
     # Open the tile editor's Features section. Set, not clicked: the dialog is still
     # laying out, and a click there can land on the field above.
     await page.wait_until(
@@ -246,13 +259,13 @@ async def check_editors(page: Page, url: str) -> None:
         " if (header) header.parentElement.expanded = true; return !!header; })()",
         what="the tile editor's Features section",
     )
-    await page.click("hui-card-features-editor >> ha-icon-button.edit-icon")
+    await click_still(page, "hui-card-features-editor >> ha-icon-button.edit-icon")
     await page.wait_until(
         f"wsdFind('{FEATURE}-editor', null)?._form?.schema[0].selector.select"
         f".options.length === {len(PROFILES) + 1}",
         what="the feature editor's profiles",
     )
-    await page.click(f"{FEATURE}-editor >> *", text="Glass")
+    await click_still(page, f"{FEATURE}-editor >> *", text="Glass")
     await page.wait_until(
         f"wsdFind('{FEATURE}-editor', null)._config.profiles?.length === 1",
         what="the feature limited to one profile",
