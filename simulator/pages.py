@@ -84,6 +84,8 @@ class PageSpec:
     number: int
     side: str
     label: str = ""
+    #: Nothing but paper (the back of a single-sided original).
+    blank: bool = False
 
 
 @lru_cache(maxsize=32)
@@ -92,6 +94,8 @@ def _draw(spec: PageSpec) -> Image.Image:
     image = Image.new(
         "RGB" if mode == "RGB" else "L", (spec.width, spec.height), "white"
     )
+    if spec.blank:
+        return image.convert("1") if mode == "1" else image
     draw = ImageDraw.Draw(image)
     unit = max(1, min(spec.width, spec.height) // 40)
     draw.rectangle(

@@ -332,6 +332,7 @@ class ScanService:
                     number=sheet,
                     side=side_name,
                     label=ticket.job_name[:40],
+                    blank=side_name == "back" and self.settings.blank_backs,
                 )
             )
         job_id = self._next_job_id

@@ -32,6 +32,8 @@ class Settings:
     stall_seconds: float | None = None
     # When set, the feeder jams (MediaJam) once a job has delivered this many images.
     jam_after_images: int | None = None
+    # Single-sided originals: the back of every sheet scanned duplex is blank paper.
+    blank_backs: bool = False
     # Upper bound of granted WS-Eventing subscription lifetimes.
     max_subscription_seconds: float = 3600.0
     # Jobs kept in GetJobHistory.

@@ -48,17 +48,22 @@ from custom_components.wsd_scan.const import (
     CONF_CA_FILE,
     CONF_CALLBACK_URL,
     CONF_COLOR,
+    CONF_CORRESPONDENT,
     CONF_DESTINATION,
+    CONF_DOCUMENT_TYPE,
     CONF_ENDPOINT,
     CONF_FILTERS,
     CONF_FORMAT,
     CONF_NOTIFY_SCANS,
     CONF_PAPER,
+    CONF_PAPERLESS,
     CONF_POLL_INTERVAL,
     CONF_POST_SCAN,
     CONF_RESOLUTION,
     CONF_SKIP_BLANK,
     CONF_SOURCE,
+    CONF_TAGS,
+    CONF_TITLE,
     CONF_USER_IDENTIFIER,
     CONF_VERIFY_TLS,
     CONF_XADDRS,
@@ -66,7 +71,8 @@ from custom_components.wsd_scan.const import (
     DEFAULT_PROFILE_ID,
     DOMAIN,
 )
-from custom_components.wsd_scan.profiles import SUBENTRY_PROFILE
+from custom_components.wsd_scan.paperless import PaperlessFields
+from custom_components.wsd_scan.profiles import SUBENTRY_PROFILE, entry_profiles
 from custom_components.wsd_scan.wsd import DeviceInfo, PaperSize
 from custom_components.wsd_scan.wsd.discovery import (
     DIRECTED_PROBE_PATH,
@@ -243,13 +249,14 @@ def test_every_reason_is_translated() -> None:
         "invalid_ca_file",
         "invalid_receive_hosts",
         "invalid_paperless_url",
-        "invalid_tags",
+        "paperless_tag_missing",
         "invalid_auth",
         "cannot_connect",
     }
     assert set(strings["config_subentries"][SUBENTRY_PROFILE]["error"]) == {
         "invalid_profile_name",
         "duplicate_profile_name",
+        "invalid_paperless_title",
     }
 
 
@@ -1077,7 +1084,7 @@ async def open_options(
 async def test_options_saved_flat_and_entry_reloaded(
     hass: HomeAssistant, mock_setup_entry: AsyncMock
 ) -> None:
-    """Scan defaults and the advanced section are stored flat; saving reloads."""
+    """Scan defaults, blank pages and the advanced section are stored flat; saves reload."""
     entry = entry_for(str(uuid.uuid4()), "192.0.2.40", ["http://192.0.2.40/wsd"])
     entry.add_to_hass(hass)
     await hass.config_entries.async_setup(entry.entry_id)
@@ -1094,6 +1101,7 @@ async def test_options_saved_flat_and_entry_reloaded(
         CONF_RESOLUTION: "600",
         CONF_COLOR: "gray",
         CONF_PAPER: "letter",
+        CONF_SKIP_BLANK: 40.0,
         CONF_NOTIFY_SCANS: False,
         options_flow.SECTION_ADVANCED: {
             CONF_POLL_INTERVAL: 120,
@@ -1111,6 +1119,7 @@ async def test_options_saved_flat_and_entry_reloaded(
         CONF_RESOLUTION: 600,
         CONF_COLOR: "gray",
         CONF_PAPER: "letter",
+        CONF_SKIP_BLANK: 40,
         CONF_NOTIFY_SCANS: False,
         CONF_POLL_INTERVAL: 120,
         CONF_CALLBACK_URL: "http://192.168.1.5:8123",
@@ -1125,6 +1134,7 @@ async def test_options_saved_flat_and_entry_reloaded(
         CONF_RESOLUTION: "600",
         CONF_COLOR: "gray",
         CONF_PAPER: "letter",
+        CONF_SKIP_BLANK: 40,
         CONF_NOTIFY_SCANS: False,
         options_flow.SECTION_ADVANCED: {
             CONF_POLL_INTERVAL: 120,
@@ -1132,16 +1142,20 @@ async def test_options_saved_flat_and_entry_reloaded(
         },
     }
 
-    # Clearing the callback URL removes it.
+    # Clearing the callback URL or the blank page sensitivity removes it.
     user_input[options_flow.SECTION_ADVANCED] = {CONF_POLL_INTERVAL: 60}
+    del user_input[CONF_SKIP_BLANK]
     result = dict(
         await hass.config_entries.options.async_configure(result["flow_id"], user_input)
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert CONF_CALLBACK_URL not in entry.options
+    assert CONF_SKIP_BLANK not in entry.options
     assert entry.options[CONF_POLL_INTERVAL] == 60
 
 
+#: The fields of a profile's Paperless-ngx section.
+PAPERLESS_FIELDS = (CONF_TITLE, CONF_TAGS, CONF_CORRESPONDENT, CONF_DOCUMENT_TYPE)
 PHOTO_SETTINGS = {
     CONF_SOURCE: "platen",
     CONF_FORMAT: "jpeg",
@@ -1337,7 +1351,9 @@ async def test_profiles_added_changed_and_removed(
     # A new profile: a name trimmed, the settings stored like the options.
     result = await start_profile_flow(hass, entry)
     assert result["step_id"] == "user"
-    assert set(suggested(result).values()) == {None}
+    shown = suggested(result)
+    assert shown.pop(CONF_PAPERLESS) == dict.fromkeys(PAPERLESS_FIELDS)
+    assert set(shown.values()) == {None}
     result = await configure_profile(
         hass, result, {CONF_NAME: " Photos ", **PHOTO_SETTINGS}
     )
@@ -1359,6 +1375,7 @@ async def test_profiles_added_changed_and_removed(
         **PHOTO_SETTINGS,
         CONF_DESTINATION: "media",
         CONF_SKIP_BLANK: None,
+        CONF_PAPERLESS: dict.fromkeys(PAPERLESS_FIELDS),
     }
     result = await configure_profile(
         hass,
@@ -1391,6 +1408,7 @@ async def test_profiles_added_changed_and_removed(
         CONF_PAPER: None,
         CONF_DESTINATION: None,
         CONF_SKIP_BLANK: None,
+        CONF_PAPERLESS: dict.fromkeys(PAPERLESS_FIELDS),
     }
 
     # Deleting a profile (HA's subentry UI) reloads the entry too.
@@ -1421,6 +1439,73 @@ async def test_profile_names_are_checked(
     assert result["errors"] == {CONF_NAME: error}
     assert suggested(result)[CONF_NAME] == name
     assert len(entry.subentries) == 1
+
+
+async def test_profile_paperless_fields(
+    hass: HomeAssistant, mock_setup_entry: AsyncMock
+) -> None:
+    """The Paperless-ngx section: stored trimmed (numbers as ids), shown again, checked.
+
+    A title with an unknown placeholder opens the section to show the error.
+    """
+    entry = entry_for(str(uuid.uuid4()), "192.0.2.40", ["http://192.0.2.40/wsd"])
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+    fields = {
+        CONF_TITLE: " {profile} {date} ",
+        CONF_TAGS: ["Invoices", " ", "3"],
+        CONF_CORRESPONDENT: " ACME ",
+        CONF_DOCUMENT_TYPE: "",
+    }
+    result = await start_profile_flow(hass, entry)
+    result = await configure_profile(
+        hass,
+        result,
+        {
+            CONF_NAME: "Mail",
+            **PHOTO_SETTINGS,
+            CONF_PAPERLESS: {**fields, CONF_TITLE: "{profile} {page}"},
+        },
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "invalid_paperless_title"}
+    assert not result["data_schema"].schema[CONF_PAPERLESS].options["collapsed"]
+    assert "{profile}" in result["description_placeholders"]["placeholders"]
+    result = await configure_profile(
+        hass, result, {CONF_NAME: "Mail", **PHOTO_SETTINGS, CONF_PAPERLESS: fields}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    mail = next(
+        subentry for subentry in entry.subentries.values() if subentry.title == "Mail"
+    )
+    assert mail.data[CONF_PAPERLESS] == {
+        CONF_TITLE: "{profile} {date}",
+        CONF_TAGS: ["Invoices", 3],
+        CONF_CORRESPONDENT: "ACME",
+    }
+    profiles = {profile.name: profile for profile in entry_profiles(entry)}
+    assert profiles["Mail"].paperless == PaperlessFields(
+        "{profile} {date}", ("Invoices", 3), "ACME", None, "Mail"
+    )
+    assert profiles["Home Assistant"].paperless == PaperlessFields(
+        profile="Home Assistant"
+    )
+
+    result = await start_profile_flow(hass, entry, mail.subentry_id)
+    assert result["data_schema"].schema[CONF_PAPERLESS].options["collapsed"]
+    assert suggested(result)[CONF_PAPERLESS] == {
+        CONF_TITLE: "{profile} {date}",
+        CONF_TAGS: ["Invoices", "3"],
+        CONF_CORRESPONDENT: "ACME",
+        CONF_DOCUMENT_TYPE: None,
+    }
+    # Emptied: the documents get the defaults again.
+    result = await configure_profile(
+        hass, result, {CONF_NAME: "Mail", **PHOTO_SETTINGS, CONF_PAPERLESS: {}}
+    )
+    assert result["reason"] == "reconfigure_successful"
+    assert CONF_PAPERLESS not in entry.subentries[mail.subentry_id].data
 
 
 async def test_a_profile_keeps_its_own_name(

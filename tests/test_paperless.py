@@ -3,21 +3,21 @@
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 import hashlib
 from pathlib import Path
 from typing import Any
 import uuid
 
-from aiohttp import BodyPartReader, web
 from homeassistant.config_entries import SOURCE_USER
 from homeassistant.const import CONF_HOST, CONF_NAME, CONF_TOKEN, CONF_URL
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
-from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers import entity_registry as er, issue_registry as ir
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.util import dt as dt_util
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -25,116 +25,47 @@ from custom_components.wsd_scan import paperless
 from custom_components.wsd_scan.const import (
     CONF_CALLBACK_URL,
     CONF_COLOR,
+    CONF_CORRESPONDENT,
+    CONF_CREATE_MISSING,
     CONF_DESTINATION,
     CONF_FORMAT,
     CONF_PAPER,
     CONF_PAPERLESS,
+    CONF_PROFILE_ID,
+    CONF_PROFILES,
     CONF_RESOLUTION,
     CONF_SKIP_BLANK,
     CONF_SOURCE,
     CONF_TAGS,
+    CONF_TITLE,
     CONF_XADDRS,
     DOMAIN,
     Destination,
 )
 from custom_components.wsd_scan.diagnostics import async_get_config_entry_diagnostics
 from custom_components.wsd_scan.paperless import (
+    Collection,
     PaperlessClient,
     PaperlessError,
+    PaperlessFields,
     PaperlessTarget,
+    check_title,
 )
 from custom_components.wsd_scan.profiles import SUBENTRY_PROFILE, entry_profiles
 from custom_components.wsd_scan.storage import StoredFile, StoredScan
 from simulator import SimulatedScanner
 
-from .ha_fixtures import scan, scanner_entry
-
-TOKEN = "0123456789abcdef"
+from .ha_fixtures import entity_id, scan, scanner_entry
+from .paperless_fake import TOKEN, FakePaperless, serve_paperless
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
 
-@dataclass
-class Upload:
-    """A document the fake received."""
-
-    title: str
-    tags: list[str]
-    file_name: str
-    digest: str
-
-
-@dataclass
-class FakePaperless:
-    """What the fake Paperless-ngx received, and how it behaves."""
-
-    url: str = ""
-    uploads: list[Upload] = field(default_factory=list)
-    #: Looks at a task that answer PENDING before it ends.
-    pending_polls: int = 1
-    #: The message of a consumption that fails; None: consumption succeeds.
-    failure: str | None = None
-    tasks: dict[str, int] = field(default_factory=dict)
-
-
-def _authorized(request: web.Request) -> None:
-    if request.headers.get("Authorization") != f"Token {TOKEN}":
-        raise web.HTTPUnauthorized(text='{"detail": "Invalid token."}')
-
-
 @pytest.fixture
 async def server(socket_enabled: None) -> AsyncGenerator[FakePaperless]:
-    """Serve a fake Paperless-ngx API on loopback: real HTTP, real multipart parsing."""
-    fake = FakePaperless()
-
-    async def api_root(request: web.Request) -> web.Response:
-        _authorized(request)
-        return web.json_response({"documents": f"{fake.url}/api/documents/"})
-
-    async def post_document(request: web.Request) -> web.Response:
-        _authorized(request)
-        fields: dict[str, list[str]] = {"title": [], "tags": []}
-        document: tuple[str, str] | None = None
-        async for part in await request.multipart():
-            assert isinstance(part, BodyPartReader)
-            if part.name == "document":
-                digest = hashlib.sha256()
-                while chunk := await part.read_chunk():
-                    digest.update(chunk)
-                document = (part.filename or "", digest.hexdigest())
-            else:
-                fields[str(part.name)].append(await part.text())
-        assert document is not None
-        fake.uploads.append(Upload(fields["title"][0], fields["tags"], *document))
-        task_id = str(uuid.uuid4())
-        fake.tasks[task_id] = 0
-        return web.json_response(task_id)
-
-    async def tasks(request: web.Request) -> web.Response:
-        _authorized(request)
-        task_id = request.query["task_id"]
-        polls = fake.tasks[task_id] = fake.tasks[task_id] + 1
-        task: dict[str, object] = {"task_id": task_id, "status": "PENDING"}
-        if polls > fake.pending_polls and fake.failure is not None:
-            task.update(status="FAILURE", result=fake.failure)
-        elif polls > fake.pending_polls:
-            task.update(status="SUCCESS", related_document=len(fake.uploads))
-        return web.json_response([task])
-
-    app = web.Application()
-    app.router.add_get("/paperless/api/", api_root)
-    app.router.add_post("/paperless/api/documents/post_document/", post_document)
-    app.router.add_get("/paperless/api/tasks/", tasks)
-    # No lingering close: a request refused before its body is read (an unknown path)
-    # would otherwise keep its handler reading the rest past the test.
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.1, lingering_time=0)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    fake.url = f"http://127.0.0.1:{port}/paperless"
-    yield fake
-    await runner.cleanup()
+    """Serve the fake Paperless-ngx API on loopback."""
+    async with serve_paperless() as fake:
+        yield fake
 
 
 @pytest.fixture(autouse=True)
@@ -163,9 +94,13 @@ def stored_scan(folder: Path, *names: str) -> StoredScan:
     )
 
 
-def target(hass: HomeAssistant, url: str, token: str = TOKEN) -> PaperlessTarget:
+def target(
+    hass: HomeAssistant, url: str, token: str = TOKEN, **config: Any
+) -> PaperlessTarget:
     """Return the Paperless-ngx destination of an entry configured with it."""
-    options = {CONF_PAPERLESS: {CONF_URL: url, CONF_TOKEN: token, CONF_TAGS: [3, 7]}}
+    options = {
+        CONF_PAPERLESS: {CONF_URL: url, CONF_TOKEN: token, CONF_TAGS: [3, 7], **config}
+    }
     found = PaperlessTarget.from_options(hass, "entry", "Office MFP", options)
     assert found is not None
     return found
@@ -364,26 +299,50 @@ async def paperless_form(
 async def test_options_save_a_checked_server(
     hass: HomeAssistant, server: FakePaperless
 ) -> None:
-    """Saved once the server takes the token, shown again; an empty URL removes it."""
+    """Saved once the server takes the token, shown again; an empty URL removes it.
+
+    Tags are ids (numbers) or names, which must exist unless they may be created.
+    """
+    server.add("tags", "Inbox")
     entry = unloaded_entry(hass)
     result = await paperless_form(
         hass,
         entry,
-        {CONF_URL: f" {server.url}/ ", CONF_TOKEN: TOKEN, CONF_TAGS: ["3", " ", "12"]},
+        {
+            CONF_URL: f" {server.url}/ ",
+            CONF_TOKEN: TOKEN,
+            CONF_TAGS: ["3", " ", "inbox ", "12"],
+        },
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert entry.options[CONF_PAPERLESS] == {
         CONF_URL: server.url,
         CONF_TOKEN: TOKEN,
-        CONF_TAGS: [3, 12],
+        CONF_TAGS: [3, "inbox", 12],
+        CONF_CREATE_MISSING: False,
     }
+    assert server.lookups == [("tags", "inbox")]
     shown = await paperless_form(hass, entry, None)
     suggested = {
         str(key): key.description["suggested_value"]
         for key in shown["data_schema"].schema
         if key.description
     }
-    assert suggested[CONF_TAGS] == ["3", "12"]
+    assert suggested[CONF_TAGS] == ["3", "inbox", "12"]
+    result = await paperless_form(
+        hass,
+        entry,
+        {
+            CONF_URL: server.url,
+            CONF_TOKEN: TOKEN,
+            CONF_TAGS: ["Later"],
+            CONF_CREATE_MISSING: True,
+        },
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert entry.options[CONF_PAPERLESS][CONF_TAGS] == ["Later"]
+    assert entry.options[CONF_PAPERLESS][CONF_CREATE_MISSING]
+    assert server.created == []
     result = await paperless_form(hass, entry, {CONF_URL: " "})
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert CONF_PAPERLESS not in entry.options
@@ -395,8 +354,8 @@ async def test_options_save_a_checked_server(
         ({CONF_URL: "ftp://paperless"}, {CONF_URL: "invalid_paperless_url"}),
         ({CONF_URL: "{url}"}, {CONF_TOKEN: "invalid_auth"}),
         (
-            {CONF_URL: "{url}", CONF_TOKEN: TOKEN, CONF_TAGS: ["inbox"]},
-            {CONF_TAGS: "invalid_tags"},
+            {CONF_URL: "{url}", CONF_TOKEN: TOKEN, CONF_TAGS: ["Nowhere"]},
+            {CONF_TAGS: "paperless_tag_missing"},
         ),
         ({CONF_URL: "{url}", CONF_TOKEN: "wrong"}, {"base": "invalid_auth"}),
         (
@@ -412,7 +371,7 @@ async def test_options_refuse_what_does_not_work(
     user_input: dict[str, Any],
     errors: dict[str, str],
 ) -> None:
-    """A bad URL, no token, tags by name, a refused token, no server: nothing saved."""
+    """A bad URL, no token, a missing tag, a refused token, no server: nothing saved."""
     entry = unloaded_entry(hass)
     user_input[CONF_URL] = user_input[CONF_URL].format(
         url=server.url, closed_port=closed_port
@@ -446,3 +405,210 @@ async def test_profile_skips_blank_pages(hass: HomeAssistant) -> None:
     assert profiles["Paperless"].skip_blank == 40
     assert profiles["Paperless"].destination is Destination.MEDIA_AND_PAPERLESS
     assert profiles["Photos"].skip_blank is None
+
+
+async def test_names_are_looked_up(
+    hass: HomeAssistant, server: FakePaperless, tmp_path: Path
+) -> None:
+    """Tags, correspondent and document type by name get the ids Paperless has."""
+    inbox = server.add("tags", "Inbox")
+    invoices = server.add("tags", "Invoices")
+    acme = server.add("correspondents", "ACME")
+    invoice = server.add("document_types", "Invoice")
+    destination = target(hass, server.url, **{CONF_TAGS: [3, "inbox"]})
+    fields = PaperlessFields(
+        tags=("INVOICES", 3), correspondent="acme", document_type="Invoice"
+    )
+    await destination.async_send(stored_scan(tmp_path, "letter.pdf"), fields)
+    (upload,) = server.uploads
+    assert upload.tags == [str(tag) for tag in (3, inbox, invoices)]
+    assert (upload.correspondent, upload.document_type) == (str(acme), str(invoice))
+    assert server.created == []
+
+
+async def test_unexpected_lookup_answer(
+    hass: HomeAssistant, server: FakePaperless
+) -> None:
+    """A lookup answered without an id is an error, not a guess."""
+    server.add("tags", "Inbox")
+    server.without_ids = True
+    client = PaperlessClient(async_get_clientsession(hass), server.url, TOKEN)
+    with pytest.raises(PaperlessError, match="unexpected answer"):
+        await client.async_resolve(Collection.TAGS, "Inbox", create=False)
+
+
+async def test_missing_names_are_created_when_allowed(
+    hass: HomeAssistant, server: FakePaperless, tmp_path: Path
+) -> None:
+    """With creation allowed, a missing name is created once, then found."""
+    destination = target(hass, server.url, **{CONF_CREATE_MISSING: True})
+    fields = PaperlessFields(
+        tags=("Receipts",), correspondent="Grocer", document_type="Receipt"
+    )
+    scan = stored_scan(tmp_path, "receipt.pdf")
+    await destination.async_send(scan, fields)
+    await destination.async_send(scan, fields)
+    assert server.created == [
+        ("tags", "Receipts"),
+        ("correspondents", "Grocer"),
+        ("document_types", "Receipt"),
+    ]
+    ids = {
+        name: str(known)
+        for names in server.names.values()
+        for known, name in names.items()
+    }
+    for upload in server.uploads:
+        assert upload.tags == ["3", "7", ids["Receipts"]]
+        assert upload.correspondent == ids["Grocer"]
+        assert upload.document_type == ids["Receipt"]
+
+
+async def test_missing_name_without_permission_keeps_the_scan(
+    hass: HomeAssistant, server: FakePaperless, tmp_path: Path
+) -> None:
+    """A missing name that may not be created: nothing uploaded, files kept, an issue."""
+    destination = target(hass, server.url)
+    fields = PaperlessFields(correspondent="Nobody")
+    scan = stored_scan(tmp_path, "letter.pdf")
+    with pytest.raises(HomeAssistantError) as err:
+        await destination.async_send(scan, fields)
+    assert err.value.translation_key == "paperless_missing"
+    placeholders = err.value.translation_placeholders
+    assert placeholders is not None
+    assert placeholders["missing"] == "Nobody"
+    assert placeholders["files"] == str(tmp_path / "letter.pdf")
+    assert (tmp_path / "letter.pdf").is_file()
+    assert server.uploads == []
+    assert server.created == []
+    issues = ir.async_get(hass)
+    issue = issues.async_get_issue(DOMAIN, destination.issue_id)
+    assert issue is not None
+    assert issue.translation_key == "paperless_missing"
+    server.add("correspondents", "Nobody")
+    await destination.async_send(scan, fields)
+    assert issues.async_get_issue(DOMAIN, destination.issue_id) is None
+
+
+async def test_title_template(
+    hass: HomeAssistant, server: FakePaperless, tmp_path: Path
+) -> None:
+    """The title template is filled in; an empty placeholder leaves no gap."""
+    scan = stored_scan(tmp_path, "letter.pdf")
+    created = dt_util.as_local(scan.created)
+    destination = target(hass, server.url)
+    for fields in (
+        PaperlessFields(
+            title="{profile}: {name} {date} {time} ({device})", profile="Mail"
+        ),
+        PaperlessFields(title="{profile} {name}"),
+        PaperlessFields.from_config({CONF_TITLE: " "}),
+    ):
+        await destination.async_send(scan, fields)
+    assert [upload.title for upload in server.uploads] == [
+        f"Mail: letter {created:%Y-%m-%d} {created:%H:%M} (Office MFP)",
+        "letter",
+        "letter",
+    ]
+    with pytest.raises(ServiceValidationError) as err:
+        check_title("{name} {page}")
+    assert err.value.translation_key == "invalid_paperless_title"
+
+
+async def test_panel_profile_to_paperless(
+    hass: HomeAssistant,
+    entity_registry: er.EntityRegistry,
+    scanner: SimulatedScanner,
+    callback_url: str,
+    server: FakePaperless,
+) -> None:
+    """A press on a Paperless profile: its title, tags and names; the job sensor links it."""
+    acme = server.add("correspondents", "ACME")
+    entry = scanner_entry(
+        scanner,
+        **{
+            CONF_CALLBACK_URL: callback_url,
+            CONF_PAPERLESS: {CONF_URL: server.url, CONF_TOKEN: TOKEN, CONF_TAGS: [5]},
+            CONF_PROFILES: [
+                {
+                    CONF_PROFILE_ID: "paperless",
+                    CONF_NAME: "Paperless",
+                    CONF_SOURCE: "platen",
+                    CONF_RESOLUTION: 75,
+                    CONF_DESTINATION: "paperless",
+                    CONF_PAPERLESS: {
+                        CONF_TITLE: "{profile} {date}",
+                        CONF_TAGS: [8],
+                        CONF_CORRESPONDENT: "ACME",
+                    },
+                }
+            ],
+        },
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+
+    assert scanner.service.press_scan_button("Paperless") is not None
+    await scanner.wait_for_notifications()
+    await hass.async_block_till_done(wait_background_tasks=True)
+    (upload,) = server.uploads
+    assert upload.title == f"Paperless {dt_util.now():%Y-%m-%d}"
+    assert upload.tags == ["5", "8"]
+    assert upload.correspondent == str(acme)
+    state = hass.states.get(
+        entity_id(entity_registry, "sensor", scanner.uuid, "job_state")
+    )
+    assert state is not None
+    (document,) = state.attributes["paperless_documents"]
+    assert document["document_id"] == 1
+    assert document["url"] == f"{server.url}/documents/1/details"
+    await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_action_overrides(
+    hass: HomeAssistant,
+    scanner: SimulatedScanner,
+    callback_url: str,
+    server: FakePaperless,
+) -> None:
+    """The action's Paperless fields; a title with an unknown placeholder scans nothing."""
+    invoices = server.add("tags", "Invoices")
+    invoice = server.add("document_types", "Invoice")
+    entry = scanner_entry(
+        scanner,
+        **{
+            CONF_CALLBACK_URL: callback_url,
+            CONF_PAPERLESS: {CONF_URL: server.url, CONF_TOKEN: TOKEN, CONF_TAGS: []},
+        },
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+
+    response = await scan(
+        hass,
+        scanner.uuid,
+        source="platen",
+        destination="paperless",
+        paperless_title="{device} {name}",
+        paperless_tags=["invoices", "12"],
+        paperless_document_type="Invoice",
+    )
+    (upload,) = server.uploads
+    assert (
+        upload.title
+        == f"{entry.runtime_data.device.name} {Path(upload.file_name).stem}"
+    )
+    assert upload.tags == [str(invoices), "12"]
+    assert (upload.correspondent, upload.document_type) == (None, str(invoice))
+    assert response["paperless"][0]["document_id"] == 1
+
+    jobs = len(scanner.service.jobs)
+    with pytest.raises(ServiceValidationError) as err:
+        await scan(
+            hass, scanner.uuid, destination="paperless", paperless_title="{pages}"
+        )
+    assert err.value.translation_key == "invalid_paperless_title"
+    assert len(scanner.service.jobs) == jobs
+    await hass.config_entries.async_unload(entry.entry_id)

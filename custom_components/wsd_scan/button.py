@@ -8,6 +8,7 @@ from homeassistant.components.button import ButtonEntity, ButtonEntityDescriptio
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .const import CONF_SKIP_BLANK
 from .entity import WsdScanStatusEntity
 from .models import WsdScanConfigEntry
 from .profiles import scan_settings
@@ -43,6 +44,7 @@ class WsdScanButton(WsdScanStatusEntity, ButtonEntity):
     async def async_press(self) -> None:
         """Scan; errors (busy, feeder empty, …) are shown as translated messages."""
         outcome = await self._entry.runtime_data.runner.async_scan(
-            scan_settings(self._entry.options)
+            scan_settings(self._entry.options),
+            skip_blank=self._entry.options.get(CONF_SKIP_BLANK),
         )
         async_notify_scan(self.hass, self._entry, outcome)

@@ -45,10 +45,19 @@ CONF_DOCUMENT_ROOT: Final = "document_root_name"
 CONF_FILTERS: Final = "filters"
 CONF_CA_FILE: Final = "ca_file"
 CONF_VERIFY_TLS: Final = "verify_tls"
-#: The Paperless-ngx server, a dict of CONF_URL, CONF_TOKEN (homeassistant.const) and
-#: CONF_TAGS (tag ids given to every document); absent: none.
+#: The Paperless-ngx server, a dict of CONF_URL, CONF_TOKEN (homeassistant.const),
+#: CONF_TAGS (tags given to every document) and CONF_CREATE_MISSING; absent: none. In a
+#: profile: what its documents are given, a dict of CONF_TITLE, CONF_TAGS,
+#: CONF_CORRESPONDENT and CONF_DOCUMENT_TYPE. A tag, correspondent or document type is
+#: stored as its id (a number) or its name (text, looked up).
 CONF_PAPERLESS: Final = "paperless"
 CONF_TAGS: Final = "tags"
+#: Whether tags, correspondents and document types named but missing are created.
+CONF_CREATE_MISSING: Final = "create_missing"
+#: The documents' title, a template (paperless.TITLE_PLACEHOLDERS).
+CONF_TITLE: Final = "title"
+CONF_CORRESPONDENT: Final = "correspondent"
+CONF_DOCUMENT_TYPE: Final = "document_type"
 #: Blank pages are left out of a profile's scans at this sensitivity (0–100); absent: kept.
 CONF_SKIP_BLANK: Final = "skip_blank"
 #: Where a profile's scans go (a `Destination`).

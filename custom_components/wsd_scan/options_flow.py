@@ -47,8 +47,11 @@ from .const import (
     CONF_CA_FILE,
     CONF_CALLBACK_URL,
     CONF_COLOR,
+    CONF_CORRESPONDENT,
+    CONF_CREATE_MISSING,
     CONF_DESTINATION,
     CONF_DOCUMENT_ROOT,
+    CONF_DOCUMENT_TYPE,
     CONF_ENDPOINT,
     CONF_FILTERS,
     CONF_FORMAT,
@@ -62,6 +65,7 @@ from .const import (
     CONF_SKIP_BLANK,
     CONF_SOURCE,
     CONF_TAGS,
+    CONF_TITLE,
     CONF_USER_IDENTIFIER,
     CONF_VERIFY_TLS,
     DEFAULT_COLOR,
@@ -80,7 +84,16 @@ from .dsp_view import (
     endpoint_url,
     receive_options,
 )
-from .paperless import PaperlessClient, PaperlessError
+from .paperless import (
+    TITLE_PLACEHOLDERS,
+    Collection,
+    PaperlessClient,
+    PaperlessError,
+    PaperlessNameMissing,
+    reference,
+    references,
+    title_valid,
+)
 from .post_scan import post_scan_settings, tls_setting
 from .profiles import MAX_PROFILE_NAME, SETTINGS_KEYS, entry_profiles, profile_settings
 
@@ -120,6 +133,16 @@ SETTINGS_FIELDS: Final = {
 
 DESTINATIONS: Final = [str(destination) for destination in Destination]
 
+#: The blank page sensitivity, as the options and each profile offer it (empty: off).
+SKIP_BLANK_SELECTOR: Final = NumberSelector(
+    NumberSelectorConfig(
+        min=wsd.blank.MIN_SENSITIVITY,
+        max=wsd.blank.MAX_SENSITIVITY,
+        step=1,
+        mode=NumberSelectorMode.SLIDER,
+    )
+)
+
 PROFILE_SCHEMA: Final = probatio.Schema(
     {
         probatio.Required(CONF_NAME): TextSelector(),
@@ -127,15 +150,7 @@ PROFILE_SCHEMA: Final = probatio.Schema(
         probatio.Required(CONF_DESTINATION, default=Destination.MEDIA.value): _select(
             DESTINATIONS, CONF_DESTINATION
         ),
-        # Empty: blank pages are kept.
-        probatio.Optional(CONF_SKIP_BLANK): NumberSelector(
-            NumberSelectorConfig(
-                min=wsd.blank.MIN_SENSITIVITY,
-                max=wsd.blank.MAX_SENSITIVITY,
-                step=1,
-                mode=NumberSelectorMode.SLIDER,
-            )
-        ),
+        probatio.Optional(CONF_SKIP_BLANK): SKIP_BLANK_SELECTOR,
     }
 )
 
@@ -148,6 +163,17 @@ PAPERLESS_SCHEMA: Final = probatio.Schema(
             TextSelectorConfig(type=TextSelectorType.PASSWORD)
         ),
         probatio.Optional(CONF_TAGS): TextSelector(TextSelectorConfig(multiple=True)),
+        probatio.Required(CONF_CREATE_MISSING, default=False): BooleanSelector(),
+    }
+)
+
+#: What a profile's documents get in Paperless-ngx (its section of the profile form).
+PROFILE_PAPERLESS_SCHEMA: Final = probatio.Schema(
+    {
+        probatio.Optional(CONF_TITLE): TextSelector(),
+        probatio.Optional(CONF_TAGS): TextSelector(TextSelectorConfig(multiple=True)),
+        probatio.Optional(CONF_CORRESPONDENT): TextSelector(),
+        probatio.Optional(CONF_DOCUMENT_TYPE): TextSelector(),
     }
 )
 
@@ -205,6 +231,7 @@ def _options_schema(*, advanced_open: bool) -> probatio.Schema:
     return probatio.Schema(
         {
             **SETTINGS_FIELDS,
+            probatio.Optional(CONF_SKIP_BLANK): SKIP_BLANK_SELECTOR,
             probatio.Required(CONF_NOTIFY_SCANS, default=True): BooleanSelector(),
             probatio.Required(SECTION_ADVANCED): section(
                 ADVANCED_SCHEMA, {"collapsed": not advanced_open}
@@ -256,6 +283,9 @@ class WsdScanOptionsFlow(OptionsFlow):
                 CONF_NOTIFY_SCANS: user_input[CONF_NOTIFY_SCANS],
                 CONF_POLL_INTERVAL: int(advanced[CONF_POLL_INTERVAL]),
             }
+            options.pop(CONF_SKIP_BLANK, None)
+            if (skip_blank := user_input.get(CONF_SKIP_BLANK)) is not None:
+                options[CONF_SKIP_BLANK] = int(skip_blank)
             options.pop(CONF_CALLBACK_URL, None)
             if raw_url := (advanced.get(CONF_CALLBACK_URL) or "").strip():
                 if (url := callback_url(raw_url)) is None:
@@ -359,7 +389,7 @@ class WsdScanOptionsFlow(OptionsFlow):
                 return self.async_create_entry(data={**options, CONF_PAPERLESS: config})
         shown = user_input
         if shown is None and (stored := options.get(CONF_PAPERLESS)):
-            shown = {**stored, CONF_TAGS: [str(tag) for tag in stored[CONF_TAGS]]}
+            shown = {**stored, CONF_TAGS: _as_text(stored[CONF_TAGS])}
         return self.async_show_form(
             step_id="paperless",
             data_schema=self.add_suggested_values_to_schema(PAPERLESS_SCHEMA, shown),
@@ -390,11 +420,12 @@ class ProfileSubentryFlow(ConfigSubentryFlow):
         current: ConfigSubentry | None,
         user_input: dict[str, Any] | None,
     ) -> SubentryFlowResult:
-        """Show and save one profile: its name on the panel and its scan settings."""
+        """Show and save one profile: panel name, scan settings, Paperless-ngx fields."""
         entry = self._get_entry()
         errors: dict[str, str] = {}
         if user_input is not None:
             name = user_input[CONF_NAME].strip()
+            paperless = _profile_paperless(user_input.get(CONF_PAPERLESS, {}))
             others = [
                 profile.name
                 for profile in entry_profiles(entry)
@@ -404,6 +435,8 @@ class ProfileSubentryFlow(ConfigSubentryFlow):
                 errors[CONF_NAME] = "invalid_profile_name"
             elif any(other.casefold() == name.casefold() for other in others):
                 errors[CONF_NAME] = "duplicate_profile_name"
+            elif not title_valid(paperless.get(CONF_TITLE, "")):
+                errors["base"] = "invalid_paperless_title"
             else:
                 data = {
                     **_settings(user_input),
@@ -411,6 +444,8 @@ class ProfileSubentryFlow(ConfigSubentryFlow):
                 }
                 if (skip_blank := user_input.get(CONF_SKIP_BLANK)) is not None:
                     data[CONF_SKIP_BLANK] = int(skip_blank)
+                if paperless:
+                    data[CONF_PAPERLESS] = paperless
                 if current is None:
                     return self.async_create_entry(title=name, data=data)
                 return self.async_update_and_abort(
@@ -421,11 +456,20 @@ class ProfileSubentryFlow(ConfigSubentryFlow):
             shown = {
                 **_as_shown({**profile_settings(entry, current.data), **current.data}),
                 CONF_NAME: current.title,
+                CONF_PAPERLESS: _paperless_shown(current.data.get(CONF_PAPERLESS, {})),
             }
+        schema = PROFILE_SCHEMA.extend(
+            {
+                probatio.Optional(CONF_PAPERLESS): section(
+                    PROFILE_PAPERLESS_SCHEMA, {"collapsed": "base" not in errors}
+                )
+            }
+        )
         return self.async_show_form(
             step_id=step_id,
-            data_schema=self.add_suggested_values_to_schema(PROFILE_SCHEMA, shown),
+            data_schema=self.add_suggested_values_to_schema(schema, shown),
             errors=errors,
+            description_placeholders={"placeholders": TITLE_PLACEHOLDERS},
         )
 
 
@@ -434,21 +478,61 @@ async def _paperless_config(
 ) -> tuple[dict[str, Any], dict[str, str]]:
     """Return a Paperless-ngx configuration as stored, and the form's errors.
 
-    The server must answer its API root and take the token.
+    The server must answer its API root and take the token; tags given by name must
+    exist there unless missing ones may be created.
     """
     if (url := callback_url(raw_url)) is None:
         return {}, {CONF_URL: "invalid_paperless_url"}
     token = (user_input.get(CONF_TOKEN) or "").strip()
     if not token:
         return {}, {CONF_TOKEN: "invalid_auth"}
-    tags = [tag.strip() for tag in user_input.get(CONF_TAGS, []) if tag.strip()]
-    if not all(tag.isdecimal() for tag in tags):
-        return {}, {CONF_TAGS: "invalid_tags"}
+    tags = references(user_input.get(CONF_TAGS, []))
+    create = bool(user_input.get(CONF_CREATE_MISSING, False))
+    client = PaperlessClient(async_get_clientsession(hass), url, token)
     try:
-        await PaperlessClient(async_get_clientsession(hass), url, token).async_check()
+        await client.async_check()
+        if not create:
+            for tag in tags:
+                await client.async_resolve(Collection.TAGS, tag, create=False)
+    except PaperlessNameMissing:
+        return {}, {CONF_TAGS: "paperless_tag_missing"}
     except PaperlessError as err:
         return {}, {"base": "invalid_auth" if err.auth else "cannot_connect"}
-    return {CONF_URL: url, CONF_TOKEN: token, CONF_TAGS: [int(tag) for tag in tags]}, {}
+    return {
+        CONF_URL: url,
+        CONF_TOKEN: token,
+        CONF_TAGS: list(tags),
+        CONF_CREATE_MISSING: create,
+    }, {}
+
+
+def _profile_paperless(user_input: Mapping[str, Any]) -> dict[str, Any]:
+    """Return what a profile's Paperless-ngx section was given, as stored.
+
+    Blank fields are left out; a number is an id, other text a name.
+    """
+    stored: dict[str, Any] = {}
+    if title := (user_input.get(CONF_TITLE) or "").strip():
+        stored[CONF_TITLE] = title
+    if tags := references(user_input.get(CONF_TAGS, [])):
+        stored[CONF_TAGS] = list(tags)
+    for key in (CONF_CORRESPONDENT, CONF_DOCUMENT_TYPE):
+        if value := (user_input.get(key) or "").strip():
+            stored[key] = reference(value)
+    return stored
+
+
+def _paperless_shown(stored: Mapping[str, Any]) -> dict[str, Any]:
+    """Return a profile's stored Paperless-ngx fields as the form shows them (text)."""
+    return {
+        key: _as_text(value) if key == CONF_TAGS else str(value)
+        for key, value in stored.items()
+    }
+
+
+def _as_text(values: list[int | str]) -> list[str]:
+    """Return stored references (ids, names) as a text field shows them."""
+    return [str(value) for value in values]
 
 
 def _post_scan_config(user_input: Mapping[str, Any]) -> dict[str, Any]:
@@ -522,8 +606,9 @@ def _as_shown(stored: Mapping[str, Any]) -> dict[str, Any]:
 def _sectioned(options: Mapping[str, Any]) -> dict[str, Any]:
     """Turn stored (flat) options into the form's shape."""
     shown = _as_shown({key: options[key] for key in SETTINGS_KEYS if key in options})
-    if CONF_NOTIFY_SCANS in options:
-        shown[CONF_NOTIFY_SCANS] = options[CONF_NOTIFY_SCANS]
+    for key in (CONF_SKIP_BLANK, CONF_NOTIFY_SCANS):
+        if key in options:
+            shown[key] = options[key]
     shown[SECTION_ADVANCED] = {
         key: options[key]
         for key in (CONF_POLL_INTERVAL, CONF_CALLBACK_URL)

@@ -189,6 +189,7 @@ class PanelScans:
                 PANEL_FILE_NAME.format(profile=slugify(press.profile.name)),
                 destination=press.profile.destination,
                 skip_blank=press.profile.skip_blank,
+                paperless_fields=press.profile.paperless,
                 scan_identifier=press.scan_identifier,
                 destination_token=self.destination_tokens.get(press.profile.profile_id),
             )

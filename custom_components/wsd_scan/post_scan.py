@@ -1,22 +1,18 @@
 """Hand stored scans to a WS-DSP post-scan endpoint (a distributed scan server).
 
 Configured in the options (`CONF_POST_SCAN`). The files are uploaded from the media
-library, where they were stored first: when the endpoint fails they stay there, the
-error says where, and a repair issue keeps saying so until an upload works again.
+library, where they were stored first (upload.py: what happens when that fails).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from functools import partial
-import logging
 from pathlib import Path
 import ssl
 from typing import Any, Final
 
 from homeassistant.core import HomeAssistant
-from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers import issue_registry as ir
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 
 from .const import (
@@ -28,9 +24,9 @@ from .const import (
     CONF_SCAN_PROCESS_ID,
     CONF_USER_IDENTIFIER,
     CONF_VERIFY_TLS,
-    DOMAIN,
 )
 from .storage import StoredScan
+from .upload import UploadTarget
 from .wsd import (
     NULL_SID,
     PostScanJobStatus,
@@ -40,8 +36,6 @@ from .wsd import (
     post_scan,
     post_scan_ssl,
 )
-
-_LOGGER = logging.getLogger(__name__)
 
 ISSUE_POST_SCAN_FAILED: Final = "post_scan_failed"
 
@@ -67,33 +61,20 @@ def tls_setting(config: Mapping[str, Any]) -> ssl.SSLContext | bool:
     )
 
 
-class PostScanTarget:
+class PostScanTarget(UploadTarget):
     """The post-scan endpoint of one scanner's entry."""
+
+    options_key = CONF_POST_SCAN
+    failure_key = ISSUE_POST_SCAN_FAILED
+    target_key = CONF_ENDPOINT
 
     def __init__(
         self, hass: HomeAssistant, entry_id: str, name: str, config: Mapping[str, Any]
     ) -> None:
         """Send to the endpoint `config` describes; `name` is the scanner's."""
-        self.hass = hass
-        self.entry_id = entry_id
-        self.name = name
-        self.config = dict(config)
-        self.target: str = config[CONF_ENDPOINT]
+        super().__init__(hass, entry_id, name, config)
         self._endpoint: str | None = None
         self._ssl: ssl.SSLContext | bool | None = None
-
-    @classmethod
-    def from_options(
-        cls, hass: HomeAssistant, entry_id: str, name: str, options: Mapping[str, Any]
-    ) -> PostScanTarget | None:
-        """Return the entry's post-scan endpoint, if one is configured."""
-        config = options.get(CONF_POST_SCAN)
-        return cls(hass, entry_id, name, config) if config else None
-
-    @property
-    def issue_id(self) -> str:
-        """The id of this entry's repair issue about failed uploads."""
-        return f"{ISSUE_POST_SCAN_FAILED}_{self.entry_id}"
 
     async def async_send(
         self, scan: StoredScan, on_status: Callable[[PostScanJobStatus], None]
@@ -123,38 +104,5 @@ class PostScanTarget:
             )
         except WsdError as err:
             raise self._failed(scan, err) from err
-        ir.async_delete_issue(self.hass, DOMAIN, self.issue_id)
-        _LOGGER.debug(
-            "%s handed %s to %s: %s", self.name, scan.name, self.target, status
-        )
+        self._uploaded(scan, status)
         return status
-
-    def _failed(self, scan: StoredScan, err: WsdError) -> HomeAssistantError:
-        placeholders = {
-            "name": self.name,
-            "endpoint": self.target,
-            "error": str(err),
-            "files": ", ".join(str(file.path) for file in scan.files),
-        }
-        _LOGGER.warning(
-            "%s could not hand %s to %s (%s); the files stay in the media library",
-            self.name,
-            scan.name,
-            self.target,
-            err,
-        )
-        ir.async_create_issue(
-            self.hass,
-            DOMAIN,
-            self.issue_id,
-            is_fixable=False,
-            severity=ir.IssueSeverity.ERROR,
-            translation_key=ISSUE_POST_SCAN_FAILED,
-            translation_placeholders=placeholders,
-            data={"entry_id": self.entry_id},
-        )
-        return HomeAssistantError(
-            translation_domain=DOMAIN,
-            translation_key=ISSUE_POST_SCAN_FAILED,
-            translation_placeholders=placeholders,
-        )

@@ -21,6 +21,7 @@ from .const import (
     CONF_DESTINATION,
     CONF_FORMAT,
     CONF_PAPER,
+    CONF_PAPERLESS,
     CONF_RESOLUTION,
     CONF_SKIP_BLANK,
     CONF_SOURCE,
@@ -33,6 +34,7 @@ from .const import (
     DEFAULT_SOURCE,
     Destination,
 )
+from .paperless import PaperlessFields
 from .wsd import ColorMode, DocumentFormat, PaperSize, ScanSettings, ScanSource
 
 #: The subentry type of a panel profile.
@@ -69,6 +71,8 @@ class Profile:
     destination: Destination = Destination.MEDIA
     #: Blank pages are left out at this sensitivity; None: kept.
     skip_blank: int | None = None
+    #: What its documents are given in Paperless-ngx.
+    paperless: PaperlessFields = PaperlessFields()
 
 
 def default_profile() -> ConfigSubentry:
@@ -111,6 +115,9 @@ def entry_profiles(entry: ConfigEntry) -> tuple[Profile, ...]:
             scan_settings(profile_settings(entry, subentry.data)),
             Destination(subentry.data.get(CONF_DESTINATION, Destination.MEDIA)),
             subentry.data.get(CONF_SKIP_BLANK),
+            paperless=PaperlessFields.from_config(
+                subentry.data.get(CONF_PAPERLESS, {}), subentry.title
+            ),
         )
         for subentry in entry.subentries.values()
         if subentry.subentry_type == SUBENTRY_PROFILE

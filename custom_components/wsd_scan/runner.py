@@ -44,7 +44,7 @@ from homeassistant.util import dt as dt_util
 import yarl
 
 from .const import DOMAIN, Destination
-from .paperless import PaperlessDocument, PaperlessTarget
+from .paperless import PaperlessDocument, PaperlessFields, PaperlessTarget
 from .post_scan import PostScanTarget
 from .storage import (
     DEFAULT_FILE_NAME,
@@ -91,6 +91,11 @@ class ScanObserver(Protocol):
     def async_post_scan_progress(self, status: PostScanJobStatus) -> None:
         """Hear how the upload of a scan to the post-scan endpoint goes."""
 
+    def async_paperless_documents(
+        self, documents: tuple[PaperlessDocument, ...]
+    ) -> None:
+        """Hear of the documents Paperless-ngx made of a scan."""
+
 
 @dataclass(frozen=True, slots=True)
 class JobProgress:
@@ -116,6 +121,8 @@ class ScanActivity(ScanObserver):
         self.last_scan: StoredScan | None = None
         #: The post-scan job of the latest scan handed to the endpoint.
         self.post_scan: PostScanJobStatus | None = None
+        #: The documents Paperless-ngx made of the latest scan handed to it.
+        self.paperless: tuple[PaperlessDocument, ...] = ()
         self._listeners: list[CALLBACK_TYPE] = []
 
     @callback
@@ -157,6 +164,14 @@ class ScanActivity(ScanObserver):
     def async_post_scan_progress(self, status: PostScanJobStatus) -> None:
         """Show how handing a scan to the post-scan endpoint goes."""
         self.post_scan = status
+        self._changed()
+
+    @callback
+    def async_paperless_documents(
+        self, documents: tuple[PaperlessDocument, ...]
+    ) -> None:
+        """Show the documents Paperless-ngx made of a scan."""
+        self.paperless = documents
         self._changed()
 
     def _pages(self, job_id: str, pages: int | None) -> int | None:
@@ -240,12 +255,14 @@ class ScanRunner:
         scan_identifier: str | None = None,
         destination_token: str | None = None,
         skip_blank: int | None = None,
+        paperless_fields: PaperlessFields = PaperlessFields(),
     ) -> ScanOutcome:
         """Scan, store the document, hand it to the post-scan endpoint if asked.
 
         A scan started on the scanner's panel passes the event's `scan_identifier` and
         the `destination_token` of the chosen panel entry. With `skip_blank` (a
-        sensitivity), blank pages are left out.
+        sensitivity), blank pages are left out. Paperless-ngx documents get
+        `paperless_fields`.
 
         Raises a translated `HomeAssistantError` (`ServiceValidationError` for requests
         the scanner cannot fulfil) naming the cause and the pages kept.
@@ -301,7 +318,10 @@ class ScanRunner:
                     ),
                 )
             if self.paperless is not None and to_paperless:
-                documents = await self._hand_over(scan, self.paperless.async_send(scan))
+                documents = await self._hand_over(
+                    scan, self.paperless.async_send(scan, paperless_fields)
+                )
+                self.observer.async_paperless_documents(documents)
         finally:
             self._busy = False
         if not destination.keeps_media:

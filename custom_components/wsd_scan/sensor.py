@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any, override
 
@@ -89,6 +89,10 @@ def _job_attributes(activity: ScanActivity) -> dict[str, Any]:
             "post_scan_state": snake_case(post_scan.state),
             "post_scan_images": post_scan.images_received,
         }
+    if activity.paperless:
+        attributes["paperless_documents"] = [
+            asdict(document) for document in activity.paperless
+        ]
     return attributes
 
 

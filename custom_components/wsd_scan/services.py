@@ -6,7 +6,7 @@ the scan answers (when asked) with its pages, files and duration.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import asdict, replace
 from typing import Any, Final
 
 from homeassistant.const import ATTR_DEVICE_ID
@@ -23,15 +23,21 @@ import probatio
 
 from .const import (
     CONF_COLOR,
+    CONF_CORRESPONDENT,
+    CONF_DOCUMENT_TYPE,
     CONF_FORMAT,
     CONF_PAPER,
     CONF_RESOLUTION,
+    CONF_SKIP_BLANK,
     CONF_SOURCE,
+    CONF_TAGS,
+    CONF_TITLE,
     DOMAIN,
     Destination,
 )
 from .media_source import file_media_id
 from .models import WsdScanConfigEntry
+from .paperless import TITLE_PLACEHOLDERS, PaperlessFields, check_title
 from .profiles import scan_settings
 from .runner import ScanOutcome
 from .storage import DEFAULT_FILE_NAME, FILE_NAME_PLACEHOLDERS
@@ -52,6 +58,23 @@ ATTR_FILE_NAME: Final = "file_name"
 ATTR_DESTINATION: Final = "destination"
 #: Leave blank pages out, at this sensitivity (0–100).
 ATTR_SKIP_BLANK: Final = "skip_blank"
+ATTR_PAPERLESS_TITLE: Final = "paperless_title"
+ATTR_PAPERLESS_TAGS: Final = "paperless_tags"
+ATTR_PAPERLESS_CORRESPONDENT: Final = "paperless_correspondent"
+ATTR_PAPERLESS_DOCUMENT_TYPE: Final = "paperless_document_type"
+#: What the documents get in Paperless-ngx, by the keys a profile stores them under.
+PAPERLESS_FIELDS: Final = {
+    ATTR_PAPERLESS_TITLE: CONF_TITLE,
+    ATTR_PAPERLESS_TAGS: CONF_TAGS,
+    ATTR_PAPERLESS_CORRESPONDENT: CONF_CORRESPONDENT,
+    ATTR_PAPERLESS_DOCUMENT_TYPE: CONF_DOCUMENT_TYPE,
+}
+
+
+def _off(value: Any) -> None:
+    """Accept `false` or `off` (YAML's false, or the text) and nothing else."""
+    if value is not False and value != "off":
+        raise probatio.Invalid("expected off")
 
 
 #: WS-Scan ContentType keywords by the action's values.
@@ -87,10 +110,21 @@ SCAN_SCHEMA: Final = probatio.Schema(
         probatio.Optional(ATTR_DESTINATION, default=Destination.MEDIA): probatio.Coerce(
             Destination
         ),
-        probatio.Optional(ATTR_SKIP_BLANK): probatio.All(
-            probatio.Coerce(int),
-            probatio.Range(min=MIN_BLANK_SENSITIVITY, max=MAX_BLANK_SENSITIVITY),
+        # `false`/`off` keeps every page whatever the options' default.
+        probatio.Optional(ATTR_SKIP_BLANK): probatio.Any(
+            _off,
+            probatio.All(
+                probatio.Coerce(int),
+                probatio.Range(min=MIN_BLANK_SENSITIVITY, max=MAX_BLANK_SENSITIVITY),
+            ),
+            msg="expected a sensitivity (0 to 100) or off",
         ),
+        probatio.Optional(ATTR_PAPERLESS_TITLE): cv.string,
+        probatio.Optional(ATTR_PAPERLESS_TAGS): probatio.All(
+            cv.ensure_list, [cv.string]
+        ),
+        probatio.Optional(ATTR_PAPERLESS_CORRESPONDENT): cv.string,
+        probatio.Optional(ATTR_PAPERLESS_DOCUMENT_TYPE): cv.string,
     }
 )
 CANCEL_SCHEMA: Final = probatio.Schema({probatio.Required(ATTR_DEVICE_ID): cv.string})
@@ -105,7 +139,10 @@ def async_setup_services(hass: HomeAssistant) -> None:
         _async_scan,
         schema=SCAN_SCHEMA,
         supports_response=SupportsResponse.OPTIONAL,
-        description_placeholders={"placeholders": FILE_NAME_PLACEHOLDERS},
+        description_placeholders={
+            "placeholders": FILE_NAME_PLACEHOLDERS,
+            "title_placeholders": TITLE_PLACEHOLDERS,
+        },
     )
     hass.services.async_register(
         DOMAIN, SERVICE_CANCEL, _async_cancel, schema=CANCEL_SCHEMA
@@ -141,11 +178,20 @@ async def _async_scan(call: ServiceCall) -> ServiceResponse:
     """Scan on the targeted scanner and store the document in the media library."""
     entry = _entry(call)
     settings = _scan_settings(dict(call.data), scan_settings(entry.options))
+    paperless_fields = PaperlessFields.from_config(
+        {
+            key: call.data[field]
+            for field, key in PAPERLESS_FIELDS.items()
+            if field in call.data
+        }
+    )
+    check_title(paperless_fields.title)
     outcome = await entry.runtime_data.runner.async_scan(
         settings,
         call.data[ATTR_FILE_NAME],
         destination=call.data[ATTR_DESTINATION],
-        skip_blank=call.data.get(ATTR_SKIP_BLANK),
+        skip_blank=call.data.get(ATTR_SKIP_BLANK, entry.options.get(CONF_SKIP_BLANK)),
+        paperless_fields=paperless_fields,
     )
     return _scan_response(outcome) if call.return_response else None
 
@@ -182,14 +228,7 @@ def _scan_response(outcome: ScanOutcome) -> dict[str, Any]:
             "images_received": post_scan.images_received,
         }
     if outcome.paperless:
-        response["paperless"] = [
-            {
-                "task_id": document.task_id,
-                "document_id": document.document_id,
-                "url": document.url,
-            }
-            for document in outcome.paperless
-        ]
+        response["paperless"] = [asdict(document) for document in outcome.paperless]
     return response
 
 
