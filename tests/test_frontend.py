@@ -26,11 +26,15 @@ from pytest_homeassistant_custom_component.typing import (
 from custom_components.wsd_scan.const import (
     CONF_CALLBACK_URL,
     CONF_COLOR,
+    CONF_CORRESPONDENT,
     CONF_DESTINATION,
     CONF_FORMAT,
+    CONF_PAPERLESS,
     CONF_RESOLUTION,
     CONF_SKIP_BLANK,
     CONF_SOURCE,
+    CONF_TAGS,
+    CONF_TITLE,
     CONF_XADDRS,
     DOMAIN,
 )
@@ -107,6 +111,11 @@ async def scanner_with_profiles(
                     CONF_COLOR: "color",
                     CONF_DESTINATION: "media",
                     CONF_SKIP_BLANK: 40,
+                    CONF_PAPERLESS: {
+                        CONF_TITLE: "{profile} {date}",
+                        CONF_TAGS: ["photo"],
+                        CONF_CORRESPONDENT: "",
+                    },
                 },
                 unique_id=None,
             ),
@@ -180,7 +189,7 @@ async def test_profiles_answer_the_action_data_that_scans_as_them(
     scanner: SimulatedScanner,
     scanner_with_profiles: MockConfigEntry,
 ) -> None:
-    """Each profile's data is its own settings over the entry's; it scans as them."""
+    """Each profile's data is what the panel would scan with; the action takes it."""
     client = await hass_ws_client(hass)
     await client.send_json_auto_id(
         {"type": f"{DOMAIN}/profiles", "device_id": device_id(hass, scanner.uuid)}
@@ -191,7 +200,13 @@ async def test_profiles_answer_the_action_data_that_scans_as_them(
         {
             "id": "home_assistant",
             "name": "Home Assistant",
-            "scan": {CONF_SOURCE: "feeder", CONF_RESOLUTION: 75},
+            # Blank pages are kept, as the profile does on the panel.
+            "scan": {
+                CONF_SOURCE: "feeder",
+                CONF_RESOLUTION: 75,
+                CONF_DESTINATION: "media",
+                CONF_SKIP_BLANK: "off",
+            },
         },
         {
             "id": "photos",
@@ -203,6 +218,9 @@ async def test_profiles_answer_the_action_data_that_scans_as_them(
                 CONF_COLOR: "color",
                 CONF_DESTINATION: "media",
                 CONF_SKIP_BLANK: 40,
+                # What Paperless-ngx gives the documents; `{profile}` filled in.
+                "paperless_title": "Photos {date}",
+                "paperless_tags": ["photo"],
             },
         },
     ]

@@ -22,14 +22,27 @@ from homeassistant.components.http.server import StaticPathConfig
 from homeassistant.components.websocket_api import async_register_command
 from homeassistant.components.websocket_api.connection import ActiveConnection
 from homeassistant.components.websocket_api.decorators import websocket_command
+from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import ATTR_DEVICE_ID
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import config_validation as cv, service
 import probatio
 
-from .const import CONF_DESTINATION, CONF_SKIP_BLANK, DOMAIN
+from .const import (
+    CONF_DESTINATION,
+    CONF_PAPERLESS,
+    CONF_SKIP_BLANK,
+    DOMAIN,
+    Destination,
+)
 from .models import WsdScanConfigEntry
 from .profiles import SUBENTRY_PROFILE, profile_settings
+from .services import (
+    ATTR_DESTINATION,
+    ATTR_PAPERLESS_TITLE,
+    ATTR_SKIP_BLANK,
+    PAPERLESS_FIELDS,
+)
 
 FRONTEND_DIR: Final = Path(__file__).parent / "frontend"
 URL_BASE: Final = f"/{DOMAIN}/frontend"
@@ -87,12 +100,29 @@ def websocket_profiles(
 
 def _profiles(entry: WsdScanConfigEntry) -> Iterable[dict[str, Any]]:
     for subentry in entry.subentries.values():
-        if subentry.subentry_type != SUBENTRY_PROFILE:
-            continue
-        scan_data = profile_settings(entry, subentry.data)
-        scan_data |= {
-            key: subentry.data[key]
-            for key in (CONF_DESTINATION, CONF_SKIP_BLANK)
-            if key in subentry.data
-        }
-        yield {"id": subentry.subentry_id, "name": subentry.title, "scan": scan_data}
+        if subentry.subentry_type == SUBENTRY_PROFILE:
+            yield {
+                "id": subentry.subentry_id,
+                "name": subentry.title,
+                "scan": _scan_data(entry, subentry),
+            }
+
+
+def _scan_data(entry: WsdScanConfigEntry, subentry: ConfigSubentry) -> dict[str, Any]:
+    """Return the `wsd_scan.scan` data that scans as the profile does on the panel."""
+    profile = subentry.data
+    data = profile_settings(entry, profile)
+    data[ATTR_DESTINATION] = profile.get(CONF_DESTINATION, Destination.MEDIA)
+    # Left out, the action would use the options' sensitivity; a profile without its
+    # own keeps every page.
+    data[ATTR_SKIP_BLANK] = profile.get(CONF_SKIP_BLANK, "off")
+    paperless = profile.get(CONF_PAPERLESS, {})
+    data |= {
+        field: paperless[key]
+        for field, key in PAPERLESS_FIELDS.items()
+        if paperless.get(key)
+    }
+    if title := data.get(ATTR_PAPERLESS_TITLE):
+        # The action knows no profile to fill `{profile}` with.
+        data[ATTR_PAPERLESS_TITLE] = title.replace("{profile}", subentry.title)
+    return data
