@@ -11,6 +11,7 @@ from .const import DOMAIN
 from .coordinator import WsdScanCoordinator
 from .discovery import async_setup_discovery
 from .dsp_view import async_setup_dsp_view, async_setup_receiver
+from .frontend import async_setup_frontend
 from .media_source import ScanFileView
 from .migration import async_migrate
 from .models import WsdScanConfigEntry, WsdScanRuntimeData
@@ -37,11 +38,12 @@ CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Set up what every scanner shares: endpoints, actions and discovery."""
+    """Set up what every scanner shares: endpoints, actions, the card and discovery."""
     async_setup_notify_view(hass)
     async_setup_dsp_view(hass)
     hass.http.register_view(ScanFileView())
     async_setup_services(hass)
+    await async_setup_frontend(hass)
     await async_remove_leftover_work(hass)
     await async_setup_discovery(hass)
     return True

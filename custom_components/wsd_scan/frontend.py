@@ -1,0 +1,128 @@
+"""The dashboard card and its Tile card feature, served and loaded by the integration.
+
+The card is plain JavaScript modules in `frontend/` (no build step). They are served under
+a path holding a hash of their content, so a browser caches them for long but never keeps
+an old card after an update, and the relative imports between them share that version.
+The frontend loads the entry module on every page (`add_extra_js_url`), which registers
+the card, its editor and the feature.
+
+The card reads the profiles of a scanner with the `wsd_scan/profiles` websocket command:
+each profile comes with the `wsd_scan.scan` action data that scans as it does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+import hashlib
+from pathlib import Path
+from typing import Any, Final
+
+from homeassistant.components.frontend import add_extra_js_url
+from homeassistant.components.http.server import StaticPathConfig
+from homeassistant.components.websocket_api import async_register_command
+from homeassistant.components.websocket_api.connection import ActiveConnection
+from homeassistant.components.websocket_api.decorators import websocket_command
+from homeassistant.config_entries import ConfigSubentry
+from homeassistant.const import ATTR_DEVICE_ID
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import config_validation as cv, service
+import probatio
+
+from .const import (
+    CONF_DESTINATION,
+    CONF_PAPERLESS,
+    CONF_SKIP_BLANK,
+    DOMAIN,
+    Destination,
+)
+from .models import WsdScanConfigEntry
+from .profiles import SUBENTRY_PROFILE, profile_settings
+from .services import (
+    ATTR_DESTINATION,
+    ATTR_PAPERLESS_TITLE,
+    ATTR_SKIP_BLANK,
+    PAPERLESS_FIELDS,
+)
+
+FRONTEND_DIR: Final = Path(__file__).parent / "frontend"
+URL_BASE: Final = f"/{DOMAIN}/frontend"
+#: The module the frontend loads; it imports the others.
+ENTRY_MODULE: Final = "wsd-scan-card.js"
+
+
+async def async_setup_frontend(hass: HomeAssistant) -> None:
+    """Serve the card's modules and have the frontend load them.
+
+    Without the frontend (a headless installation) there is nobody to show the card to;
+    the manifest's `after_dependencies` makes sure it is set up first when it is used.
+    """
+    if "frontend" not in hass.config.components:
+        return
+    version = await hass.async_add_executor_job(content_version, FRONTEND_DIR)
+    url = f"{URL_BASE}/{version}"
+    await hass.http.async_register_static_paths(
+        [StaticPathConfig(url, str(FRONTEND_DIR), cache_headers=True)]
+    )
+    add_extra_js_url(hass, f"{url}/{ENTRY_MODULE}")
+    async_register_command(hass, websocket_profiles)
+
+
+def content_version(folder: Path) -> str:
+    """Return a short hash of the names and contents of a folder's files. Blocking."""
+    digest = hashlib.sha256()
+    for path in sorted(folder.iterdir()):
+        if path.is_file():
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]
+
+
+@websocket_command(
+    {
+        probatio.Required("type"): f"{DOMAIN}/profiles",
+        probatio.Required(ATTR_DEVICE_ID): cv.string,
+    }
+)
+@callback
+def websocket_profiles(
+    hass: HomeAssistant, connection: ActiveConnection, msg: dict[str, Any]
+) -> None:
+    """Answer a scanner's profiles: id, name and the action data that scans as it.
+
+    An unknown device or one whose scanner is not loaded is a translated error.
+    """
+    entry: WsdScanConfigEntry
+    _device, entry = service.async_get_device_and_config_entry(
+        hass, DOMAIN, msg[ATTR_DEVICE_ID]
+    )
+    connection.send_result(msg["id"], {"profiles": list(_profiles(entry))})
+
+
+def _profiles(entry: WsdScanConfigEntry) -> Iterable[dict[str, Any]]:
+    for subentry in entry.subentries.values():
+        if subentry.subentry_type == SUBENTRY_PROFILE:
+            yield {
+                "id": subentry.subentry_id,
+                "name": subentry.title,
+                "scan": _scan_data(entry, subentry),
+            }
+
+
+def _scan_data(entry: WsdScanConfigEntry, subentry: ConfigSubentry) -> dict[str, Any]:
+    """Return the `wsd_scan.scan` data that scans as the profile does on the panel."""
+    profile = subentry.data
+    data = profile_settings(entry, profile)
+    data[ATTR_DESTINATION] = profile.get(CONF_DESTINATION, Destination.MEDIA)
+    # Left out, the action would use the options' sensitivity; a profile without its
+    # own keeps every page.
+    data[ATTR_SKIP_BLANK] = profile.get(CONF_SKIP_BLANK, "off")
+    paperless = profile.get(CONF_PAPERLESS, {})
+    data |= {
+        field: paperless[key]
+        for field, key in PAPERLESS_FIELDS.items()
+        if paperless.get(key)
+    }
+    if title := data.get(ATTR_PAPERLESS_TITLE):
+        # The action knows no profile to fill `{profile}` with.
+        data[ATTR_PAPERLESS_TITLE] = title.replace("{profile}", subentry.title)
+    return data

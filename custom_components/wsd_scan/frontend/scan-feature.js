@@ -1,0 +1,206 @@
+// The Tile card feature "Scan with profile" (`custom:wsd-scan-profile-feature`): one
+// button per profile of the tile entity's scanner, Cancel while it scans. Config:
+// optional `profiles` (the ids to show; all when absent). Errors show as a toast.
+import {
+  EntityProfiles,
+  STRINGS,
+  cancel,
+  errorInWords,
+  fireEvent,
+  isJobRunning,
+  isScannerEntity,
+  loadFormElements,
+  scan,
+  scannerEntities,
+} from "./scanner.js";
+
+const FEATURE = "wsd-scan-profile-feature";
+
+const STYLE = `
+  ha-control-button-group { margin: 0 12px 12px; }
+  [hidden] { display: none !important; }
+`;
+
+function entityId(feature) {
+  return feature.context?.entity_id ?? feature.stateObj?.entity_id;
+}
+
+class WsdScanProfileFeature extends HTMLElement {
+  constructor() {
+    super();
+    this._profiles = new EntityProfiles(
+      () => this._render(),
+      (error) => this._toast(error),
+    );
+  }
+
+  static getStubConfig() {
+    return { type: `custom:${FEATURE}` };
+  }
+
+  static getConfigElement() {
+    return document.createElement(`${FEATURE}-editor`);
+  }
+
+  setConfig(config) {
+    if (!config) {
+      throw new Error("Invalid configuration");
+    }
+    this._config = config;
+    this._render();
+  }
+
+  set hass(hass) {
+    this._hass = hass;
+    this._profiles.follow(hass, entityId(this));
+    this._render();
+  }
+
+  // The tile sets `context` (its entity) after `hass`.
+  set context(context) {
+    this._context = context;
+    this._profiles.follow(this._hass, entityId(this));
+    this._render();
+  }
+
+  get context() {
+    return this._context;
+  }
+
+  _render() {
+    if (!this._hass || !this._config) {
+      return;
+    }
+    if (!this.shadowRoot) {
+      this.attachShadow({ mode: "open" }).append(
+        Object.assign(document.createElement("style"), { textContent: STYLE }),
+        (this._group = document.createElement("ha-control-button-group")),
+      );
+    }
+    const wanted = this._config.profiles;
+    const profiles = this._profiles.profiles.filter(
+      (profile) => !wanted || wanted.includes(profile.id),
+    );
+    const { deviceId } = this._profiles;
+    const job = this._hass.states[scannerEntities(this._hass, deviceId).job_state];
+    const busy = this._scanning || isJobRunning(job);
+    const shown = JSON.stringify([profiles.map((profile) => [profile.id, profile.name]), busy]);
+    if (shown !== this._shown) {
+      this._shown = shown;
+      this._group.replaceChildren(
+        ...profiles.map((profile) => {
+          const button = this._button(profile.name, () => this._scan(profile));
+          button.disabled = busy;
+          return button;
+        }),
+        ...(busy ? [this._button(STRINGS.cancel, () => this._cancel())] : []),
+      );
+    }
+  }
+
+  _button(label, action) {
+    const button = document.createElement("ha-control-button");
+    button.label = label;
+    button.textContent = label;
+    button.addEventListener("click", (event) => {
+      event.stopPropagation();
+      action();
+    });
+    return button;
+  }
+
+  async _scan(profile) {
+    this._scanning = true;
+    this._render();
+    try {
+      await scan(this._hass, this._profiles.deviceId, profile.scan);
+    } catch (error) {
+      await this._toast(error);
+    } finally {
+      this._scanning = false;
+      this._render();
+    }
+  }
+
+  async _cancel() {
+    try {
+      await cancel(this._hass, this._profiles.deviceId);
+    } catch (error) {
+      await this._toast(error);
+    }
+  }
+
+  async _toast(error) {
+    fireEvent(this, "hass-notification", { message: await errorInWords(this._hass, error) });
+  }
+}
+
+class WsdScanProfileFeatureEditor extends HTMLElement {
+  constructor() {
+    super();
+    this._profiles = new EntityProfiles(() => this._render());
+  }
+
+  setConfig(config) {
+    this._config = config;
+    this._render();
+  }
+
+  set hass(hass) {
+    const first = this._hass === undefined;
+    this._hass = hass;
+    if (first) {
+      loadFormElements().then(() => {
+        this._formReady = true;
+        this._render();
+      });
+    }
+    this._profiles.follow(hass, entityId(this));
+  }
+
+  set context(context) {
+    this._context = context;
+    this._profiles.follow(this._hass, entityId(this));
+  }
+
+  get context() {
+    return this._context;
+  }
+
+  _render() {
+    if (!this._formReady || !this._config) {
+      return;
+    }
+    if (!this._form) {
+      this._form = document.createElement("ha-form");
+      this._form.computeLabel = () => STRINGS.profiles;
+      this._form.addEventListener("value-changed", (event) => {
+        const config = { ...event.detail.value };
+        if (!config.profiles?.length) {
+          delete config.profiles;
+        }
+        fireEvent(this, "config-changed", { config });
+      });
+      this.append(this._form);
+    }
+    const options = this._profiles.profiles.map((profile) => ({
+      value: profile.id,
+      label: profile.name,
+    }));
+    Object.assign(this._form, {
+      hass: this._hass,
+      schema: [{ name: "profiles", selector: { select: { multiple: true, options } } }],
+      data: this._config,
+    });
+  }
+}
+
+customElements.define(FEATURE, WsdScanProfileFeature);
+customElements.define(`${FEATURE}-editor`, WsdScanProfileFeatureEditor);
+window.customCardFeatures = window.customCardFeatures ?? [];
+window.customCardFeatures.push({
+  type: FEATURE,
+  name: "Scan with profile",
+  configurable: true,
+  isSupported: (hass, context) => isScannerEntity(hass, context.entity_id),
+});

@@ -1,0 +1,192 @@
+// What the card and the Tile card feature share: a scanner's entities and profiles, the
+// wsd_scan actions, their errors in words, the scans' pages from the media source.
+
+export const DOMAIN = "wsd_scan";
+
+// Home Assistant's app installs a scoped custom element registry (a polyfill bundled in
+// frontend 20260930's app.js) as window.customElements; an element defined before that,
+// as a module cached by the browser can be, is unknown to it ("Custom element doesn't
+// exist"). The modules importing this one define their elements after the app's own.
+await customElements.whenDefined("home-assistant");
+
+// The card's own words (custom cards cannot use the integration's translations for
+// these; field names, options and errors do come from them).
+export const STRINGS = {
+  cancel: "Cancel",
+  custom: "Custom settings",
+  document: "Document",
+  finish: "Finish",
+  last_scan: "Last scan",
+  no_device: "Choose a scanner in the card's settings.",
+  not_found: "This scanner is not set up in Home Assistant.",
+  page: "page",
+  pages: "pages",
+  pass: "pass",
+  passes: "passes",
+  profile: "Profile",
+  profiles: "Profiles",
+  scan: "Scan",
+  scan_more: "Scan more",
+  scanner: "Scanner",
+  session: "Session",
+  title: "Title",
+};
+
+// Job states (WS-Scan JobState, snake_case) in which the scanner is still at work.
+const RUNNING_JOB_STATES = new Set([
+  "creating",
+  "pending",
+  "pending_held",
+  "processing",
+  "started",
+  "terminating",
+]);
+
+// The scanner's entities by their translation key (the registry's display entries).
+export function scannerEntities(hass, deviceId) {
+  const found = {};
+  for (const entity of Object.values(hass.entities ?? {})) {
+    if (entity.device_id === deviceId && entity.platform === DOMAIN) {
+      found[entity.translation_key] = entity.entity_id;
+    }
+  }
+  return found;
+}
+
+function deviceOfEntity(hass, entityId) {
+  const entity = hass.entities?.[entityId];
+  return entity?.platform === DOMAIN ? entity.device_id : undefined;
+}
+
+export function isScannerEntity(hass, entityId) {
+  return deviceOfEntity(hass, entityId) !== undefined;
+}
+
+function count(number, one, many) {
+  return `${number} ${number === 1 ? one : many}`;
+}
+
+export function pageCount(pages) {
+  return count(pages, STRINGS.page, STRINGS.pages);
+}
+
+export function passCount(passes) {
+  return count(passes, STRINGS.pass, STRINGS.passes);
+}
+
+export function isJobRunning(stateObj) {
+  return stateObj !== undefined && RUNNING_JOB_STATES.has(stateObj.state);
+}
+
+// [{id, name, scan}]: `scan` is the wsd_scan.scan data that scans as the profile does.
+export async function loadProfiles(hass, deviceId) {
+  const result = await hass.callWS({ type: `${DOMAIN}/profiles`, device_id: deviceId });
+  return result.profiles;
+}
+
+// The profiles of the scanner behind an entity (a Tile card's), loaded when it changes.
+export class EntityProfiles {
+  constructor(onLoaded, onError) {
+    this.profiles = [];
+    this._onLoaded = onLoaded;
+    this._onError = onError;
+  }
+
+  follow(hass, entityId) {
+    const deviceId = hass && entityId ? deviceOfEntity(hass, entityId) : undefined;
+    if (deviceId === this.deviceId) {
+      return;
+    }
+    this.deviceId = deviceId;
+    this.profiles = [];
+    if (deviceId) {
+      loadProfiles(hass, deviceId).then((profiles) => {
+        if (deviceId === this.deviceId) {
+          this.profiles = profiles;
+          this._onLoaded();
+        }
+      }, this._onError);
+    }
+  }
+}
+
+// Runs wsd_scan.scan and answers its response data (pages, files...).
+export async function scan(hass, deviceId, data) {
+  const result = await hass.callWS({
+    type: "call_service",
+    domain: DOMAIN,
+    service: "scan",
+    service_data: { ...data, device_id: deviceId },
+    return_response: true,
+  });
+  return result.response;
+}
+
+export function cancel(hass, deviceId) {
+  return hass.callService(DOMAIN, "cancel", { device_id: deviceId });
+}
+
+// The action's error in the user's language (its translation), else its message.
+export async function errorInWords(hass, error) {
+  if (error?.translation_domain && error?.translation_key) {
+    const localize = await hass.loadBackendTranslation(
+      "exceptions",
+      error.translation_domain,
+    );
+    const message = localize(
+      `component.${error.translation_domain}.exceptions.${error.translation_key}.message`,
+      error.translation_placeholders,
+    );
+    if (message) {
+      return message;
+    }
+  }
+  return error?.message ?? String(error);
+}
+
+// A document's pages and links: [{title, thumbnail}] and [{title, url}].
+//
+// A file's media id is `media-source://wsd_scan/<scanner>/<scan>/file/<name>`; its scan
+// (`.../<scan>`) lists the files, then a preview of each page (`.../page/<name>`).
+export async function loadDocument(hass, files) {
+  if (!files?.length) {
+    return { pages: [], links: [] };
+  }
+  const fileId = files[0].media_content_id;
+  const scanId = fileId.slice(0, fileId.lastIndexOf("/file/"));
+  const [folder, ...links] = await Promise.all([
+    hass.callWS({ type: "media_source/browse_media", media_content_id: scanId }),
+    ...files.map((file) =>
+      hass.callWS({
+        type: "media_source/resolve_media",
+        media_content_id: file.media_content_id,
+      }),
+    ),
+  ]);
+  return {
+    pages: folder.children
+      .filter((child) => child.media_content_id.includes("/page/"))
+      .map((child) => ({ title: child.title, thumbnail: child.thumbnail })),
+    links: links.map((resolved, index) => ({
+      title: files[index].path.split("/").pop(),
+      url: resolved.url,
+    })),
+  };
+}
+
+// Makes sure HA's form elements are defined: dashboards load them with the first
+// card editor only, so load the editor of a built-in card that uses them.
+export async function loadFormElements() {
+  if (customElements.get("ha-form")) {
+    return;
+  }
+  const helpers = await window.loadCardHelpers();
+  helpers.createCardElement({ type: "button" });
+  await customElements.whenDefined("hui-button-card");
+  await customElements.get("hui-button-card").getConfigElement();
+  await customElements.whenDefined("ha-form");
+}
+
+export function fireEvent(node, type, detail) {
+  node.dispatchEvent(new CustomEvent(type, { detail, bubbles: true, composed: true }));
+}
