@@ -331,6 +331,9 @@ class PaperlessTarget(UploadTarget):
         title = fields.render_title(scan, self.name)
         documents = []
         try:
+            # The token first: a server refusing it may close the connection while the
+            # document is still being sent, and the upload would fail without the cause.
+            await client.async_check()
             ids = await self._resolve(client, fields)
             for number, file in enumerate(scan.files, start=1):
                 documents.append(
