@@ -209,7 +209,9 @@ class Tour:
         await self.open("/config/repairs", "repair")
         issue = "No URL for scanner events"
         await self.page.click("ha-config-repairs >> *", text=issue, timeout=30)
-        await self.page.wait_for(FLOW, text="Callback URL", timeout=30)
+        # The title comes before the description and the field's help are rendered.
+        await self.page.wait_for(FLOW, text="Before saving", timeout=30)
+        await self.page.wait_for(FLOW, text="without path, query or fragment")
         await self.shot("repair")
 
     async def device_id(self) -> str:
