@@ -52,6 +52,7 @@ from custom_components.wsd_scan.const import (
     CONF_DESTINATION,
     CONF_DOCUMENT_TYPE,
     CONF_ENDPOINT,
+    CONF_EVENT_TYPE,
     CONF_FILTERS,
     CONF_FORMAT,
     CONF_NOTIFY_SCANS,
@@ -1363,9 +1364,15 @@ async def test_profiles_added_changed_and_removed(
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
     (default, _, _), (photos, name, data) = panel(entry)
+    # Its event type is its name as a slug, fixed now: automations trigger on it.
     assert (name, data) == (
         "Photos",
-        {**PHOTO_SETTINGS, CONF_RESOLUTION: 600, CONF_DESTINATION: "media"},
+        {
+            **PHOTO_SETTINGS,
+            CONF_RESOLUTION: 600,
+            CONF_DESTINATION: "media",
+            CONF_EVENT_TYPE: "photos",
+        },
     )
     assert entry.options == {CONF_FORMAT: "png", CONF_POLL_INTERVAL: 60}
     assert len(mock_setup_entry.mock_calls) == 3
@@ -1418,11 +1425,20 @@ async def test_profiles_added_changed_and_removed(
         CONF_SESSION: None,
     }
 
+    # Another "Photos" (after the rename) gets an event type of its own.
+    result = await configure_profile(
+        hass, await start_profile_flow(hass, entry), {CONF_NAME: "Photos!"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    assert panel(entry)[2][2][CONF_EVENT_TYPE] == "photos_2"
+    assert len(mock_setup_entry.mock_calls) == 5
+
     # Deleting a profile (HA's subentry UI) reloads the entry too.
     assert hass.config_entries.async_remove_subentry(entry, default)
     await hass.async_block_till_done()
-    assert [name for _, name, _ in panel(entry)] == ["Photo"]
-    assert len(mock_setup_entry.mock_calls) == 5
+    assert [name for _, name, _ in panel(entry)] == ["Photo", "Photos!"]
+    assert len(mock_setup_entry.mock_calls) == 6
 
 
 @pytest.mark.parametrize(

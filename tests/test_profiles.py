@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from homeassistant.config_entries import SOURCE_USER, ConfigEntryState
+from typing import Final
+
+from homeassistant.config_entries import SOURCE_USER, ConfigEntry, ConfigEntryState
 from homeassistant.const import CONF_NAME
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import entity_registry as er
 import pytest
 
 from custom_components.wsd_scan.const import (
@@ -21,7 +24,7 @@ from custom_components.wsd_scan.const import (
 from custom_components.wsd_scan.profiles import SUBENTRY_PROFILE
 from simulator import SimulatedScanner
 
-from .ha_fixtures import panel_subscriptions, scanner_entry, until
+from .ha_fixtures import entity_id, panel_subscriptions, scanner_entry, until
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
@@ -35,8 +38,37 @@ def panel(sim: SimulatedScanner) -> list[tuple[str, str]]:
     ]
 
 
+#: The form of a profile for receipts.
+RECEIPTS: Final = {
+    CONF_NAME: "Receipts",
+    CONF_SOURCE: "feeder",
+    CONF_FORMAT: "pdf",
+    CONF_RESOLUTION: "200",
+    CONF_COLOR: "gray",
+    CONF_PAPER: "a4",
+    CONF_DESTINATION: "media",
+}
+
+
+def event_types(hass: HomeAssistant, event: str) -> list[str]:
+    """Return the event types the Scan button event entity offers."""
+    state = hass.states.get(event)
+    return [] if state is None else list(state.attributes.get("event_types", []))
+
+
+async def rename(
+    hass: HomeAssistant, entry: ConfigEntry, profile_id: str, name: str
+) -> None:
+    """Rename the receipts profile through its reconfigure flow."""
+    result = await entry.start_subentry_reconfigure_flow(hass, profile_id)
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {**RECEIPTS, CONF_NAME: name}
+    )
+    assert result["reason"] == "reconfigure_successful"
+
+
 async def test_added_and_deleted_profiles_reach_the_panel(
-    hass: HomeAssistant, callback_url: str
+    hass: HomeAssistant, entity_registry: er.EntityRegistry, callback_url: str
 ) -> None:
     """Adding a profile reloads the entry and registers it; deleting one removes it."""
     async with SimulatedScanner("office_mfp", discovery=False) as sim:
@@ -51,15 +83,7 @@ async def test_added_and_deleted_profiles_reach_the_panel(
         )
         result = await hass.config_entries.subentries.async_configure(
             result["flow_id"],
-            {
-                CONF_NAME: "Receipts",
-                CONF_SOURCE: "feeder",
-                CONF_FORMAT: "pdf",
-                CONF_RESOLUTION: "200",
-                CONF_COLOR: "gray",
-                CONF_PAPER: "a4",
-                CONF_DESTINATION: "media",
-            },
+            RECEIPTS,
         )
         assert result["type"] is FlowResultType.CREATE_ENTRY
         (receipts,) = [s for s in entry.subentries if s != DEFAULT_PROFILE_ID]
@@ -68,9 +92,16 @@ async def test_added_and_deleted_profiles_reach_the_panel(
             ("Home Assistant", DEFAULT_PROFILE_ID),
             ("Receipts", receipts),
         ]
+        # Automations trigger on the name's slug (fixed now), not the subentry id.
+        event = entity_id(entity_registry, "event", sim.uuid, "scan_button")
+        await until(lambda: len(event_types(hass, event)) == 2)
+        assert event_types(hass, event) == [DEFAULT_PROFILE_ID, "receipts"]
+        await rename(hass, entry, receipts, "Bills")
+        await until(lambda: ("Bills", receipts) in panel(sim))
+        assert event_types(hass, event) == [DEFAULT_PROFILE_ID, "receipts"]
 
         assert hass.config_entries.async_remove_subentry(entry, DEFAULT_PROFILE_ID)
-        await until(lambda: panel(sim) == [("Receipts", receipts)])
+        await until(lambda: panel(sim) == [("Bills", receipts)])
         await hass.async_block_till_done()
         assert entry.state is ConfigEntryState.LOADED
         assert await hass.config_entries.async_unload(entry.entry_id)

@@ -105,6 +105,9 @@ SOURCE_FEEDER_MANUAL_DUPLEX: Final = "feeder_manual_duplex"
 CONF_ROTATE_BACKS: Final = "rotate_backs"
 #: A profile's step in a multi-pass session (a `SessionStep`); absent: none.
 CONF_SESSION: Final = "session"
+#: A profile's event type on the Scan button event entity: its name as a slug, fixed
+#: when the profile is added (absent in profiles made before: their subentry id).
+CONF_EVENT_TYPE: Final = "event_type"
 
 
 class SessionStep(StrEnum):

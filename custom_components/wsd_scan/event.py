@@ -39,19 +39,22 @@ async def async_setup_entry(
 
 
 class WsdScanButtonEvent(WsdScanEntity, EventEntity):
-    """Fires with the profile's id as event type when it is started on the panel.
+    """Fires with the profile's event type when it is started on the panel.
 
-    The id (the profile's subentry id, its ClientContext on the panel) stays when the
-    profile is renamed, so automations keep working; the name is an attribute.
+    The event type is the profile's name as a slug, fixed when the profile was added (the
+    subentry id for profiles made before): it stays when the profile is renamed, so
+    automations keep working; the name is an attribute.
     """
 
     def __init__(
         self, entry: WsdScanConfigEntry, description: EventEntityDescription
     ) -> None:
-        """Offer one event type per profile: its id."""
+        """Offer one event type per profile."""
         super().__init__(entry, description)
         self._panel = entry.runtime_data.panel
-        self._attr_event_types = list(self._panel.profiles)
+        self._attr_event_types = [
+            profile.event_type for profile in self._panel.profiles.values()
+        ]
 
     @override
     async def async_added_to_hass(self) -> None:
@@ -62,7 +65,7 @@ class WsdScanButtonEvent(WsdScanEntity, EventEntity):
     @callback
     def _pressed(self, press: PanelPress) -> None:
         self._trigger_event(
-            press.profile.profile_id,
+            press.profile.event_type,
             {
                 "profile": press.profile.name,
                 "input_source": press.source,

@@ -53,6 +53,7 @@ from .const import (
     CONF_DOCUMENT_ROOT,
     CONF_DOCUMENT_TYPE,
     CONF_ENDPOINT,
+    CONF_EVENT_TYPE,
     CONF_FILTERS,
     CONF_FORMAT,
     CONF_NOTIFY_SCANS,
@@ -99,7 +100,13 @@ from .paperless import (
     title_valid,
 )
 from .post_scan import post_scan_settings, tls_setting
-from .profiles import MAX_PROFILE_NAME, SETTINGS_KEYS, entry_profiles, profile_settings
+from .profiles import (
+    MAX_PROFILE_NAME,
+    SETTINGS_KEYS,
+    entry_profiles,
+    new_event_type,
+    profile_settings,
+)
 
 SECTION_ADVANCED: Final = "advanced"
 
@@ -468,7 +475,12 @@ class ProfileSubentryFlow(ConfigSubentryFlow):
                 if user_input[CONF_SESSION] != SESSION_OFF:
                     data[CONF_SESSION] = user_input[CONF_SESSION]
                 if current is None:
+                    data[CONF_EVENT_TYPE] = new_event_type(
+                        name, {profile.event_type for profile in entry_profiles(entry)}
+                    )
                     return self.async_create_entry(title=name, data=data)
+                if CONF_EVENT_TYPE in current.data:
+                    data[CONF_EVENT_TYPE] = current.data[CONF_EVENT_TYPE]
                 return self.async_update_and_abort(
                     entry, current, title=name, data=data
                 )

@@ -15,10 +15,12 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from homeassistant.config_entries import ConfigEntry, ConfigSubentry
+from homeassistant.util import slugify
 
 from .const import (
     CONF_COLOR,
     CONF_DESTINATION,
+    CONF_EVENT_TYPE,
     CONF_FORMAT,
     CONF_PAPER,
     CONF_PAPERLESS,
@@ -93,6 +95,8 @@ class Profile:
     session: SessionStep | None = None
     manual_duplex: bool = False
     rotate_backs: bool = False
+    #: Its event type on the Scan button event entity (kept when it is renamed).
+    event_type: str = ""
 
 
 def default_profile() -> ConfigSubentry:
@@ -143,7 +147,21 @@ def entry_profiles(entry: ConfigEntry) -> tuple[Profile, ...]:
             else None,
             manual_duplex=manual_duplex(settings),
             rotate_backs=rotate_backs(subentry.data),
+            event_type=subentry.data.get(CONF_EVENT_TYPE, subentry.subentry_id),
         )
         for subentry in entry.subentries.values()
         if subentry.subentry_type == SUBENTRY_PROFILE
     )
+
+
+def new_event_type(name: str, taken: set[str]) -> str:
+    """Return the event type of a profile added as `name`: its slug, not in `taken`.
+
+    Automations trigger on it, so it stays when the profile is renamed.
+    """
+    base = slugify(name) or "profile"
+    event_type, number = base, 1
+    while event_type in taken:
+        number += 1
+        event_type = f"{base}_{number}"
+    return event_type
