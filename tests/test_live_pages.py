@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from http import HTTPStatus
 from io import BytesIO
 from typing import Any
@@ -24,9 +25,9 @@ from pytest_homeassistant_custom_component.typing import (
 
 from custom_components.wsd_scan.const import DOMAIN
 from custom_components.wsd_scan.live_pages import THUMBNAIL_SIZE
-from simulator import Quirk, SimulatedScanner
+from simulator import PROFILES, Quirk, SimulatedScanner
 
-from .ha_fixtures import device_id, scan
+from .ha_fixtures import device_id, scan, scanner_entry
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
@@ -73,7 +74,7 @@ def without_signature(url: str) -> str:
     return url.partition("?")[0]
 
 
-async def test_pages_appear_as_they_arrive_and_go_once_stored(
+async def test_pages_appear_as_they_arrive_and_go_once_stored(  # noqa: PLR0917 - fixtures
     hass: HomeAssistant,
     frontend: None,
     hass_ws_client: WebSocketGenerator,
@@ -132,7 +133,7 @@ async def test_pages_appear_as_they_arrive_and_go_once_stored(
     assert (await user.get(path)).status == HTTPStatus.NOT_FOUND
 
 
-async def test_session_pages_stay_listed_across_passes_until_finished(
+async def test_session_pages_stay_listed_across_passes_until_finished(  # noqa: PLR0917 - fixtures
     hass: HomeAssistant,
     frontend: None,
     hass_ws_client: WebSocketGenerator,
@@ -182,3 +183,30 @@ async def test_pages_of_an_unknown_device_are_a_translated_error(
     response = await client.receive_json()
     assert not response["success"]
     assert response["error"]["translation_key"] == "service_device_not_found"
+
+
+async def test_pages_without_a_thumbnail_are_not_found(
+    hass: HomeAssistant,
+    frontend: None,
+    hass_ws_client: WebSocketGenerator,
+    hass_client: ClientSessionGenerator,
+    callback_url: str,
+) -> None:
+    """A PDF page (nothing renders it) and a page that is no image: listed, 404."""
+    profile = replace(PROFILES["office_mfp"], formats=("pdf-a",))
+    async with SimulatedScanner(profile, discovery=False) as pdf_only:
+        entry = scanner_entry(pdf_only, callback_url=callback_url)
+        entry.add_to_hass(hass)
+        assert await hass.config_entries.async_setup(entry.entry_id)
+        events = await PageEvents.subscribe(hass, hass_ws_client, pdf_only.uuid)
+        assert await events.next() == []
+        for step in ("start", "add"):
+            await scan(hass, pdf_only.uuid, source="platen", format="pdf", session=step)
+        await events.next()  # the first pass
+        listed = await events.next()
+        assert len(listed) == 2
+        entry.runtime_data.activity.live_pages[1].path.write_bytes(b"not an image")
+        user = await hass_client()
+        for url in listed:
+            assert (await user.get(url)).status == HTTPStatus.NOT_FOUND
+        await hass.config_entries.async_unload(entry.entry_id)

@@ -22,7 +22,6 @@ from typing import Any, Final
 import uuid
 
 from aiohttp import hdrs, web
-from homeassistant.components.http import KEY_HASS
 from homeassistant.components.http.auth import async_sign_path
 from homeassistant.components.websocket_api import async_register_command
 from homeassistant.components.websocket_api.connection import ActiveConnection
@@ -32,7 +31,7 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import ATTR_DEVICE_ID
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import config_validation as cv, service
-from homeassistant.helpers.http import HomeAssistantView
+from homeassistant.helpers.http import KEY_HASS, HomeAssistantView
 import probatio
 
 from .const import DOMAIN
@@ -125,9 +124,7 @@ class LivePageView(HomeAssistantView):
     ) -> web.Response:
         """Answer the thumbnail; 404 for a page not listed (or gone, or a PDF page)."""
         hass = request.app[KEY_HASS]
-        entry: WsdScanConfigEntry | None = hass.config_entries.async_get_entry(
-            entry_id
-        )
+        entry: WsdScanConfigEntry | None = hass.config_entries.async_get_entry(entry_id)
         if (
             entry is None
             or entry.domain != DOMAIN
@@ -169,7 +166,9 @@ def make_thumbnail(page: Path) -> tuple[bytes, str] | None:
     folder.mkdir(exist_ok=True)
     # Under a name of its own, then renamed: a request for the same page at the same
     # time never reads half a file.
-    written = preview_page(page, folder / f"{page.stem}-{uuid.uuid4().hex}", THUMBNAIL_SIZE)
+    written = preview_page(
+        page, folder / f"{page.stem}-{uuid.uuid4().hex}", THUMBNAIL_SIZE
+    )
     if written is None:
         return None
     made = written.replace(folder / f"{page.stem}{written.suffix}")
