@@ -169,6 +169,22 @@ async def test_session_pages_stay_listed_across_passes_until_finished(  # noqa: 
         assert (await user.get(url)).status == HTTPStatus.NOT_FOUND
 
 
+async def test_pages_are_followed_through_a_reload(
+    hass: HomeAssistant,
+    frontend: None,
+    hass_ws_client: WebSocketGenerator,
+    scanner: SimulatedScanner,
+    loaded_entry: MockConfigEntry,
+) -> None:
+    """A reload (changed options) makes a new activity: the subscription follows it."""
+    events = await PageEvents.subscribe(hass, hass_ws_client, scanner.uuid)
+    assert await events.next() == []
+    assert await hass.config_entries.async_reload(loaded_entry.entry_id)
+    await scan(hass, scanner.uuid, source="platen")
+    assert len(await events.next()) == 1
+    assert await events.next() == []
+
+
 async def test_pages_of_an_unknown_device_are_a_translated_error(
     hass: HomeAssistant,
     frontend: None,

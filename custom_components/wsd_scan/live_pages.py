@@ -29,7 +29,7 @@ from homeassistant.components.websocket_api.decorators import websocket_command
 from homeassistant.components.websocket_api.messages import event_message
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.const import ATTR_DEVICE_ID
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.helpers import config_validation as cv, service
 from homeassistant.helpers.http import KEY_HASS, HomeAssistantView
 import probatio
@@ -73,21 +73,27 @@ def websocket_subscribe_pages(
 ) -> None:
     """Send a scanner's pages received so far, then the list again on every change.
 
-    An unknown device or one whose scanner is not loaded is a translated error.
+    The subscription follows the scanner's entry through reloads (each setup has its own
+    activity). An unknown device or one whose scanner is not loaded is a translated
+    error.
     """
     entry: WsdScanConfigEntry
     _device, entry = service.async_get_device_and_config_entry(
         hass, DOMAIN, msg[ATTR_DEVICE_ID]
     )
-    activity = entry.runtime_data.activity
     #: The signed URL of each page listed last, by key: signed once per page.
     signed: dict[str, str] = {}
     sent: tuple[ScannedPage, ...] | None = None
+    stop_listening: CALLBACK_TYPE = _nothing
 
     @callback
     def send_pages() -> None:
         nonlocal signed, sent
-        pages = activity.live_pages
+        pages = (
+            entry.runtime_data.activity.live_pages
+            if entry.state is ConfigEntryState.LOADED
+            else ()
+        )
         if pages == sent:
             return
         sent = pages
@@ -108,9 +114,32 @@ def websocket_subscribe_pages(
             )
         )
 
-    connection.subscriptions[msg["id"]] = activity.async_add_listener(send_pages)
+    @callback
+    def follow_setup() -> None:
+        nonlocal stop_listening
+        stop_listening()
+        stop_listening = (
+            entry.runtime_data.activity.async_add_listener(send_pages)
+            if entry.state is ConfigEntryState.LOADED
+            else _nothing
+        )
+        send_pages()
+
+    stop_following = entry.async_on_state_change(follow_setup)
+
+    @callback
+    def unsubscribe() -> None:
+        stop_following()
+        stop_listening()
+
+    connection.subscriptions[msg["id"]] = unsubscribe
     connection.send_result(msg["id"])
-    send_pages()
+    follow_setup()
+
+
+@callback
+def _nothing() -> None:
+    """Stop nothing (no setup is followed)."""
 
 
 class LivePageView(HomeAssistantView):
