@@ -177,7 +177,11 @@ class LivePageView(HomeAssistantView):
         return web.Response(
             body=body,
             content_type=content_type,
-            headers={hdrs.CACHE_CONTROL: "private, max-age=3600"},
+            headers={
+                hdrs.CACHE_CONTROL: (
+                    f"private, max-age={int(URL_LIFETIME.total_seconds())}"
+                )
+            },
         )
 
 
