@@ -7,7 +7,8 @@ The frontend loads the entry module on every page (`add_extra_js_url`), which re
 the card, its editor and the feature.
 
 The card reads the profiles of a scanner with the `wsd_scan/profiles` websocket command:
-each profile comes with the `wsd_scan.scan` action data that scans as it does.
+each profile comes with the `wsd_scan.scan` action data that scans as it does. Its
+preview strip follows the pages as they arrive (live_pages.py).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from .const import (
     DOMAIN,
     Destination,
 )
+from .live_pages import async_setup_live_pages
 from .models import WsdScanConfigEntry
 from .profiles import SUBENTRY_PROFILE, profile_settings
 from .services import (
@@ -65,6 +67,7 @@ async def async_setup_frontend(hass: HomeAssistant) -> None:
     )
     add_extra_js_url(hass, f"{url}/{ENTRY_MODULE}")
     async_register_command(hass, websocket_profiles)
+    async_setup_live_pages(hass)
 
 
 def content_version(folder: Path) -> str:

@@ -128,6 +128,9 @@ class ScanObserver(Protocol):
     def async_queued(self, count: int) -> None:
         """Hear how many scans wait for the scanner."""
 
+    def async_live_pages(self, pages: tuple[ScannedPage, ...]) -> None:
+        """Hear the pages of the open session and the running job, so far, in order."""
+
 
 class SessionNotifier(Protocol):
     """Tells the user what a session needs, or what became of it unattended."""
@@ -169,6 +172,8 @@ class ScanActivity(ScanObserver):
         self.session: SessionProgress | None = None
         #: Scans waiting for the scanner.
         self.queued = 0
+        #: The pages of the open session and of the running job, until stored.
+        self.live_pages: tuple[ScannedPage, ...] = ()
         self._listeners: list[CALLBACK_TYPE] = []
 
     @callback
@@ -230,6 +235,12 @@ class ScanActivity(ScanObserver):
     def async_queued(self, count: int) -> None:
         """Show how many scans wait."""
         self.queued = count
+        self._changed()
+
+    @callback
+    def async_live_pages(self, pages: tuple[ScannedPage, ...]) -> None:
+        """Show the pages received so far."""
+        self.live_pages = pages
         self._changed()
 
     def _pages(self, job_id: str, pages: int | None) -> int | None:
@@ -334,6 +345,8 @@ class ScanRunner:
         self._upload: asyncio.Task[Any] | None = None
         self._session: ScanSession | None = None
         self._session_timer: CALLBACK_TYPE | None = None
+        #: The pages the running job delivered, until they are stored or join a session.
+        self._received: list[ScannedPage] = []
 
     @property
     def busy(self) -> bool:
@@ -387,6 +400,7 @@ class ScanRunner:
             return
         *older, newest = sessions
         self._open(newest)
+        self._show_live_pages()
         self._start_timer()
         for session in older:
             self.hass.async_create_background_task(
@@ -566,6 +580,7 @@ class ScanRunner:
                 else None
             )
         finally:
+            self._forget_received()
             await self.storage.async_discard(work)
         if failure is not None:
             raise self._error(failure, scan)
@@ -707,6 +722,7 @@ class ScanRunner:
                 except OSError as err:
                     raise storage_error(err, session.folder) from err
         finally:
+            self._forget_received()
             if self._session is not None:
                 self._start_timer()
         if failure is not None:
@@ -841,6 +857,7 @@ class ScanRunner:
             self._stop_timer()
             self._session = None
             self.observer.async_session_progress(None)
+            self._show_live_pages()
         await self.hass.async_add_executor_job(session.remove)
 
     def _start_timer(self) -> None:
@@ -963,8 +980,24 @@ class ScanRunner:
         self.observer.async_scan_stored(scan)
         return scan
 
+    def _forget_received(self) -> None:
+        """Stop listing the job's pages: stored (their files go), or in the session."""
+        self._received = []
+        self._show_live_pages()
+
+    def _show_live_pages(self) -> None:
+        """Report the open session's pages, then those of the running job."""
+        session_pages = (
+            [page for scan in self._session.passes for page in scan.pages]
+            if self._session is not None
+            else []
+        )
+        self.observer.async_live_pages((*session_pages, *self._received))
+
     @callback
     def _page_received(self, page: ScannedPage) -> None:
+        self._received.append(page)
+        self._show_live_pages()
         job = self._job
         if job is not None and job.job_id is not None:
             self.observer.async_job_progress(

@@ -6,7 +6,8 @@ and a Tile card with the "Scan with profile" feature on the dashboard (lovelace 
 through the websocket API), then drives the card as a user: a single scan from the glass,
 then a session of the 3-page feeder pass plus a glass page, finished into one 4-page
 document. After each step it checks what the card shows (job state, page count, preview
-images, document link, no error) and writes docs/screenshots/card-*.png.
+images — during the session, the pages received so far —, document link, no error) and
+writes docs/screenshots/card-*.png.
 
 Exit status 0 when every check passed; otherwise the failed check is printed.
 """
@@ -176,6 +177,21 @@ async def expect_session(page: Page, pages: int) -> None:
     await expect_no_error(page, f"the session of {pages} pages")
 
 
+async def expect_live_pages(page: Page, pages: int) -> None:
+    """Wait until the preview strip shows the `pages` received so far, loaded."""
+    await wait_card(
+        page,
+        f"root.querySelectorAll('.preview img').length === {pages}"
+        " && [...root.querySelectorAll('.preview img')]"
+        ".every((img) => img.complete && img.naturalWidth > 0)"
+        " && root.querySelector('.links').hidden",
+        f"thumbnails of the {pages} pages received",
+    )
+    titles = [image["alt"] for image in await preview_images(page)]
+    if titles != [f"Page {number}" for number in range(1, pages + 1)]:
+        raise BrowserError(f"the preview shows {titles}")
+
+
 async def expect_document(page: Page, pages: int) -> None:
     """Wait until the card shows a document: a loaded preview per page, a PDF link."""
     await wait_card(
@@ -316,9 +332,11 @@ async def run(page: Page, ha: HomeAssistant) -> None:
     await choose_profile(page, "Feeder")
     await press(page, "Scan more")
     await expect_session(page, FEEDER_SHEETS)
+    await expect_live_pages(page, FEEDER_SHEETS)
     await choose_profile(page, "Glass")
     await press(page, "Scan more")
     await expect_session(page, FEEDER_SHEETS + 1)
+    await expect_live_pages(page, FEEDER_SHEETS + 1)
     await page.screenshot(SCREENSHOTS / "card-session.png")
     await press(page, "Finish")
     await expect_document(page, pages=FEEDER_SHEETS + 1)

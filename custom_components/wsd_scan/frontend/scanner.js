@@ -20,6 +20,7 @@ export const STRINGS = {
   no_device: "Choose a scanner in the card's settings.",
   not_found: "This scanner is not set up in Home Assistant.",
   page: "page",
+  page_title: "Page",
   pages: "pages",
   pass: "pass",
   passes: "passes",
@@ -172,6 +173,22 @@ export async function loadDocument(hass, files) {
       url: resolved.url,
     })),
   };
+}
+
+// Follows the pages a scanner received so far (a running job, an open session):
+// `onPages([{title, thumbnail}])` on every change, [] once they are stored. Answers the
+// function that stops following.
+export function subscribePages(hass, deviceId, onPages) {
+  return hass.connection.subscribeMessage(
+    (message) =>
+      onPages(
+        message.pages.map((page, index) => ({
+          title: `${STRINGS.page_title} ${index + 1}`,
+          thumbnail: page.url,
+        })),
+      ),
+    { type: `${DOMAIN}/pages/subscribe`, device_id: deviceId },
+  );
 }
 
 // Makes sure HA's form elements are defined: dashboards load them with the first

@@ -2,8 +2,9 @@
 //
 // Config: `device_id` (the scanner), optional `profile` (a profile id chosen at first)
 // and `title`. The card scans with one of the scanner's profiles or custom settings,
-// follows the job sensor, shows the pages and the document of its last scan, and runs
-// multi-pass sessions ("Scan more" adds a pass, "Finish" makes the document).
+// follows the job sensor, shows the pages as they arrive and the document of its last
+// scan, and runs multi-pass sessions ("Scan more" adds a pass, "Finish" makes the
+// document).
 import {
   DOMAIN,
   STRINGS,
@@ -18,6 +19,7 @@ import {
   passCount,
   scan,
   scannerEntities,
+  subscribePages,
 } from "./scanner.js";
 import "./scan-feature.js";
 
@@ -48,6 +50,9 @@ function element(tag, properties = {}, children = []) {
 }
 
 class WsdScanCard extends HTMLElement {
+  // The pages the scanner received so far, shown instead of the document until stored.
+  _livePages = [];
+
   static getConfigElement() {
     return document.createElement("wsd-scan-card-editor");
   }
@@ -63,6 +68,8 @@ class WsdScanCard extends HTMLElement {
     if (typeof config.device_id !== "string") {
       throw new Error("device_id: the scanner's device id");
     }
+    this._stopFollowingPages();
+    this._livePages = [];
     this._config = config;
     this._profiles = undefined;
     this._choice = { profile: config.profile ?? CUSTOM };
@@ -75,6 +82,7 @@ class WsdScanCard extends HTMLElement {
     this._links.replaceChildren();
     this._lastPicture = undefined;
     this._loadProfiles();
+    this._followPages();
     this._update();
   }
 
@@ -83,8 +91,17 @@ class WsdScanCard extends HTMLElement {
     this._hass = hass;
     if (first) {
       this._prepare();
+      this._followPages();
     }
     this._update();
+  }
+
+  connectedCallback() {
+    this._followPages();
+  }
+
+  disconnectedCallback() {
+    this._stopFollowingPages();
   }
 
   getCardSize() {
@@ -102,6 +119,45 @@ class WsdScanCard extends HTMLElement {
     await hass.loadBackendTranslation("services", DOMAIN);
     this._localize = await hass.loadBackendTranslation("selector", DOMAIN);
     await this._loadProfiles();
+  }
+
+  // Follows the pages the scanner received so far: they show until they are stored.
+  _followPages() {
+    const deviceId = this._config?.device_id;
+    if (!this._hass || !deviceId || !this.isConnected || this._following) {
+      return;
+    }
+    const following = {};
+    this._following = following;
+    following.unsubscribe = subscribePages(this._hass, deviceId, (pages) => {
+      if (this._following === following) {
+        this._showLivePages(pages);
+      }
+    }).catch(() => {
+      // A device that is not a loaded scanner has no pages; the status says why.
+    });
+  }
+
+  _stopFollowingPages() {
+    this._following?.unsubscribe.then((unsubscribe) => unsubscribe?.());
+    this._following = undefined;
+  }
+
+  _showLivePages(pages) {
+    const had = this._livePages.length > 0;
+    this._livePages = pages;
+    if (pages.length) {
+      this._showPages(pages);
+      this._links.hidden = true;
+    } else if (had) {
+      // Stored: the document (or the last scan's picture) shows again.
+      this._links.hidden = false;
+      this._lastPicture = undefined;
+      if (this._document) {
+        this._showPages(this._document.pages);
+      }
+      this._update();
+    }
   }
 
   async _loadProfiles() {
@@ -194,7 +250,7 @@ class WsdScanCard extends HTMLElement {
       job?.attributes.session_passes,
     )}`;
     this._setBusy(this._calling || isJobRunning(job), session !== undefined);
-    if (!this._document) {
+    if (!this._document && !this._livePages.length) {
       this._showLastScan(this._hass.states[entities.last_scan_image]);
     }
   }
@@ -322,7 +378,9 @@ class WsdScanCard extends HTMLElement {
       this._showError(await errorInWords(this._hass, error));
       return;
     }
-    this._showPages(this._document.pages);
+    if (!this._livePages.length) {
+      this._showPages(this._document.pages);
+    }
     this._links.replaceChildren(
       ...this._document.links.map((link) =>
         element("a", { href: link.url, target: "_blank", textContent: link.title }),
