@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any, cast
 from unittest.mock import patch
 
-from homeassistant.components import persistent_notification
 from homeassistant.const import CONF_TOKEN, CONF_URL
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
@@ -23,7 +22,6 @@ from custom_components.wsd_scan.const import (
     CONF_CALLBACK_URL,
     CONF_PAPERLESS,
     CONF_TAGS,
-    DOMAIN,
 )
 from custom_components.wsd_scan.paperless import PaperlessTarget
 from custom_components.wsd_scan.sessions import (
@@ -38,6 +36,7 @@ from simulator import SimulatedScanner
 from .ha_fixtures import advance, entity_id, scan, scanner_entry, until
 from .paperless_fake import TOKEN, serve_paperless
 from .test_scan import FOLDER, at_page, held_storing, pdf_page_images, sent_pages
+from .test_scan_entities import scan_notification
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
@@ -54,10 +53,10 @@ def job_state(
     return hass.states.get(entity_id(entity_registry, "sensor", uuid, "job_state"))
 
 
-def notification(hass: HomeAssistant, entry: MockConfigEntry) -> dict[str, Any] | None:
-    """Return the scanner's notification, if one is shown."""
-    notifications = persistent_notification._async_get_or_create_notifications(hass)  # noqa: SLF001
-    return notifications.get(f"{DOMAIN}_scan_{entry.entry_id}")
+async def let_the_session_expire(hass: HomeAssistant) -> None:
+    """Let the session's time limit pass, and what that sets off end."""
+    advance(hass, SESSION_TIMEOUT)
+    await hass.async_block_till_done(wait_background_tasks=True)
 
 
 async def test_passes_of_any_source_become_one_document(
@@ -211,8 +210,7 @@ async def test_a_session_left_open_is_stored(
     """After the time limit the passes are stored as one document; the user is told."""
     await scan(hass, scanner.uuid, session="start", source="platen", file_name="left")
     await scan(hass, scanner.uuid, session="add", source="platen")
-    advance(hass, SESSION_TIMEOUT)
-    await hass.async_block_till_done(wait_background_tasks=True)
+    await let_the_session_expire(hass)
 
     runner = loaded_entry.runtime_data.runner
     assert runner.session is None
@@ -222,9 +220,9 @@ async def test_a_session_left_open_is_stored(
     assert pdf_page_images(document) == [
         page for job in scanner.jobs.values() for page in sent_pages(job)
     ]
-    shown = notification(hass, loaded_entry)
+    shown = scan_notification(hass, loaded_entry)
     assert shown is not None
-    assert shown["message"].startswith(
+    assert shown.startswith(
         "The session was left open: its scans are stored as one document. 2 pages"
     )
     assert session_folders(media_dir) == []
@@ -405,8 +403,7 @@ async def test_a_session_left_open_that_cannot_be_stored_waits(
     """Time is up but the disk refuses: logged, the session stays for another try."""
     await scan(hass, scanner.uuid, session="start", source="platen")
     (media_dir / FOLDER / ".scans").write_text("a file where the folder should be")
-    advance(hass, SESSION_TIMEOUT)
-    await hass.async_block_till_done(wait_background_tasks=True)
+    await let_the_session_expire(hass)
     assert "The scan session left open on Simulated Office MFP could not" in caplog.text
     session = loaded_entry.runtime_data.runner.session
     assert session is not None
