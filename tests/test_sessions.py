@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any, cast
 from unittest.mock import patch
 
-from homeassistant.const import CONF_TOKEN, CONF_URL
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import entity_registry as er
@@ -18,11 +17,6 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.wsd_scan import paperless
-from custom_components.wsd_scan.const import (
-    CONF_CALLBACK_URL,
-    CONF_PAPERLESS,
-    CONF_TAGS,
-)
 from custom_components.wsd_scan.paperless import PaperlessTarget
 from custom_components.wsd_scan.sessions import (
     SESSION_MANIFEST,
@@ -33,8 +27,9 @@ from custom_components.wsd_scan.sessions import (
 )
 from simulator import SimulatedScanner
 
-from .ha_fixtures import advance, entity_id, scan, scanner_entry, until
-from .paperless_fake import TOKEN, serve_paperless
+from .ha_fixtures import SetUpScanner, advance, entity_id, scan, until
+from .paperless_fake import serve_paperless
+from .test_paperless import paperless_options
 from .test_scan import FOLDER, at_page, held_storing, pdf_page_images, sent_pages
 from .test_scan_entities import scan_notification
 
@@ -477,25 +472,13 @@ def test_a_manifest_naming_files_outside_its_passes_is_left_alone(
 async def test_a_session_goes_to_paperless_with_its_start_fields(
     hass: HomeAssistant,
     scanner: SimulatedScanner,
-    callback_url: str,
+    set_up_scanner: SetUpScanner,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The start's destination and Paperless-ngx fields hold, through a reload too."""
     monkeypatch.setattr(paperless, "TASK_POLL_INTERVAL", 0)
     async with serve_paperless() as server:
-        entry = scanner_entry(
-            scanner,
-            **{
-                CONF_CALLBACK_URL: callback_url,
-                CONF_PAPERLESS: {
-                    CONF_URL: server.url,
-                    CONF_TOKEN: TOKEN,
-                    CONF_TAGS: [5],
-                },
-            },
-        )
-        entry.add_to_hass(hass)
-        assert await hass.config_entries.async_setup(entry.entry_id)
+        entry = await set_up_scanner(scanner, **paperless_options(server.url, [5]))
         await scan(
             hass,
             scanner.uuid,
@@ -508,7 +491,6 @@ async def test_a_session_goes_to_paperless_with_its_start_fields(
         assert await hass.config_entries.async_reload(entry.entry_id)
         await scan(hass, scanner.uuid, session="add", source="platen")
         finished = await scan(hass, scanner.uuid, session="finish")
-        await hass.config_entries.async_unload(entry.entry_id)
     assert finished["files"] == []
     assert finished["pages"] == 2
     (upload,) = server.uploads
