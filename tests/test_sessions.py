@@ -371,15 +371,13 @@ async def test_a_finish_asked_first_wins_over_the_time_limit(
     """Time runs out while a finish waits its turn: stored once, by the finish."""
     runner = loaded_entry.runtime_data.runner
     await scan(hass, scanner.uuid, session="start", source="platen", file_name="once")
-    with held_storing(runner) as hold:
-        alone = hass.async_create_task(scan(hass, scanner.uuid, source="platen"))
-        await until(lambda: hold.arrived == 1)
+    async with held_storing(hass, runner, scanner.uuid, source="platen") as hold:
         finish = hass.async_create_task(scan(hass, scanner.uuid, session="finish"))
         await until(lambda: loaded_entry.runtime_data.activity.queued == 1)
         advance(hass, SESSION_TIMEOUT)
         await until(lambda: loaded_entry.runtime_data.activity.queued == 2)
         hold.release.set()
-        await alone
+        await hold.scan
         finished = await finish
         await hass.async_block_till_done(wait_background_tasks=True)
     assert Path(finished["files"][0]["path"]).name == "once.pdf"
