@@ -1071,26 +1071,38 @@ async def test_reconfigure_to_another_scanner_aborts(
 # --- options ----------------------------------------------------------------------------------
 
 
+async def set_up_entry(hass: HomeAssistant, host: str) -> MockConfigEntry:
+    """Add the entry of a scanner at `host` and set it up."""
+    entry = entry_for(str(uuid.uuid4()), host, [f"http://{host}/wsd"])
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+    return entry
+
+
 async def open_options(
-    hass: HomeAssistant, entry: MockConfigEntry, step: str
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    step: str,
+    user_input: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Open the options flow and choose `step` in its menu."""
+    """Open the options flow, choose `step` in its menu and submit `user_input`, if any."""
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["type"] is FlowResultType.MENU
-    return dict(
-        await hass.config_entries.options.async_configure(
-            result["flow_id"], {"next_step_id": step}
-        )
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": step}
     )
+    if user_input is not None:
+        result = await hass.config_entries.options.async_configure(
+            result["flow_id"], user_input
+        )
+    return dict(result)
 
 
 async def test_options_saved_flat_and_entry_reloaded(
     hass: HomeAssistant, mock_setup_entry: AsyncMock
 ) -> None:
     """Scan defaults, blank pages and the advanced section are stored flat; saves reload."""
-    entry = entry_for(str(uuid.uuid4()), "192.0.2.40", ["http://192.0.2.40/wsd"])
-    entry.add_to_hass(hass)
-    await hass.config_entries.async_setup(entry.entry_id)
+    entry = await set_up_entry(hass, "192.0.2.40")
 
     result = await open_options(hass, entry, "settings")
     assert result["type"] is FlowResultType.FORM
@@ -1658,11 +1670,8 @@ async def test_post_scan_endpoint_is_checked(
     """Bad endpoints, filters and CA files are refused; nothing is stored."""
     entry = entry_for(str(uuid.uuid4()), "192.0.2.40", ["http://192.0.2.40/wsd"])
     entry.add_to_hass(hass)
-    result = await open_options(hass, entry, "post_scan")
-    result = dict(
-        await hass.config_entries.options.async_configure(
-            result["flow_id"], {**user_input, CONF_VERIFY_TLS: True}
-        )
+    result = await open_options(
+        hass, entry, "post_scan", {**user_input, CONF_VERIFY_TLS: True}
     )
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == errors
@@ -1673,9 +1682,7 @@ async def test_profile_session_and_manual_duplex_fields(
     hass: HomeAssistant, mock_setup_entry: AsyncMock
 ) -> None:
     """A profile's session step and turned backs are stored only when set; shown back."""
-    entry = entry_for(str(uuid.uuid4()), "192.0.2.41", ["http://192.0.2.41/wsd"])
-    entry.add_to_hass(hass)
-    await hass.config_entries.async_setup(entry.entry_id)
+    entry = await set_up_entry(hass, "192.0.2.41")
     result = await start_profile_flow(hass, entry)
     result = await configure_profile(
         hass,
@@ -1720,9 +1727,7 @@ async def test_options_turn_the_backs(
     hass: HomeAssistant, mock_setup_entry: AsyncMock
 ) -> None:
     """The settings step stores turned backs for the Scan button, and clears them."""
-    entry = entry_for(str(uuid.uuid4()), "192.0.2.42", ["http://192.0.2.42/wsd"])
-    entry.add_to_hass(hass)
-    await hass.config_entries.async_setup(entry.entry_id)
+    entry = await set_up_entry(hass, "192.0.2.42")
     user_input = {
         **PHOTO_SETTINGS,
         CONF_SOURCE: "feeder_manual_duplex",
@@ -1731,11 +1736,8 @@ async def test_options_turn_the_backs(
         options_flow.SECTION_ADVANCED: {CONF_POLL_INTERVAL: 60},
     }
     for rotate in (True, False):
-        result = await open_options(hass, entry, "settings")
-        result = dict(
-            await hass.config_entries.options.async_configure(
-                result["flow_id"], {**user_input, CONF_ROTATE_BACKS: rotate}
-            )
+        result = await open_options(
+            hass, entry, "settings", {**user_input, CONF_ROTATE_BACKS: rotate}
         )
         assert result["type"] is FlowResultType.CREATE_ENTRY
         assert entry.options[CONF_SOURCE] == "feeder_manual_duplex"
