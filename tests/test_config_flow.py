@@ -1237,10 +1237,7 @@ async def test_an_options_step_keeps_what_it_does_not_edit(
         options=STORED_OPTIONS,
     )
     entry.add_to_hass(hass)
-    result = await open_options(hass, entry, step)
-    result = dict(
-        await hass.config_entries.options.async_configure(result["flow_id"], user_input)
-    )
+    result = await open_options(hass, entry, step, user_input)
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
     expected = {**STORED_OPTIONS, **edited}
@@ -1353,9 +1350,7 @@ async def test_profiles_added_changed_and_removed(
     hass: HomeAssistant, mock_setup_entry: AsyncMock
 ) -> None:
     """Profiles are subentries: each change is stored and reloads the entry."""
-    entry = entry_for(str(uuid.uuid4()), "192.0.2.40", ["http://192.0.2.40/wsd"])
-    entry.add_to_hass(hass)
-    await hass.config_entries.async_setup(entry.entry_id)
+    entry = await set_up_entry(hass, "192.0.2.40")
     hass.config_entries.async_update_entry(
         entry, options={CONF_FORMAT: "png", CONF_POLL_INTERVAL: 60}
     )
@@ -1465,9 +1460,7 @@ async def test_profile_names_are_checked(
     hass: HomeAssistant, mock_setup_entry: AsyncMock, name: str, error: str
 ) -> None:
     """Names are 1 to 127 characters and unique (case aside); the form keeps the input."""
-    entry = entry_for(str(uuid.uuid4()), "192.0.2.40", ["http://192.0.2.40/wsd"])
-    entry.add_to_hass(hass)
-    await hass.config_entries.async_setup(entry.entry_id)
+    entry = await set_up_entry(hass, "192.0.2.40")
     result = await start_profile_flow(hass, entry)
     result = await configure_profile(hass, result, {CONF_NAME: name, **PHOTO_SETTINGS})
     assert result["type"] is FlowResultType.FORM
@@ -1483,9 +1476,7 @@ async def test_profile_paperless_fields(
 
     A title with an unknown placeholder opens the section to show the error.
     """
-    entry = entry_for(str(uuid.uuid4()), "192.0.2.40", ["http://192.0.2.40/wsd"])
-    entry.add_to_hass(hass)
-    await hass.config_entries.async_setup(entry.entry_id)
+    entry = await set_up_entry(hass, "192.0.2.40")
     fields = {
         CONF_TITLE: " {profile} {date} ",
         CONF_TAGS: ["Invoices", " ", "3"],
@@ -1547,9 +1538,7 @@ async def test_a_profile_keeps_its_own_name(
     hass: HomeAssistant, mock_setup_entry: AsyncMock
 ) -> None:
     """Saving a profile under its own name (in other case) is no duplicate."""
-    entry = entry_for(str(uuid.uuid4()), "192.0.2.40", ["http://192.0.2.40/wsd"])
-    entry.add_to_hass(hass)
-    await hass.config_entries.async_setup(entry.entry_id)
+    entry = await set_up_entry(hass, "192.0.2.40")
     result = await start_profile_flow(hass, entry, DEFAULT_PROFILE_ID)
     assert suggested(result)[CONF_NAME] == "Home Assistant"
     result = await configure_profile(
@@ -1630,11 +1619,8 @@ async def test_post_scan_endpoint_accepts_hosts(
     """A host, IPv6 address or `host:port` is an endpoint the directed probe can ask."""
     entry = entry_for(str(uuid.uuid4()), "192.0.2.40", ["http://192.0.2.40/wsd"])
     entry.add_to_hass(hass)
-    result = await open_options(hass, entry, "post_scan")
-    result = dict(
-        await hass.config_entries.options.async_configure(
-            result["flow_id"], {CONF_ENDPOINT: endpoint, CONF_VERIFY_TLS: True}
-        )
+    result = await open_options(
+        hass, entry, "post_scan", {CONF_ENDPOINT: endpoint, CONF_VERIFY_TLS: True}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert entry.options[CONF_POST_SCAN][CONF_ENDPOINT] == endpoint
