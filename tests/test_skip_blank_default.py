@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 
-from homeassistant.const import ATTR_ENTITY_ID
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 import pytest
@@ -18,6 +17,7 @@ from custom_components.wsd_scan.const import (
 from simulator import Settings, SimulatedScanner
 
 from .ha_fixtures import SetUpScanner, entity_id, scan
+from .test_scan_entities import press
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
@@ -41,12 +41,7 @@ async def press_scan(
     entry: MockConfigEntry,
 ) -> tuple[int, int]:
     """Press the scanner's Scan button; return its scan's pages and blank pages left out."""
-    await hass.services.async_call(
-        "button",
-        "press",
-        {ATTR_ENTITY_ID: entity_id(entity_registry, "button", sim.uuid, "scan")},
-        blocking=True,
-    )
+    await press(hass, entity_id(entity_registry, "button", sim.uuid, "scan"))
     pressed = entry.runtime_data.activity.last_scan
     assert pressed is not None
     return (pressed.pages, pressed.blank_pages_skipped)
