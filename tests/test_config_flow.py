@@ -1071,26 +1071,38 @@ async def test_reconfigure_to_another_scanner_aborts(
 # --- options ----------------------------------------------------------------------------------
 
 
+async def set_up_entry(hass: HomeAssistant, host: str) -> MockConfigEntry:
+    """Add the entry of a scanner at `host` and set it up."""
+    entry = entry_for(str(uuid.uuid4()), host, [f"http://{host}/wsd"])
+    entry.add_to_hass(hass)
+    await hass.config_entries.async_setup(entry.entry_id)
+    return entry
+
+
 async def open_options(
-    hass: HomeAssistant, entry: MockConfigEntry, step: str
+    hass: HomeAssistant,
+    entry: MockConfigEntry,
+    step: str,
+    user_input: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Open the options flow and choose `step` in its menu."""
+    """Open the options flow, choose `step` in its menu and submit `user_input`, if any."""
     result = await hass.config_entries.options.async_init(entry.entry_id)
     assert result["type"] is FlowResultType.MENU
-    return dict(
-        await hass.config_entries.options.async_configure(
-            result["flow_id"], {"next_step_id": step}
-        )
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": step}
     )
+    if user_input is not None:
+        result = await hass.config_entries.options.async_configure(
+            result["flow_id"], user_input
+        )
+    return dict(result)
 
 
 async def test_options_saved_flat_and_entry_reloaded(
     hass: HomeAssistant, mock_setup_entry: AsyncMock
 ) -> None:
     """Scan defaults, blank pages and the advanced section are stored flat; saves reload."""
-    entry = entry_for(str(uuid.uuid4()), "192.0.2.40", ["http://192.0.2.40/wsd"])
-    entry.add_to_hass(hass)
-    await hass.config_entries.async_setup(entry.entry_id)
+    entry = await set_up_entry(hass, "192.0.2.40")
 
     result = await open_options(hass, entry, "settings")
     assert result["type"] is FlowResultType.FORM
@@ -1225,10 +1237,7 @@ async def test_an_options_step_keeps_what_it_does_not_edit(
         options=STORED_OPTIONS,
     )
     entry.add_to_hass(hass)
-    result = await open_options(hass, entry, step)
-    result = dict(
-        await hass.config_entries.options.async_configure(result["flow_id"], user_input)
-    )
+    result = await open_options(hass, entry, step, user_input)
     assert result["type"] is FlowResultType.CREATE_ENTRY
     await hass.async_block_till_done()
     expected = {**STORED_OPTIONS, **edited}
@@ -1341,9 +1350,7 @@ async def test_profiles_added_changed_and_removed(
     hass: HomeAssistant, mock_setup_entry: AsyncMock
 ) -> None:
     """Profiles are subentries: each change is stored and reloads the entry."""
-    entry = entry_for(str(uuid.uuid4()), "192.0.2.40", ["http://192.0.2.40/wsd"])
-    entry.add_to_hass(hass)
-    await hass.config_entries.async_setup(entry.entry_id)
+    entry = await set_up_entry(hass, "192.0.2.40")
     hass.config_entries.async_update_entry(
         entry, options={CONF_FORMAT: "png", CONF_POLL_INTERVAL: 60}
     )
@@ -1453,9 +1460,7 @@ async def test_profile_names_are_checked(
     hass: HomeAssistant, mock_setup_entry: AsyncMock, name: str, error: str
 ) -> None:
     """Names are 1 to 127 characters and unique (case aside); the form keeps the input."""
-    entry = entry_for(str(uuid.uuid4()), "192.0.2.40", ["http://192.0.2.40/wsd"])
-    entry.add_to_hass(hass)
-    await hass.config_entries.async_setup(entry.entry_id)
+    entry = await set_up_entry(hass, "192.0.2.40")
     result = await start_profile_flow(hass, entry)
     result = await configure_profile(hass, result, {CONF_NAME: name, **PHOTO_SETTINGS})
     assert result["type"] is FlowResultType.FORM
@@ -1471,9 +1476,7 @@ async def test_profile_paperless_fields(
 
     A title with an unknown placeholder opens the section to show the error.
     """
-    entry = entry_for(str(uuid.uuid4()), "192.0.2.40", ["http://192.0.2.40/wsd"])
-    entry.add_to_hass(hass)
-    await hass.config_entries.async_setup(entry.entry_id)
+    entry = await set_up_entry(hass, "192.0.2.40")
     fields = {
         CONF_TITLE: " {profile} {date} ",
         CONF_TAGS: ["Invoices", " ", "3"],
@@ -1535,9 +1538,7 @@ async def test_a_profile_keeps_its_own_name(
     hass: HomeAssistant, mock_setup_entry: AsyncMock
 ) -> None:
     """Saving a profile under its own name (in other case) is no duplicate."""
-    entry = entry_for(str(uuid.uuid4()), "192.0.2.40", ["http://192.0.2.40/wsd"])
-    entry.add_to_hass(hass)
-    await hass.config_entries.async_setup(entry.entry_id)
+    entry = await set_up_entry(hass, "192.0.2.40")
     result = await start_profile_flow(hass, entry, DEFAULT_PROFILE_ID)
     assert suggested(result)[CONF_NAME] == "Home Assistant"
     result = await configure_profile(
@@ -1618,11 +1619,8 @@ async def test_post_scan_endpoint_accepts_hosts(
     """A host, IPv6 address or `host:port` is an endpoint the directed probe can ask."""
     entry = entry_for(str(uuid.uuid4()), "192.0.2.40", ["http://192.0.2.40/wsd"])
     entry.add_to_hass(hass)
-    result = await open_options(hass, entry, "post_scan")
-    result = dict(
-        await hass.config_entries.options.async_configure(
-            result["flow_id"], {CONF_ENDPOINT: endpoint, CONF_VERIFY_TLS: True}
-        )
+    result = await open_options(
+        hass, entry, "post_scan", {CONF_ENDPOINT: endpoint, CONF_VERIFY_TLS: True}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert entry.options[CONF_POST_SCAN][CONF_ENDPOINT] == endpoint
@@ -1658,11 +1656,8 @@ async def test_post_scan_endpoint_is_checked(
     """Bad endpoints, filters and CA files are refused; nothing is stored."""
     entry = entry_for(str(uuid.uuid4()), "192.0.2.40", ["http://192.0.2.40/wsd"])
     entry.add_to_hass(hass)
-    result = await open_options(hass, entry, "post_scan")
-    result = dict(
-        await hass.config_entries.options.async_configure(
-            result["flow_id"], {**user_input, CONF_VERIFY_TLS: True}
-        )
+    result = await open_options(
+        hass, entry, "post_scan", {**user_input, CONF_VERIFY_TLS: True}
     )
     assert result["type"] is FlowResultType.FORM
     assert result["errors"] == errors
@@ -1673,9 +1668,7 @@ async def test_profile_session_and_manual_duplex_fields(
     hass: HomeAssistant, mock_setup_entry: AsyncMock
 ) -> None:
     """A profile's session step and turned backs are stored only when set; shown back."""
-    entry = entry_for(str(uuid.uuid4()), "192.0.2.41", ["http://192.0.2.41/wsd"])
-    entry.add_to_hass(hass)
-    await hass.config_entries.async_setup(entry.entry_id)
+    entry = await set_up_entry(hass, "192.0.2.41")
     result = await start_profile_flow(hass, entry)
     result = await configure_profile(
         hass,
@@ -1720,9 +1713,7 @@ async def test_options_turn_the_backs(
     hass: HomeAssistant, mock_setup_entry: AsyncMock
 ) -> None:
     """The settings step stores turned backs for the Scan button, and clears them."""
-    entry = entry_for(str(uuid.uuid4()), "192.0.2.42", ["http://192.0.2.42/wsd"])
-    entry.add_to_hass(hass)
-    await hass.config_entries.async_setup(entry.entry_id)
+    entry = await set_up_entry(hass, "192.0.2.42")
     user_input = {
         **PHOTO_SETTINGS,
         CONF_SOURCE: "feeder_manual_duplex",
@@ -1731,11 +1722,8 @@ async def test_options_turn_the_backs(
         options_flow.SECTION_ADVANCED: {CONF_POLL_INTERVAL: 60},
     }
     for rotate in (True, False):
-        result = await open_options(hass, entry, "settings")
-        result = dict(
-            await hass.config_entries.options.async_configure(
-                result["flow_id"], {**user_input, CONF_ROTATE_BACKS: rotate}
-            )
+        result = await open_options(
+            hass, entry, "settings", {**user_input, CONF_ROTATE_BACKS: rotate}
         )
         assert result["type"] is FlowResultType.CREATE_ENTRY
         assert entry.options[CONF_SOURCE] == "feeder_manual_duplex"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,6 @@ from pytest_homeassistant_custom_component.common import (
 )
 
 from custom_components.wsd_scan.const import (
-    CONF_CALLBACK_URL,
     CONF_FORMAT,
     CONF_PROFILE_ID,
     CONF_PROFILES,
@@ -28,14 +26,14 @@ from custom_components.wsd_scan.const import (
     CONF_SOURCE,
     EVENT_WAITING_FOR_BACKS,
 )
-from custom_components.wsd_scan.sessions import SESSION_TIMEOUT
 from simulator import SimulatedScanner
 from simulator.jobs import Job
 
-from .ha_fixtures import advance, device_id, entity_id, scan, scanner_entry
+from .ha_fixtures import SetUpScanner, device_id, entity_id, scan
 from .test_panel import press
 from .test_scan import FOLDER, pdf_page_images, sent_pages
-from .test_sessions import job_state, notification, session_folders
+from .test_scan_entities import scan_notification
+from .test_sessions import job_state, let_the_session_expire, session_folders
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
@@ -80,9 +78,9 @@ async def test_fronts_then_backs_by_a_second_call(
         "pages": 3,
         "expires": fronts["session"]["expires"],
     }
-    shown = notification(hass, loaded_entry)
+    shown = scan_notification(hass, loaded_entry)
     assert shown is not None
-    assert shown["message"].startswith(
+    assert shown.startswith(
         "The fronts are scanned (3 pages). Put the stack back in the feeder turned over"
     )
 
@@ -114,20 +112,13 @@ async def test_the_scan_button_scans_fronts_and_backs(
     hass: HomeAssistant,
     entity_registry: er.EntityRegistry,
     scanner: SimulatedScanner,
-    callback_url: str,
+    set_up_scanner: SetUpScanner,
     waiting: list[Event],
 ) -> None:
     """Options set to manual duplex: the button's first press the fronts, then the backs."""
-    entry = scanner_entry(
-        scanner,
-        **{
-            CONF_CALLBACK_URL: callback_url,
-            CONF_SOURCE: "feeder_manual_duplex",
-            CONF_RESOLUTION: "75",
-        },
+    entry = await set_up_scanner(
+        scanner, **{CONF_SOURCE: "feeder_manual_duplex", CONF_RESOLUTION: "75"}
     )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
     button = entity_id(entity_registry, "button", scanner.uuid, "scan")
     for _ in range(2):
         scanner.load_feeder(2)
@@ -139,21 +130,19 @@ async def test_the_scan_button_scans_fronts_and_backs(
     last_scan = entry.runtime_data.activity.last_scan
     assert last_scan is not None
     assert pdf_page_images(last_scan.files[0].path) == duplex_order(front_job, back_job)
-    shown = notification(hass, entry)
+    shown = scan_notification(hass, entry)
     assert shown is not None
-    assert shown["message"].startswith("4 pages stored in Media → WSD scans:")
-    await hass.config_entries.async_unload(entry.entry_id)
+    assert shown.startswith("4 pages stored in Media → WSD scans:")
 
 
 @pytest.fixture
 async def duplex_panel_entry(
-    hass: HomeAssistant, scanner: SimulatedScanner, callback_url: str
-) -> AsyncGenerator[MockConfigEntry]:
+    scanner: SimulatedScanner, set_up_scanner: SetUpScanner
+) -> MockConfigEntry:
     """Set up the scanner with a manual duplex profile that turns the backs."""
-    entry = scanner_entry(
+    return await set_up_scanner(
         scanner,
         **{
-            CONF_CALLBACK_URL: callback_url,
             CONF_PROFILES: [
                 {
                     CONF_PROFILE_ID: "duplex",
@@ -166,11 +155,6 @@ async def duplex_panel_entry(
             ],
         },
     )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    yield entry
-    await hass.config_entries.async_unload(entry.entry_id)
 
 
 async def test_panel_presses_scan_fronts_and_turned_backs(
@@ -263,14 +247,13 @@ async def test_backs_not_scanned_in_time_store_the_fronts(
     """The time limit passes: the fronts are stored alone and the user is told."""
     scanner.load_feeder(2)
     await scan(hass, scanner.uuid, source="feeder_manual_duplex", file_name="fronts")
-    advance(hass, SESSION_TIMEOUT)
-    await hass.async_block_till_done(wait_background_tasks=True)
+    await let_the_session_expire(hass)
     (document,) = (media_dir / FOLDER).glob("*.pdf")
     assert document.name == "fronts.pdf"
     assert pdf_page_images(document) == sent_pages(*scanner.jobs.values())
-    shown = notification(hass, loaded_entry)
+    shown = scan_notification(hass, loaded_entry)
     assert shown is not None
-    assert shown["message"].startswith(
+    assert shown.startswith(
         "The backs were not scanned in time: the fronts are stored alone. 2 pages"
     )
     assert job_state(hass, entity_registry, scanner.uuid).state == "completed"

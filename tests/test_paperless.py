@@ -23,7 +23,6 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.wsd_scan import paperless
 from custom_components.wsd_scan.const import (
-    CONF_CALLBACK_URL,
     CONF_COLOR,
     CONF_CORRESPONDENT,
     CONF_CREATE_MISSING,
@@ -55,7 +54,7 @@ from custom_components.wsd_scan.profiles import SUBENTRY_PROFILE, entry_profiles
 from custom_components.wsd_scan.storage import StoredFile, StoredScan
 from simulator import SimulatedScanner
 
-from .ha_fixtures import entity_id, scan, scanner_entry
+from .ha_fixtures import SetUpScanner, entity_id, scan
 from .paperless_fake import TOKEN, FakePaperless, serve_paperless
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
@@ -94,13 +93,23 @@ def stored_scan(folder: Path, *names: str) -> StoredScan:
     )
 
 
+def paperless_options(
+    url: str, tag_ids: list[int], token: str = TOKEN, **config: Any
+) -> dict[str, Any]:
+    """Return the options of an entry whose scans may go to the Paperless-ngx at `url`.
+
+    `config` goes beside the URL, token and tags (its own tags win).
+    """
+    return {
+        CONF_PAPERLESS: {CONF_URL: url, CONF_TOKEN: token, CONF_TAGS: tag_ids, **config}
+    }
+
+
 def target(
     hass: HomeAssistant, url: str, token: str = TOKEN, **config: Any
 ) -> PaperlessTarget:
     """Return the Paperless-ngx destination of an entry configured with it."""
-    options = {
-        CONF_PAPERLESS: {CONF_URL: url, CONF_TOKEN: token, CONF_TAGS: [3, 7], **config}
-    }
+    options = paperless_options(url, [3, 7], token, **config)
     found = PaperlessTarget.from_options(hass, "entry", "Office MFP", options)
     assert found is not None
     return found
@@ -204,21 +213,11 @@ async def test_connection_check(
 async def test_scan_action_to_paperless(
     hass: HomeAssistant,
     scanner: SimulatedScanner,
-    callback_url: str,
     server: FakePaperless,
+    set_up_scanner: SetUpScanner,
 ) -> None:
     """Paperless-ngx gets the stored PDF; alone, the scan then leaves the library."""
-    entry = scanner_entry(
-        scanner,
-        **{
-            CONF_CALLBACK_URL: callback_url,
-            CONF_PAPERLESS: {CONF_URL: server.url, CONF_TOKEN: TOKEN, CONF_TAGS: [5]},
-        },
-    )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-
+    entry = await set_up_scanner(scanner, **paperless_options(server.url, [5]))
     kept = await scan(
         hass,
         scanner.uuid,
@@ -252,21 +251,16 @@ async def test_scan_action_to_paperless(
         CONF_TOKEN: "**REDACTED**",
         CONF_TAGS: [5],
     }
-    await hass.config_entries.async_unload(entry.entry_id)
 
 
 async def test_scan_action_without_paperless(
-    hass: HomeAssistant, scanner: SimulatedScanner, callback_url: str
+    hass: HomeAssistant, scanner: SimulatedScanner, set_up_scanner: SetUpScanner
 ) -> None:
     """Asking for Paperless-ngx when none is configured is the request's fault."""
-    entry = scanner_entry(scanner, **{CONF_CALLBACK_URL: callback_url})
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
+    await set_up_scanner(scanner)
     with pytest.raises(ServiceValidationError) as err:
         await scan(hass, scanner.uuid, source="platen", destination="paperless")
     assert err.value.translation_key == "no_paperless"
-    await hass.config_entries.async_unload(entry.entry_id)
 
 
 def unloaded_entry(hass: HomeAssistant, **options: Any) -> MockConfigEntry:
@@ -519,16 +513,15 @@ async def test_panel_profile_to_paperless(
     hass: HomeAssistant,
     entity_registry: er.EntityRegistry,
     scanner: SimulatedScanner,
-    callback_url: str,
     server: FakePaperless,
+    set_up_scanner: SetUpScanner,
 ) -> None:
     """A press on a Paperless profile: its title, tags and names; the job sensor links it."""
     acme = server.add("correspondents", "ACME")
-    entry = scanner_entry(
+    await set_up_scanner(
         scanner,
+        **paperless_options(server.url, [5]),
         **{
-            CONF_CALLBACK_URL: callback_url,
-            CONF_PAPERLESS: {CONF_URL: server.url, CONF_TOKEN: TOKEN, CONF_TAGS: [5]},
             CONF_PROFILES: [
                 {
                     CONF_PROFILE_ID: "paperless",
@@ -545,9 +538,6 @@ async def test_panel_profile_to_paperless(
             ],
         },
     )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
 
     assert scanner.service.press_scan_button("Paperless") is not None
     await scanner.wait_for_notifications()
@@ -563,29 +553,18 @@ async def test_panel_profile_to_paperless(
     (document,) = state.attributes["paperless_documents"]
     assert document["document_id"] == 1
     assert document["url"] == f"{server.url}/documents/1/details"
-    await hass.config_entries.async_unload(entry.entry_id)
 
 
 async def test_action_overrides(
     hass: HomeAssistant,
     scanner: SimulatedScanner,
-    callback_url: str,
     server: FakePaperless,
+    set_up_scanner: SetUpScanner,
 ) -> None:
     """The action's Paperless fields; a title with an unknown placeholder scans nothing."""
     invoices = server.add("tags", "Invoices")
     invoice = server.add("document_types", "Invoice")
-    entry = scanner_entry(
-        scanner,
-        **{
-            CONF_CALLBACK_URL: callback_url,
-            CONF_PAPERLESS: {CONF_URL: server.url, CONF_TOKEN: TOKEN, CONF_TAGS: []},
-        },
-    )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-
+    entry = await set_up_scanner(scanner, **paperless_options(server.url, []))
     response = await scan(
         hass,
         scanner.uuid,
@@ -611,4 +590,3 @@ async def test_action_overrides(
         )
     assert err.value.translation_key == "invalid_paperless_title"
     assert len(scanner.service.jobs) == jobs
-    await hass.config_entries.async_unload(entry.entry_id)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, replace
 import errno
 import os
 from pathlib import Path
@@ -338,27 +338,33 @@ async def test_jam_mid_job_keeps_the_pages(
 
 @dataclass
 class Hold:
-    """Scans held before storing their pages: how many arrived, and the release."""
+    """A scan held before it stores its pages (its action's task), and the release."""
 
-    release: asyncio.Event = field(default_factory=asyncio.Event)
-    arrived: int = 0
+    scan: asyncio.Task[dict[str, Any]]
+    release: asyncio.Event
 
 
-@contextmanager
-def held_storing(runner: ScanRunner) -> Iterator[Hold]:
-    """Hold every scan of `runner` before it stores its pages, until released.
+@asynccontextmanager
+async def held_storing(
+    hass: HomeAssistant, runner: ScanRunner, uuid: str, **data: Any
+) -> AsyncIterator[Hold]:
+    """Start a scan (`data`) and hold it before it stores its pages, until released.
 
-    The scanner stays busy meanwhile, as it does while a large document is assembled.
+    The scans after it are held too. The scanner stays busy meanwhile, as it does while
+    a large document is assembled.
     """
-    hold = Hold()
+    release = asyncio.Event()
+    arrived = asyncio.Event()
     store = runner.storage.async_store
 
     async def held(*args: Any, **kwargs: Any) -> StoredScan:
-        hold.arrived += 1
-        await hold.release.wait()
+        arrived.set()
+        await release.wait()
         return await store(*args, **kwargs)
 
     with patch.object(runner.storage, "async_store", held):
+        hold = Hold(hass.async_create_task(scan(hass, uuid, **data)), release)
+        await until(arrived.is_set)
         yield hold
 
 
@@ -371,11 +377,9 @@ async def test_scans_on_a_busy_scanner_wait_their_turn(
     """While a scan runs, the next waits in the queue (the job sensor counts it)."""
     runner = loaded_entry.runtime_data.runner
     job_state = entity_id(entity_registry, "sensor", scanner.uuid, "job_state")
-    with held_storing(runner) as hold:
-        first = hass.async_create_task(
-            scan(hass, scanner.uuid, source="platen", file_name="first")
-        )
-        await until(lambda: hold.arrived == 1)
+    async with held_storing(
+        hass, runner, scanner.uuid, source="platen", file_name="first"
+    ) as hold:
         second = hass.async_create_task(
             scan(hass, scanner.uuid, source="platen", file_name="second")
         )
@@ -383,7 +387,7 @@ async def test_scans_on_a_busy_scanner_wait_their_turn(
         assert len(scanner.jobs) == 1
         hold.release.set()
         names = [
-            Path((await task)["files"][0]["path"]).name for task in (first, second)
+            Path((await task)["files"][0]["path"]).name for task in (hold.scan, second)
         ]
     assert names == ["first.pdf", "second.pdf"]
     assert len(scanner.jobs) == 2
@@ -396,9 +400,7 @@ async def test_a_busy_scanner_refuses_when_asked_or_full(
 ) -> None:
     """`when_busy: fail` is refused at once; so is a scan beyond the queue's bound."""
     runner = loaded_entry.runtime_data.runner
-    with held_storing(runner) as hold:
-        first = hass.async_create_task(scan(hass, scanner.uuid, source="platen"))
-        await until(lambda: hold.arrived == 1)
+    async with held_storing(hass, runner, scanner.uuid, source="platen") as hold:
         with pytest.raises(HomeAssistantError) as err:
             await scan(hass, scanner.uuid, source="platen", when_busy="fail")
         assert err.value.translation_key == "busy"
@@ -416,7 +418,7 @@ async def test_a_busy_scanner_refuses_when_asked_or_full(
             f"Simulated Office MFP is busy and {MAX_QUEUED} scans already wait for it."
         )
         hold.release.set()
-        for task in (first, *waiting):
+        for task in (hold.scan, *waiting):
             assert (await task)["pages"] == 1
     assert len(scanner.jobs) == 1 + MAX_QUEUED
 
@@ -427,9 +429,7 @@ async def test_cancel_empties_the_queue(
     """`wsd_scan.cancel` fails the scans waiting; the one storing its pages ends well."""
     runner = loaded_entry.runtime_data.runner
     activity = loaded_entry.runtime_data.activity
-    with held_storing(runner) as hold:
-        first = hass.async_create_task(scan(hass, scanner.uuid, source="platen"))
-        await until(lambda: hold.arrived == 1)
+    async with held_storing(hass, runner, scanner.uuid, source="platen") as hold:
         waiting = [
             hass.async_create_task(scan(hass, scanner.uuid, source="platen"))
             for _ in range(2)
@@ -447,7 +447,7 @@ async def test_cancel_empties_the_queue(
             assert err.value.translation_key == "scan_cancelled"
         assert activity.queued == 0
         hold.release.set()
-        assert (await first)["pages"] == 1
+        assert (await hold.scan)["pages"] == 1
     assert len(scanner.jobs) == 1
     assert not runner.busy
 
@@ -458,15 +458,13 @@ async def test_a_waiting_scan_given_up_leaves_the_queue(
     """A caller that stops waiting (an automation stopped) frees its place."""
     runner = loaded_entry.runtime_data.runner
     activity = loaded_entry.runtime_data.activity
-    with held_storing(runner) as hold:
-        first = hass.async_create_task(scan(hass, scanner.uuid, source="platen"))
-        await until(lambda: hold.arrived == 1)
+    async with held_storing(hass, runner, scanner.uuid, source="platen") as hold:
         given_up = hass.async_create_task(scan(hass, scanner.uuid, source="platen"))
         await until(lambda: activity.queued == 1)
         given_up.cancel()
         await until(lambda: activity.queued == 0)
         hold.release.set()
-        await first
+        await hold.scan
     assert given_up.cancelled()
     assert len(scanner.jobs) == 1
     assert not runner.busy

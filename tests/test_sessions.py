@@ -8,8 +8,6 @@ from pathlib import Path
 from typing import Any, cast
 from unittest.mock import patch
 
-from homeassistant.components import persistent_notification
-from homeassistant.const import CONF_TOKEN, CONF_URL
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import entity_registry as er
@@ -19,12 +17,6 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.wsd_scan import paperless
-from custom_components.wsd_scan.const import (
-    CONF_CALLBACK_URL,
-    CONF_PAPERLESS,
-    CONF_TAGS,
-    DOMAIN,
-)
 from custom_components.wsd_scan.paperless import PaperlessTarget
 from custom_components.wsd_scan.sessions import (
     SESSION_MANIFEST,
@@ -35,9 +27,11 @@ from custom_components.wsd_scan.sessions import (
 )
 from simulator import SimulatedScanner
 
-from .ha_fixtures import advance, entity_id, scan, scanner_entry, until
-from .paperless_fake import TOKEN, serve_paperless
+from .ha_fixtures import SetUpScanner, advance, entity_id, scan, until
+from .paperless_fake import serve_paperless
+from .test_paperless import paperless_options
 from .test_scan import FOLDER, at_page, held_storing, pdf_page_images, sent_pages
+from .test_scan_entities import scan_notification
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
@@ -54,10 +48,10 @@ def job_state(
     return hass.states.get(entity_id(entity_registry, "sensor", uuid, "job_state"))
 
 
-def notification(hass: HomeAssistant, entry: MockConfigEntry) -> dict[str, Any] | None:
-    """Return the scanner's notification, if one is shown."""
-    notifications = persistent_notification._async_get_or_create_notifications(hass)  # noqa: SLF001
-    return notifications.get(f"{DOMAIN}_scan_{entry.entry_id}")
+async def let_the_session_expire(hass: HomeAssistant) -> None:
+    """Let the session's time limit pass, and what that sets off end."""
+    advance(hass, SESSION_TIMEOUT)
+    await hass.async_block_till_done(wait_background_tasks=True)
 
 
 async def test_passes_of_any_source_become_one_document(
@@ -211,8 +205,7 @@ async def test_a_session_left_open_is_stored(
     """After the time limit the passes are stored as one document; the user is told."""
     await scan(hass, scanner.uuid, session="start", source="platen", file_name="left")
     await scan(hass, scanner.uuid, session="add", source="platen")
-    advance(hass, SESSION_TIMEOUT)
-    await hass.async_block_till_done(wait_background_tasks=True)
+    await let_the_session_expire(hass)
 
     runner = loaded_entry.runtime_data.runner
     assert runner.session is None
@@ -222,9 +215,9 @@ async def test_a_session_left_open_is_stored(
     assert pdf_page_images(document) == [
         page for job in scanner.jobs.values() for page in sent_pages(job)
     ]
-    shown = notification(hass, loaded_entry)
+    shown = scan_notification(hass, loaded_entry)
     assert shown is not None
-    assert shown["message"].startswith(
+    assert shown.startswith(
         "The session was left open: its scans are stored as one document. 2 pages"
     )
     assert session_folders(media_dir) == []
@@ -378,15 +371,13 @@ async def test_a_finish_asked_first_wins_over_the_time_limit(
     """Time runs out while a finish waits its turn: stored once, by the finish."""
     runner = loaded_entry.runtime_data.runner
     await scan(hass, scanner.uuid, session="start", source="platen", file_name="once")
-    with held_storing(runner) as hold:
-        alone = hass.async_create_task(scan(hass, scanner.uuid, source="platen"))
-        await until(lambda: hold.arrived == 1)
+    async with held_storing(hass, runner, scanner.uuid, source="platen") as hold:
         finish = hass.async_create_task(scan(hass, scanner.uuid, session="finish"))
         await until(lambda: loaded_entry.runtime_data.activity.queued == 1)
         advance(hass, SESSION_TIMEOUT)
         await until(lambda: loaded_entry.runtime_data.activity.queued == 2)
         hold.release.set()
-        await alone
+        await hold.scan
         finished = await finish
         await hass.async_block_till_done(wait_background_tasks=True)
     assert Path(finished["files"][0]["path"]).name == "once.pdf"
@@ -405,8 +396,7 @@ async def test_a_session_left_open_that_cannot_be_stored_waits(
     """Time is up but the disk refuses: logged, the session stays for another try."""
     await scan(hass, scanner.uuid, session="start", source="platen")
     (media_dir / FOLDER / ".scans").write_text("a file where the folder should be")
-    advance(hass, SESSION_TIMEOUT)
-    await hass.async_block_till_done(wait_background_tasks=True)
+    await let_the_session_expire(hass)
     assert "The scan session left open on Simulated Office MFP could not" in caplog.text
     session = loaded_entry.runtime_data.runner.session
     assert session is not None
@@ -480,25 +470,13 @@ def test_a_manifest_naming_files_outside_its_passes_is_left_alone(
 async def test_a_session_goes_to_paperless_with_its_start_fields(
     hass: HomeAssistant,
     scanner: SimulatedScanner,
-    callback_url: str,
+    set_up_scanner: SetUpScanner,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The start's destination and Paperless-ngx fields hold, through a reload too."""
     monkeypatch.setattr(paperless, "TASK_POLL_INTERVAL", 0)
     async with serve_paperless() as server:
-        entry = scanner_entry(
-            scanner,
-            **{
-                CONF_CALLBACK_URL: callback_url,
-                CONF_PAPERLESS: {
-                    CONF_URL: server.url,
-                    CONF_TOKEN: TOKEN,
-                    CONF_TAGS: [5],
-                },
-            },
-        )
-        entry.add_to_hass(hass)
-        assert await hass.config_entries.async_setup(entry.entry_id)
+        entry = await set_up_scanner(scanner, **paperless_options(server.url, [5]))
         await scan(
             hass,
             scanner.uuid,
@@ -511,7 +489,6 @@ async def test_a_session_goes_to_paperless_with_its_start_fields(
         assert await hass.config_entries.async_reload(entry.entry_id)
         await scan(hass, scanner.uuid, session="add", source="platen")
         finished = await scan(hass, scanner.uuid, session="finish")
-        await hass.config_entries.async_unload(entry.entry_id)
     assert finished["files"] == []
     assert finished["pages"] == 2
     (upload,) = server.uploads

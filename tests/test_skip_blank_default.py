@@ -4,23 +4,25 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator
 
-from homeassistant.const import ATTR_ENTITY_ID
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.wsd_scan.const import (
-    CONF_CALLBACK_URL,
     CONF_RESOLUTION,
     CONF_SKIP_BLANK,
     CONF_SOURCE,
 )
 from simulator import Settings, SimulatedScanner
 
-from .ha_fixtures import entity_id, scan, scanner_entry
+from .ha_fixtures import SetUpScanner, entity_id, scan
+from .test_scan_entities import press
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
+
+# Both sides of the feeder by default, small pages.
+DUPLEX = {CONF_SOURCE: "feeder_duplex", CONF_RESOLUTION: 75}
 
 
 @pytest.fixture
@@ -32,80 +34,47 @@ async def single_sided(socket_enabled: None) -> AsyncGenerator[SimulatedScanner]
         yield sim
 
 
-async def set_up(
-    hass: HomeAssistant, sim: SimulatedScanner, callback_url: str, **options: object
-) -> MockConfigEntry:
-    """Set the scanner up scanning both sides of the feeder by default."""
-    entry = scanner_entry(
-        sim,
-        **{
-            CONF_CALLBACK_URL: callback_url,
-            CONF_SOURCE: "feeder_duplex",
-            CONF_RESOLUTION: 75,
-            **options,
-        },
-    )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    return entry
+async def press_scan(
+    hass: HomeAssistant,
+    entity_registry: er.EntityRegistry,
+    sim: SimulatedScanner,
+    entry: MockConfigEntry,
+) -> tuple[int, int]:
+    """Press the scanner's Scan button; return its scan's pages and blank pages left out."""
+    await press(hass, entity_id(entity_registry, "button", sim.uuid, "scan"))
+    pressed = entry.runtime_data.activity.last_scan
+    assert pressed is not None
+    return (pressed.pages, pressed.blank_pages_skipped)
 
 
 async def test_scan_button_and_actions_use_the_default(
     hass: HomeAssistant,
     entity_registry: er.EntityRegistry,
     single_sided: SimulatedScanner,
-    callback_url: str,
+    set_up_scanner: SetUpScanner,
 ) -> None:
     """The button and an action without `skip_blank` leave the backs out; `off` keeps them."""
-    entry = await set_up(hass, single_sided, callback_url, **{CONF_SKIP_BLANK: 50})
+    entry = await set_up_scanner(single_sided, **DUPLEX, **{CONF_SKIP_BLANK: 50})
     single_sided.load_feeder(2)
-    await hass.services.async_call(
-        "button",
-        "press",
-        {
-            ATTR_ENTITY_ID: entity_id(
-                entity_registry, "button", single_sided.uuid, "scan"
-            )
-        },
-        blocking=True,
-    )
-    pressed = entry.runtime_data.activity.last_scan
-    assert pressed is not None
-    assert (pressed.pages, pressed.blank_pages_skipped) == (2, 2)
-
+    assert await press_scan(hass, entity_registry, single_sided, entry) == (2, 2)
     single_sided.load_feeder(2)
     by_default = await scan(hass, single_sided.uuid)
     assert (by_default["pages"], by_default["blank_pages_skipped"]) == (2, 2)
     single_sided.load_feeder(2)
     kept = await scan(hass, single_sided.uuid, skip_blank="off")
     assert (kept["pages"], kept["blank_pages_skipped"]) == (4, 0)
-    await hass.config_entries.async_unload(entry.entry_id)
 
 
 async def test_without_a_default_every_page_is_kept(
     hass: HomeAssistant,
     entity_registry: er.EntityRegistry,
     single_sided: SimulatedScanner,
-    callback_url: str,
+    set_up_scanner: SetUpScanner,
 ) -> None:
     """No default: the button keeps every page; an action's own sensitivity applies."""
-    entry = await set_up(hass, single_sided, callback_url)
+    entry = await set_up_scanner(single_sided, **DUPLEX)
     single_sided.load_feeder(2)
-    await hass.services.async_call(
-        "button",
-        "press",
-        {
-            ATTR_ENTITY_ID: entity_id(
-                entity_registry, "button", single_sided.uuid, "scan"
-            )
-        },
-        blocking=True,
-    )
-    pressed = entry.runtime_data.activity.last_scan
-    assert pressed is not None
-    assert (pressed.pages, pressed.blank_pages_skipped) == (4, 0)
+    assert await press_scan(hass, entity_registry, single_sided, entry) == (4, 0)
     single_sided.load_feeder(2)
     asked = await scan(hass, single_sided.uuid, skip_blank=50)
     assert (asked["pages"], asked["blank_pages_skipped"]) == (2, 2)
-    await hass.config_entries.async_unload(entry.entry_id)

@@ -373,27 +373,19 @@ class Page:
         selector: str,
         *,
         text: str | None = None,
+        gone: bool = False,
         timeout: float = DEFAULT_TIMEOUT,
     ) -> None:
-        """Wait until an element matches (see the module's docstring for selectors)."""
-        await self.wait_until(
-            f"!!wsdFind({json.dumps(selector)}, {json.dumps(text)})",
-            timeout=timeout,
-            what=f"{selector!r}" + (f" with text {text!r}" if text else ""),
-        )
+        """Wait until an element matches (see the module's docstring for selectors).
 
-    async def wait_gone(
-        self,
-        selector: str,
-        *,
-        text: str | None = None,
-        timeout: float = DEFAULT_TIMEOUT,
-    ) -> None:
-        """Wait until no element matches."""
+        `gone`: wait until none does.
+        """
+        found = f"wsdFind({json.dumps(selector)}, {json.dumps(text)})"
+        what = f"{selector!r}" + (f" with text {text!r}" if text else "")
         await self.wait_until(
-            f"!wsdFind({json.dumps(selector)}, {json.dumps(text)})",
+            f"!{found}" if gone else f"!!{found}",
             timeout=timeout,
-            what=f"{selector!r} to go",
+            what=f"{what} to go" if gone else what,
         )
 
     async def _element_call(

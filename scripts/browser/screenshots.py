@@ -177,7 +177,7 @@ class Tour:
         await self.shot("profile-form")
         await self.submit("Created configuration for Receipts")
         await self.page.click(f"{FLOW} >> ha-button", text="Finish")
-        await self.page.wait_gone(FLOW)
+        await self.page.wait_for(FLOW, gone=True)
         await self.page.set_viewport(WIDTH, SHOTS["entry"])
         await self.page.wait_for("ha-config-sub-entry-row", text="Receipts", timeout=30)
         await self.shot("entry")
