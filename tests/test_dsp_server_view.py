@@ -196,7 +196,9 @@ async def test_cancel_mid_job_leaves_nothing(
 
 
 @pytest.mark.usefixtures("receiving")
-@pytest.mark.parametrize("path", ["wrong", "", new_secret()])
+@pytest.mark.parametrize(
+    "path", ["wrong", "", new_secret()], ids=["wrong", "empty", "another secret"]
+)
 async def test_a_wrong_secret_is_not_found(
     callback_url: str,
     session: aiohttp.ClientSession,
