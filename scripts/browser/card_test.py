@@ -340,7 +340,7 @@ async def run(page: Page, ha: HomeAssistant) -> None:
     await page.screenshot(SCREENSHOTS / "card-session.png")
     await press(page, "Finish")
     await expect_document(page, pages=FEEDER_SHEETS + 1)
-    await expect_status(page, "Completed")
+    await expect_status(page, "Completed", f"{FEEDER_SHEETS + 1} pages")
     if await card_text(page, ".session"):
         raise BrowserError("the card still shows the session after Finish")
     await page.screenshot(SCREENSHOTS / "card-finished.png")

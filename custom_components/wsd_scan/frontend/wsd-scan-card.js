@@ -239,8 +239,13 @@ class WsdScanCard extends HTMLElement {
     const status = [scanner, job]
       .filter((stateObj) => stateObj !== undefined && !NO_STATE.has(stateObj.state))
       .map((stateObj) => this._hass.formatEntityState(stateObj));
-    if (job?.attributes.pages !== undefined) {
-      status.push(pageCount(job.attributes.pages));
+    // The pages of the running job; once it ended, those of the last document (a
+    // session's document holds the pages of all its passes, its last job only one).
+    const pages = isJobRunning(job)
+      ? job.attributes.pages
+      : Number.parseInt(this._hass.states[entities.last_scan_pages]?.state, 10);
+    if (Number.isInteger(pages)) {
+      status.push(pageCount(pages));
     }
     this._status.textContent = status.join(" · ");
     // The open session of the scanner (session: start | add), from whoever started it.
