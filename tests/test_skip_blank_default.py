@@ -14,6 +14,8 @@ from custom_components.wsd_scan.const import (
     CONF_SKIP_BLANK,
     CONF_SOURCE,
 )
+from custom_components.wsd_scan.services import SCAN_SCHEMA
+from custom_components.wsd_scan.wsd import DEFAULT_BLANK_SENSITIVITY
 from simulator import Settings, SimulatedScanner
 
 from .ha_fixtures import SetUpScanner, entity_id, scan
@@ -78,3 +80,15 @@ async def test_without_a_default_every_page_is_kept(
     single_sided.load_feeder(2)
     asked = await scan(hass, single_sided.uuid, skip_blank=50)
     assert (asked["pages"], asked["blank_pages_skipped"]) == (2, 2)
+
+
+@pytest.mark.parametrize(
+    ("value", "sensitivity"),
+    [(True, DEFAULT_BLANK_SENSITIVITY), ("on", DEFAULT_BLANK_SENSITIVITY), (1, 1)],
+)
+def test_on_is_the_default_sensitivity(
+    value: bool | str | int, sensitivity: int
+) -> None:
+    """`skip_blank: true` (or `on`) is the default sensitivity, not 1 (YAML's true)."""
+    data = SCAN_SCHEMA({"device_id": "scanner", "skip_blank": value})
+    assert data["skip_blank"] == sensitivity

@@ -49,6 +49,7 @@ from .runner import PassOutcome, ScanOutcome, ScanRequest
 from .storage import DEFAULT_FILE_NAME, FILE_NAME_PLACEHOLDERS
 from .wsd import ColorMode, DocumentFormat, PaperSize, ScanSettings, ScanSource, Size
 from .wsd.blank import (
+    DEFAULT_SENSITIVITY as DEFAULT_BLANK_SENSITIVITY,
     MAX_SENSITIVITY as MAX_BLANK_SENSITIVITY,
     MIN_SENSITIVITY as MIN_BLANK_SENSITIVITY,
 )
@@ -82,6 +83,13 @@ def _off(value: Any) -> None:
     """Accept `false` or `off` (YAML's false, or the text) and nothing else."""
     if value is not False and value != "off":
         raise probatio.Invalid("expected off")
+
+
+def _on(value: Any) -> int:
+    """Read `true` or `on` as the default sensitivity (an int would read true as 1)."""
+    if value is not True and value != "on":
+        raise probatio.Invalid("expected on")
+    return DEFAULT_BLANK_SENSITIVITY
 
 
 #: WS-Scan ContentType keywords by the action's values.
@@ -119,14 +127,16 @@ SCAN_SCHEMA: Final = probatio.Schema(
         probatio.Optional(ATTR_DESTINATION, default=Destination.MEDIA): probatio.Coerce(
             Destination
         ),
-        # `false`/`off` keeps every page whatever the options' default.
+        # `false`/`off` keeps every page whatever the options' default; `true`/`on`
+        # skips at the default sensitivity.
         probatio.Optional(ATTR_SKIP_BLANK): probatio.Any(
             _off,
+            _on,
             probatio.All(
                 probatio.Coerce(int),
                 probatio.Range(min=MIN_BLANK_SENSITIVITY, max=MAX_BLANK_SENSITIVITY),
             ),
-            msg="expected a sensitivity (0 to 100) or off",
+            msg="expected a sensitivity (0 to 100), on or off",
         ),
         probatio.Optional(CONF_SESSION): probatio.Coerce(SessionStep),
         probatio.Optional(CONF_ROTATE_BACKS): cv.boolean,
