@@ -6,13 +6,14 @@ from collections.abc import AsyncGenerator
 from http import HTTPStatus
 from pathlib import Path
 import re
+from types import MappingProxyType
 from typing import Any
 
 from homeassistant.components.onboarding import (
     STORAGE_VERSION as ONBOARDING_STORAGE_VERSION,
 )
 from homeassistant.components.onboarding.const import STEPS as ONBOARDING_STEPS
-from homeassistant.config_entries import ConfigSubentryData
+from homeassistant.config_entries import ConfigSubentry, ConfigSubentryData
 from homeassistant.const import CONF_HOST
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
@@ -178,7 +179,9 @@ async def test_no_card_without_the_frontend(
         for resource in hass.http.app.router.resources()
     )
     client = await hass_ws_client(hass)
-    await client.send_json_auto_id({"type": f"{DOMAIN}/profiles", "device_id": "x"})
+    await client.send_json_auto_id(
+        {"type": f"{DOMAIN}/profiles/subscribe", "device_id": "x"}
+    )
     response = await client.receive_json()
     assert response["error"]["code"] == "unknown_command"
 
@@ -192,11 +195,14 @@ async def test_profiles_answer_the_action_data_that_scans_as_them(
     """Each profile's data is what the panel would scan with; the action takes it."""
     client = await hass_ws_client(hass)
     await client.send_json_auto_id(
-        {"type": f"{DOMAIN}/profiles", "device_id": device_id(hass, scanner.uuid)}
+        {
+            "type": f"{DOMAIN}/profiles/subscribe",
+            "device_id": device_id(hass, scanner.uuid),
+        }
     )
-    response = await client.receive_json()
-    assert response["success"]
-    assert response["result"]["profiles"] == [
+    assert (await client.receive_json())["success"]
+    profiles = (await client.receive_json())["event"]["profiles"]
+    assert profiles == [
         {
             "id": "home_assistant",
             "name": "Home Assistant",
@@ -225,7 +231,7 @@ async def test_profiles_answer_the_action_data_that_scans_as_them(
         },
     ]
 
-    photos = response["result"]["profiles"][1]["scan"]
+    photos = profiles[1]["scan"]
     scanned = await scan(hass, scanner.uuid, **photos)
     assert scanned["pages"] == 1
     assert [file["mime_type"] for file in scanned["files"]] == ["image/png"]
@@ -239,7 +245,7 @@ async def test_profiles_of_an_unknown_device_are_a_translated_error(
     """The card shows the error in words: it carries its translation key."""
     client = await hass_ws_client(hass)
     await client.send_json_auto_id(
-        {"type": f"{DOMAIN}/profiles", "device_id": "not-a-device"}
+        {"type": f"{DOMAIN}/profiles/subscribe", "device_id": "not-a-device"}
     )
     response = await client.receive_json()
     assert not response["success"]
@@ -247,6 +253,59 @@ async def test_profiles_of_an_unknown_device_are_a_translated_error(
         response["error"]["translation_domain"],
         response["error"]["translation_key"],
     ) == ("homeassistant", "service_device_not_found")
+
+
+async def test_profiles_follow_a_profile_added_renamed_or_removed(
+    hass: HomeAssistant,
+    hass_ws_client: WebSocketGenerator,
+    scanner: SimulatedScanner,
+    scanner_with_profiles: MockConfigEntry,
+) -> None:
+    """The card shows a new profile, a new name, a profile gone, without a page reload."""
+    entry = scanner_with_profiles
+    client = await hass_ws_client(hass)
+    await client.send_json_auto_id(
+        {
+            "type": f"{DOMAIN}/profiles/subscribe",
+            "device_id": device_id(hass, scanner.uuid),
+        }
+    )
+    subscription = (await client.receive_json())["id"]
+
+    async def names() -> list[str]:
+        message = await client.receive_json()
+        assert message["id"] == subscription
+        return [profile["name"] for profile in message["event"]["profiles"]]
+
+    assert await names() == ["Home Assistant", "Photos"]
+
+    receipts = ConfigSubentry(
+        data=MappingProxyType({}),
+        subentry_type=SUBENTRY_PROFILE,
+        title="Receipts",
+        unique_id=None,
+    )
+    hass.config_entries.async_add_subentry(entry, receipts)
+    await hass.async_block_till_done()
+    assert await names() == ["Home Assistant", "Photos", "Receipts"]
+
+    hass.config_entries.async_update_subentry(entry, receipts, title="Bills")
+    await hass.async_block_till_done()
+    assert await names() == ["Home Assistant", "Photos", "Bills"]
+
+    hass.config_entries.async_remove_subentry(entry, "photos")
+    await hass.async_block_till_done()
+    assert await names() == ["Home Assistant", "Bills"]
+
+    # Unsubscribed: a change sends nothing more.
+    await client.send_json_auto_id(
+        {"type": "unsubscribe_events", "subscription": subscription}
+    )
+    assert (await client.receive_json())["success"]
+    hass.config_entries.async_remove_subentry(entry, receipts.subentry_id)
+    await hass.async_block_till_done()
+    await client.send_json_auto_id({"type": "ping"})
+    assert (await client.receive_json())["type"] == "pong"
 
 
 def test_readme_shows_what_the_browser_test_screenshots() -> None:

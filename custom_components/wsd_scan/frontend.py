@@ -6,9 +6,10 @@ an old card after an update, and the relative imports between them share that ve
 The frontend loads the entry module on every page (`add_extra_js_url`), which registers
 the card, its editor and the feature.
 
-The card reads the profiles of a scanner with the `wsd_scan/profiles` websocket command:
-each profile comes with the `wsd_scan.scan` action data that scans as it does. Its
-preview strip follows the pages as they arrive (live_pages.py).
+The card follows the profiles of a scanner with the `wsd_scan/profiles/subscribe`
+websocket command: each profile comes with the `wsd_scan.scan` action data that scans as
+it does, and a profile added or changed shows without reloading the page. Its preview
+strip follows the pages as they arrive (live_pages.py).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from homeassistant.components.http.server import StaticPathConfig
 from homeassistant.components.websocket_api import async_register_command
 from homeassistant.components.websocket_api.connection import ActiveConnection
 from homeassistant.components.websocket_api.decorators import websocket_command
+from homeassistant.components.websocket_api.messages import event_message
 from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import ATTR_DEVICE_ID
 from homeassistant.core import HomeAssistant, callback
@@ -66,7 +68,7 @@ async def async_setup_frontend(hass: HomeAssistant) -> None:
         [StaticPathConfig(url, str(FRONTEND_DIR), cache_headers=True)]
     )
     add_extra_js_url(hass, f"{url}/{ENTRY_MODULE}")
-    async_register_command(hass, websocket_profiles)
+    async_register_command(hass, websocket_subscribe_profiles)
     async_setup_live_pages(hass)
 
 
@@ -82,23 +84,38 @@ def content_version(folder: Path) -> str:
 
 @websocket_command(
     {
-        probatio.Required("type"): f"{DOMAIN}/profiles",
+        probatio.Required("type"): f"{DOMAIN}/profiles/subscribe",
         probatio.Required(ATTR_DEVICE_ID): cv.string,
     }
 )
 @callback
-def websocket_profiles(
+def websocket_subscribe_profiles(
     hass: HomeAssistant, connection: ActiveConnection, msg: dict[str, Any]
 ) -> None:
-    """Answer a scanner's profiles: id, name and the action data that scans as it.
+    """Send a scanner's profiles, then again whenever they change.
 
-    An unknown device or one whose scanner is not loaded is a translated error.
+    Each profile comes with its id, name and the action data that scans as it does. A
+    profile added, changed or removed, or new options, reload the entry: the
+    profiles are sent again after each change of its state, when they differ. An
+    unknown device or one whose scanner is not loaded is a translated error.
     """
     entry: WsdScanConfigEntry
     _device, entry = service.async_get_device_and_config_entry(
         hass, DOMAIN, msg[ATTR_DEVICE_ID]
     )
-    connection.send_result(msg["id"], {"profiles": list(_profiles(entry))})
+    sent: list[dict[str, Any]] | None = None
+
+    @callback
+    def send_profiles() -> None:
+        nonlocal sent
+        profiles = list(_profiles(entry))
+        if profiles != sent:
+            sent = profiles
+            connection.send_message(event_message(msg["id"], {"profiles": profiles}))
+
+    connection.subscriptions[msg["id"]] = entry.async_on_state_change(send_profiles)
+    connection.send_result(msg["id"])
+    send_profiles()
 
 
 def _profiles(entry: WsdScanConfigEntry) -> Iterable[dict[str, Any]]:

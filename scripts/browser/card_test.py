@@ -5,9 +5,10 @@ adds the scanner with two profiles ("Feeder" and "Glass"), puts `custom:wsd-scan
 and a Tile card with the "Scan with profile" feature on the dashboard (lovelace config
 through the websocket API), then drives the card as a user: a single scan from the glass,
 then a session of the 3-page feeder pass plus a glass page, finished into one 4-page
-document. After each step it checks what the card shows (job state, page count, preview
-images — during the session, the pages received so far —, document link, no error) and
-writes docs/screenshots/card-*.png.
+document; last, a profile is added and must show in the card and the feature. After each
+step it checks what the card shows (job state, page count, preview images — during the
+session, the pages received so far —, document link, no error) and writes
+docs/screenshots/card-*.png.
 
 Exit status 0 when every check passed; otherwise the failed check is printed.
 """
@@ -52,25 +53,32 @@ async def add_scanner(ha: HomeAssistant) -> str:
         raise BrowserError(f"adding the scanner ended in {flow}")
     entry_id: str = flow["result"]["entry_id"]
     for name, settings in PROFILES.items():
-        subflow = await ha.api(
-            "POST",
-            "/api/config/config_entries/subentries/flow",
-            {"handler": [entry_id, "profile"]},
-        )
-        result = await ha.api(
-            "POST",
-            f"/api/config/config_entries/subentries/flow/{subflow['flow_id']}",
-            {
-                "name": name,
-                "resolution": "75",
-                "paper": "a4",
-                "destination": "media",
-                **settings,
-            },
-        )
-        if result.get("type") != "create_entry":
-            raise BrowserError(f"adding the profile {name} ended in {result}")
+        await add_profile(ha, entry_id, name, settings)
     return entry_id
+
+
+async def add_profile(
+    ha: HomeAssistant, entry_id: str, name: str, settings: dict[str, str]
+) -> None:
+    """Add a profile to the scanner's entry through its subentry flow."""
+    subflow = await ha.api(
+        "POST",
+        "/api/config/config_entries/subentries/flow",
+        {"handler": [entry_id, "profile"]},
+    )
+    result = await ha.api(
+        "POST",
+        f"/api/config/config_entries/subentries/flow/{subflow['flow_id']}",
+        {
+            "name": name,
+            "resolution": "75",
+            "paper": "a4",
+            "destination": "media",
+            **settings,
+        },
+    )
+    if result.get("type") != "create_entry":
+        raise BrowserError(f"adding the profile {name} ended in {result}")
 
 
 async def call_ws(page: Page, message: dict[str, Any]) -> Any:
@@ -310,7 +318,7 @@ async def run(page: Page, ha: HomeAssistant) -> None:
     )
 
     # The Tile card's feature scans with a profile; the card shows the job and preview.
-    await page.click(f"{FEATURE} >> ha-control-button", text="Glass")
+    await click_still(page, f"{FEATURE} >> ha-control-button", text="Glass")
     await expect_status(page, "Completed", "1 page")
     await wait_card(
         page,
@@ -344,6 +352,16 @@ async def run(page: Page, ha: HomeAssistant) -> None:
     if await card_text(page, ".session"):
         raise BrowserError("the card still shows the session after Finish")
     await page.screenshot(SCREENSHOTS / "card-finished.png")
+
+    # A profile added meanwhile shows in the card and the Tile feature, with no reload.
+    await add_profile(ha, entry_id, "Photos", PROFILES["Glass"])
+    await wait_card(
+        page,
+        "root.querySelector('ha-form')?.schema?.[0]?.selector.select.options"
+        ".some((option) => option.label === 'Photos')",
+        "the profile added to show",
+    )
+    await page.wait_for(f"{FEATURE} >> ha-control-button", text="Photos")
 
 
 async def main() -> int:

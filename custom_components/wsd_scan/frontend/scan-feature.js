@@ -25,13 +25,43 @@ function entityId(feature) {
   return feature.context?.entity_id ?? feature.stateObj?.entity_id;
 }
 
-class WsdScanProfileFeature extends HTMLElement {
-  constructor() {
+// A feature or its editor: follows the profiles of its tile entity's scanner while
+// connected, and renders when they change.
+class ProfilesElement extends HTMLElement {
+  constructor(onError) {
     super();
-    this._profiles = new EntityProfiles(
-      () => this._render(),
-      (error) => this._toast(error),
-    );
+    this._profiles = new EntityProfiles(() => this._render(), onError);
+  }
+
+  // The tile sets `context` (its entity) after `hass`.
+  set context(context) {
+    this._context = context;
+    this._followProfiles();
+    this._render();
+  }
+
+  get context() {
+    return this._context;
+  }
+
+  connectedCallback() {
+    this._followProfiles();
+  }
+
+  disconnectedCallback() {
+    this._profiles.stop();
+  }
+
+  _followProfiles() {
+    if (this.isConnected) {
+      this._profiles.follow(this._hass, entityId(this));
+    }
+  }
+}
+
+class WsdScanProfileFeature extends ProfilesElement {
+  constructor() {
+    super((error) => this._toast(error));
   }
 
   static getStubConfig() {
@@ -52,19 +82,8 @@ class WsdScanProfileFeature extends HTMLElement {
 
   set hass(hass) {
     this._hass = hass;
-    this._profiles.follow(hass, entityId(this));
+    this._followProfiles();
     this._render();
-  }
-
-  // The tile sets `context` (its entity) after `hass`.
-  set context(context) {
-    this._context = context;
-    this._profiles.follow(this._hass, entityId(this));
-    this._render();
-  }
-
-  get context() {
-    return this._context;
   }
 
   _render() {
@@ -135,12 +154,7 @@ class WsdScanProfileFeature extends HTMLElement {
   }
 }
 
-class WsdScanProfileFeatureEditor extends HTMLElement {
-  constructor() {
-    super();
-    this._profiles = new EntityProfiles(() => this._render());
-  }
-
+class WsdScanProfileFeatureEditor extends ProfilesElement {
   setConfig(config) {
     this._config = config;
     this._render();
@@ -155,16 +169,7 @@ class WsdScanProfileFeatureEditor extends HTMLElement {
         this._render();
       });
     }
-    this._profiles.follow(hass, entityId(this));
-  }
-
-  set context(context) {
-    this._context = context;
-    this._profiles.follow(this._hass, entityId(this));
-  }
-
-  get context() {
-    return this._context;
+    this._followProfiles();
   }
 
   _render() {

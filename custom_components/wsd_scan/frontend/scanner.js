@@ -79,17 +79,36 @@ export function isJobRunning(stateObj) {
   return stateObj !== undefined && RUNNING_JOB_STATES.has(stateObj.state);
 }
 
-// [{id, name, scan}]: `scan` is the wsd_scan.scan data that scans as the profile does.
-export async function loadProfiles(hass, deviceId) {
-  const result = await hass.callWS({ type: `${DOMAIN}/profiles`, device_id: deviceId });
-  return result.profiles;
+// Follows a scanner's profiles: `onProfiles([{id, name, scan}])` now and whenever one is
+// added, changed or removed (`scan` is the wsd_scan.scan data that scans as the profile
+// does). Answers the function that stops following.
+export function subscribeProfiles(hass, deviceId, onProfiles) {
+  return hass.connection.subscribeMessage((message) => onProfiles(message.profiles), {
+    type: `${DOMAIN}/profiles/subscribe`,
+    device_id: deviceId,
+  });
 }
 
-// The profiles of the scanner behind an entity (a Tile card's), loaded when it changes.
+// The scanner's profiles as they are now (for an editor).
+export function loadProfiles(hass, deviceId) {
+  return new Promise((resolve, reject) => {
+    let loaded = false;
+    const stopping = subscribeProfiles(hass, deviceId, (profiles) => {
+      if (!loaded) {
+        loaded = true;
+        resolve(profiles);
+        stopping.then((unsubscribe) => unsubscribe());
+      }
+    });
+    stopping.catch(reject);
+  });
+}
+
+// The profiles of the scanner behind an entity (a Tile card's), followed until `stop()`.
 export class EntityProfiles {
-  constructor(onLoaded, onError) {
+  constructor(onChange, onError) {
     this.profiles = [];
-    this._onLoaded = onLoaded;
+    this._onChange = onChange;
     this._onError = onError;
   }
 
@@ -98,16 +117,28 @@ export class EntityProfiles {
     if (deviceId === this.deviceId) {
       return;
     }
+    this.stop();
     this.deviceId = deviceId;
-    this.profiles = [];
     if (deviceId) {
-      loadProfiles(hass, deviceId).then((profiles) => {
-        if (deviceId === this.deviceId) {
+      const stopping = subscribeProfiles(hass, deviceId, (profiles) => {
+        if (this._stopping === stopping) {
           this.profiles = profiles;
-          this._onLoaded();
+          this._onChange();
         }
-      }, this._onError);
+      });
+      this._stopping = stopping;
+      stopping.catch((error) => this._onError?.(error));
     }
+  }
+
+  stop() {
+    this._stopping?.then(
+      (unsubscribe) => unsubscribe(),
+      () => {},
+    );
+    this._stopping = undefined;
+    this.deviceId = undefined;
+    this.profiles = [];
   }
 }
 

@@ -20,6 +20,7 @@ import {
   scan,
   scannerEntities,
   subscribePages,
+  subscribeProfiles,
 } from "./scanner.js";
 import "./scan-feature.js";
 
@@ -68,11 +69,11 @@ class WsdScanCard extends HTMLElement {
     if (typeof config.device_id !== "string") {
       throw new Error("device_id: the scanner's device id");
     }
-    this._stopFollowingPages();
+    this._stopFollowing();
     this._livePages = [];
     this._config = config;
     this._profiles = undefined;
-    this._choice = { profile: config.profile ?? CUSTOM };
+    this._choice = { profile: config.profile };
     this._document = undefined;
     if (!this.shadowRoot) {
       this._build();
@@ -81,8 +82,7 @@ class WsdScanCard extends HTMLElement {
     this._showPages([]);
     this._links.replaceChildren();
     this._lastPicture = undefined;
-    this._loadProfiles();
-    this._followPages();
+    this._follow();
     this._update();
   }
 
@@ -91,17 +91,17 @@ class WsdScanCard extends HTMLElement {
     this._hass = hass;
     if (first) {
       this._prepare();
-      this._followPages();
+      this._follow();
     }
     this._update();
   }
 
   connectedCallback() {
-    this._followPages();
+    this._follow();
   }
 
   disconnectedCallback() {
-    this._stopFollowingPages();
+    this._stopFollowing();
   }
 
   getCardSize() {
@@ -112,34 +112,56 @@ class WsdScanCard extends HTMLElement {
     return { columns: 12, min_columns: 6 };
   }
 
-  // Loads what the form needs: HA's form elements, translations, the profiles.
+  // Loads what the form needs besides the profiles: HA's form elements, translations.
   async _prepare() {
     const hass = this._hass;
     await loadFormElements();
     await hass.loadBackendTranslation("services", DOMAIN);
     this._localize = await hass.loadBackendTranslation("selector", DOMAIN);
-    await this._loadProfiles();
+    this._renderForm();
   }
 
-  // Follows the pages the scanner received so far: they show until they are stored.
-  _followPages() {
+  // Follows the scanner's profiles, and the pages it received so far (they show until
+  // they are stored).
+  _follow() {
     const deviceId = this._config?.device_id;
     if (!this._hass || !deviceId || !this.isConnected || this._following) {
       return;
     }
     const following = {};
     this._following = following;
-    following.unsubscribe = subscribePages(this._hass, deviceId, (pages) => {
-      if (this._following === following) {
-        this._showLivePages(pages);
-      }
-    }).catch(() => {
-      // A device that is not a loaded scanner has no pages; the status says why.
-    });
+    const whileFollowing =
+      (show) =>
+      (...args) => {
+        if (this._following === following) {
+          show(...args);
+        }
+      };
+    following.stops = [
+      subscribeProfiles(
+        this._hass,
+        deviceId,
+        whileFollowing((profiles) => this._showProfiles(profiles)),
+      ).catch(
+        whileFollowing(async (error) => {
+          this._showProfiles([]);
+          this._showError(await errorInWords(this._hass, error));
+        }),
+      ),
+      subscribePages(
+        this._hass,
+        deviceId,
+        whileFollowing((pages) => this._showLivePages(pages)),
+      ).catch(() => {
+        // A device that is not a loaded scanner has no pages; the status says why.
+      }),
+    ];
   }
 
-  _stopFollowingPages() {
-    this._following?.unsubscribe.then((unsubscribe) => unsubscribe?.());
+  _stopFollowing() {
+    for (const stopping of this._following?.stops ?? []) {
+      stopping.then((unsubscribe) => unsubscribe?.());
+    }
     this._following = undefined;
   }
 
@@ -160,18 +182,12 @@ class WsdScanCard extends HTMLElement {
     }
   }
 
-  async _loadProfiles() {
-    if (!this._config.device_id || !this._localize) {
-      return;
-    }
-    try {
-      this._profiles = await loadProfiles(this._hass, this._config.device_id);
-    } catch (error) {
-      this._profiles = [];
-      this._showError(await errorInWords(this._hass, error));
-    }
-    if (!this._profiles.some((profile) => profile.id === this._choice.profile)) {
-      this._choice.profile = this._profiles[0]?.id ?? CUSTOM;
+  // The chosen profile stays chosen while it exists; custom settings stay chosen.
+  _showProfiles(profiles) {
+    this._profiles = profiles;
+    const { profile } = this._choice;
+    if (profile !== CUSTOM && !profiles.some((candidate) => candidate.id === profile)) {
+      this._choice = { ...this._choice, profile: profiles[0]?.id ?? CUSTOM };
     }
     this._renderForm();
   }
