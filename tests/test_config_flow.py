@@ -260,6 +260,7 @@ def test_every_reason_is_translated() -> None:
         "invalid_profile_name",
         "duplicate_profile_name",
         "invalid_paperless_title",
+        "paperless_name_missing",
     }
 
 

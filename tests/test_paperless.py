@@ -376,6 +376,71 @@ async def test_options_refuse_what_does_not_work(
     assert CONF_PAPERLESS not in entry.options
 
 
+async def add_profile(
+    hass: HomeAssistant, entry: MockConfigEntry, fields: dict[str, Any]
+) -> dict[str, Any]:
+    """Submit the form that adds a profile whose documents get `fields`."""
+    result = await hass.config_entries.subentries.async_init(
+        (entry.entry_id, SUBENTRY_PROFILE), context={"source": SOURCE_USER}
+    )
+    return dict(
+        await hass.config_entries.subentries.async_configure(
+            result["flow_id"],
+            {
+                CONF_NAME: "Mail",
+                CONF_SOURCE: "feeder",
+                CONF_FORMAT: "pdf",
+                CONF_RESOLUTION: "300",
+                CONF_COLOR: "gray",
+                CONF_PAPER: "a4",
+                CONF_DESTINATION: "paperless",
+                CONF_PAPERLESS: fields,
+            },
+        )
+    )
+
+
+async def test_a_profile_names_only_what_paperless_has(
+    hass: HomeAssistant, server: FakePaperless
+) -> None:
+    """A name the server lacks and may not create is refused when the profile is saved."""
+    server.add("tags", "Inbox")
+    server.add("correspondents", "ACME")
+    entry = unloaded_entry(hass, **paperless_options(server.url, []))
+    fields = {CONF_TAGS: ["inbox", "Nowhere"], CONF_CORRESPONDENT: "ACME"}
+    result = await add_profile(hass, entry, fields)
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "paperless_name_missing"}
+    assert result["description_placeholders"]["missing"] == "Nowhere"
+    # The section holding the names is open to show them.
+    assert not result["data_schema"].schema[CONF_PAPERLESS].options["collapsed"]
+
+    result = await add_profile(hass, entry, {**fields, CONF_TAGS: ["inbox"]})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert server.lookups[-2:] == [("tags", "inbox"), ("correspondents", "ACME")]
+    assert server.created == []
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        # Missing names are created at the first scan.
+        {CONF_CREATE_MISSING: True},
+        # Out of reach now: its scans will say what is wrong.
+        {CONF_TOKEN: "wrong"},
+    ],
+)
+async def test_a_profile_is_saved_when_names_cannot_fail(
+    hass: HomeAssistant, server: FakePaperless, options: dict[str, Any]
+) -> None:
+    """Names are not held against a profile when the server may create them or is away."""
+    config = paperless_options(server.url, [])[CONF_PAPERLESS] | options
+    entry = unloaded_entry(hass, **{CONF_PAPERLESS: config})
+    result = await add_profile(hass, entry, {CONF_TAGS: ["Nowhere"]})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert server.created == []
+
+
 async def test_profile_skips_blank_pages(hass: HomeAssistant) -> None:
     """A profile stores its blank page sensitivity, and the panel scans with it."""
     entry = unloaded_entry(hass)

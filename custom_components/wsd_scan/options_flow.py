@@ -16,6 +16,7 @@ from functools import partial
 from typing import Any, Final
 
 from homeassistant.config_entries import (
+    ConfigEntry,
     ConfigFlowResult,
     ConfigSubentry,
     ConfigSubentryFlow,
@@ -91,9 +92,9 @@ from .dsp_view import (
 )
 from .paperless import (
     TITLE_PLACEHOLDERS,
-    Collection,
     PaperlessClient,
     PaperlessError,
+    PaperlessFields,
     PaperlessNameMissing,
     reference,
     references,
@@ -447,6 +448,7 @@ class ProfileSubentryFlow(ConfigSubentryFlow):
         """Show and save one profile: panel name, scan settings, Paperless-ngx fields."""
         entry = self._get_entry()
         errors: dict[str, str] = {}
+        placeholders = {"placeholders": TITLE_PLACEHOLDERS}
         if user_input is not None:
             name = user_input[CONF_NAME].strip()
             paperless = _profile_paperless(user_input.get(CONF_PAPERLESS, {}))
@@ -461,6 +463,9 @@ class ProfileSubentryFlow(ConfigSubentryFlow):
                 errors[CONF_NAME] = "duplicate_profile_name"
             elif not title_valid(paperless.get(CONF_TITLE, "")):
                 errors["base"] = "invalid_paperless_title"
+            elif missing := await _missing_paperless_name(self.hass, entry, paperless):
+                errors["base"] = "paperless_name_missing"
+                placeholders["missing"] = missing
             else:
                 data = {
                     **_settings(user_input),
@@ -502,7 +507,7 @@ class ProfileSubentryFlow(ConfigSubentryFlow):
             step_id=step_id,
             data_schema=self.add_suggested_values_to_schema(schema, shown),
             errors=errors,
-            description_placeholders={"placeholders": TITLE_PLACEHOLDERS},
+            description_placeholders=placeholders,
         )
 
 
@@ -525,8 +530,9 @@ async def _paperless_config(
     try:
         await client.async_check()
         if not create:
-            for tag in tags:
-                await client.async_resolve(Collection.TAGS, tag, create=False)
+            await client.async_resolve_fields(
+                PaperlessFields(), tags=tags, create=False
+            )
     except PaperlessNameMissing:
         return {}, {CONF_TAGS: "paperless_tag_missing"}
     except PaperlessError as err:
@@ -537,6 +543,32 @@ async def _paperless_config(
         CONF_TAGS: list(tags),
         CONF_CREATE_MISSING: create,
     }, {}
+
+
+async def _missing_paperless_name(
+    hass: HomeAssistant, entry: ConfigEntry, fields: Mapping[str, Any]
+) -> str | None:
+    """Return a name among a profile's Paperless-ngx fields that the server lacks.
+
+    Only names that would fail its scans count: with a server set up that may not
+    create them. A server out of reach now is no reason to refuse the profile; its
+    scans would say so.
+    """
+    server = entry.options.get(CONF_PAPERLESS)
+    if not server or server.get(CONF_CREATE_MISSING) or not fields:
+        return None
+    client = PaperlessClient(
+        async_get_clientsession(hass), server[CONF_URL], server[CONF_TOKEN]
+    )
+    try:
+        await client.async_resolve_fields(
+            PaperlessFields.from_config(fields), create=False
+        )
+    except PaperlessNameMissing as err:
+        return err.name
+    except PaperlessError:
+        return None
+    return None
 
 
 def _profile_paperless(user_input: Mapping[str, Any]) -> dict[str, Any]:

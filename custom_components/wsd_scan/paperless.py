@@ -228,6 +228,35 @@ class PaperlessClient:
             await self._request("POST", f"api/{collection}/", json={"name": value})
         )
 
+    async def async_resolve_fields(
+        self,
+        fields: PaperlessFields,
+        *,
+        tags: Iterable[Reference] = (),
+        create: bool,
+    ) -> DocumentIds:
+        """Return the ids of what `fields` give a document, `tags` first.
+
+        Raises `PaperlessNameMissing` for the first missing name that may not be created.
+        """
+        resolved = [
+            await self.async_resolve(Collection.TAGS, tag, create=create)
+            for tag in (*tags, *fields.tags)
+        ]
+        return DocumentIds(
+            tuple(dict.fromkeys(resolved)),
+            None
+            if fields.correspondent is None
+            else await self.async_resolve(
+                Collection.CORRESPONDENTS, fields.correspondent, create=create
+            ),
+            None
+            if fields.document_type is None
+            else await self.async_resolve(
+                Collection.DOCUMENT_TYPES, fields.document_type, create=create
+            ),
+        )
+
     async def async_upload(
         self, path: Path, title: str, ids: DocumentIds = DocumentIds()
     ) -> PaperlessDocument:
@@ -334,7 +363,11 @@ class PaperlessTarget(UploadTarget):
             # The token first: a server refusing it may close the connection while the
             # document is still being sent, and the upload would fail without the cause.
             await client.async_check()
-            ids = await self._resolve(client, fields)
+            ids = await client.async_resolve_fields(
+                fields,
+                tags=references(self.config.get(CONF_TAGS, ())),
+                create=bool(self.config.get(CONF_CREATE_MISSING, False)),
+            )
             for number, file in enumerate(scan.files, start=1):
                 documents.append(
                     await client.async_upload(
@@ -351,26 +384,3 @@ class PaperlessTarget(UploadTarget):
             raise self._failed(scan, err) from err
         self._uploaded(scan, documents)
         return tuple(documents)
-
-    async def _resolve(
-        self, client: PaperlessClient, fields: PaperlessFields
-    ) -> DocumentIds:
-        """Look the names up (create them if allowed); the options' tags first."""
-        create = bool(self.config.get(CONF_CREATE_MISSING, False))
-        tags = [
-            await client.async_resolve(Collection.TAGS, tag, create=create)
-            for tag in (*references(self.config.get(CONF_TAGS, ())), *fields.tags)
-        ]
-        return DocumentIds(
-            tuple(dict.fromkeys(tags)),
-            None
-            if fields.correspondent is None
-            else await client.async_resolve(
-                Collection.CORRESPONDENTS, fields.correspondent, create=create
-            ),
-            None
-            if fields.document_type is None
-            else await client.async_resolve(
-                Collection.DOCUMENT_TYPES, fields.document_type, create=create
-            ),
-        )
