@@ -237,15 +237,17 @@ async def test_profiles_answer_the_action_data_that_scans_as_them(
     assert [file["mime_type"] for file in scanned["files"]] == ["image/png"]
 
 
-async def test_profiles_of_an_unknown_device_are_a_translated_error(
+@pytest.mark.parametrize("command", ["profiles/subscribe", "pages/subscribe"])
+async def test_an_unknown_device_is_a_translated_error(
     hass: HomeAssistant,
     hass_ws_client: WebSocketGenerator,
     scanner_with_profiles: MockConfigEntry,
+    command: str,
 ) -> None:
     """The card shows the error in words: it carries its translation key."""
     client = await hass_ws_client(hass)
     await client.send_json_auto_id(
-        {"type": f"{DOMAIN}/profiles/subscribe", "device_id": "not-a-device"}
+        {"type": f"{DOMAIN}/{command}", "device_id": "not-a-device"}
     )
     response = await client.receive_json()
     assert not response["success"]

@@ -185,22 +185,6 @@ async def test_pages_are_followed_through_a_reload(
     assert await events.next() == []
 
 
-async def test_pages_of_an_unknown_device_are_a_translated_error(
-    hass: HomeAssistant,
-    frontend: None,
-    hass_ws_client: WebSocketGenerator,
-    loaded_entry: MockConfigEntry,
-) -> None:
-    """A device that is no scanner: an error, no subscription."""
-    client = await hass_ws_client(hass)
-    await client.send_json_auto_id(
-        {"type": f"{DOMAIN}/pages/subscribe", "device_id": "no-such-device"}
-    )
-    response = await client.receive_json()
-    assert not response["success"]
-    assert response["error"]["translation_key"] == "service_device_not_found"
-
-
 async def test_pages_without_a_thumbnail_are_not_found(
     hass: HomeAssistant,
     frontend: None,
