@@ -1,4 +1,7 @@
-"""Every translation has English's keys in English's order, no others, the same placeholders."""
+"""Every translation has English's keys in English's order, no others, the same placeholders.
+
+The dashboard card's own words are checked here too.
+"""
 
 from __future__ import annotations
 
@@ -100,3 +103,35 @@ def test_same_order(language: str) -> None:
     translated = flatten(load(language))
     shared = [key for key in ENGLISH if key in translated]
     assert [key for key in translated if key in ENGLISH] == shared
+
+
+#: The dashboard card's own words: a JSON object in a JavaScript module.
+CARD_STRINGS = TRANSLATIONS.parent / "frontend" / "strings.js"
+CARD_TRANSLATIONS = re.compile(
+    r"^const TRANSLATIONS = (\{.*?^\});$", re.DOTALL | re.MULTILINE
+)
+
+
+def card_words() -> dict[str, dict[str, Any]]:
+    """Return the card's words by language."""
+    found = CARD_TRANSLATIONS.search(CARD_STRINGS.read_text(encoding="utf-8"))
+    assert found, f"no `const TRANSLATIONS = {{…}};` in {CARD_STRINGS.name}"
+    words: dict[str, dict[str, Any]] = json.loads(found[1])
+    return words
+
+
+def test_the_card_speaks_every_language() -> None:
+    """The card has every word in the integration's languages.
+
+    Each counted word has its singular and general plural (Intl.PluralRules' `one`
+    and `other`).
+    """
+    words = card_words()
+    assert sorted(words) == sorted(["en", *LANGUAGES])
+    english = words["en"]
+    for language, translated in words.items():
+        assert translated.keys() == english.keys(), language
+        for key, word in translated.items():
+            assert type(word) is type(english[key]), f"{language}: {key}"
+            if isinstance(word, dict):
+                assert {"one", "other"} <= word.keys(), f"{language}: {key}"

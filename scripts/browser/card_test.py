@@ -5,7 +5,8 @@ adds the scanner with two profiles ("Feeder" and "Glass"), puts `custom:wsd-scan
 and a Tile card with the "Scan with profile" feature on the dashboard (lovelace config
 through the websocket API), then drives the card as a user: a single scan from the glass,
 then a session of the 3-page feeder pass plus a glass page, finished into one 4-page
-document; last, a profile is added and must show in the card and the feature. After each
+document; then a profile is added and must show in the card and the feature; last, the
+user's language is set to Polish and the card must speak it. After each
 step it checks what the card shows (job state, page count, preview images — during the
 session, the pages received so far —, document link, no error) and writes
 docs/screenshots/card-*.png.
@@ -362,6 +363,24 @@ async def run(page: Page, ha: HomeAssistant) -> None:
         "the profile added to show",
     )
     await page.wait_for(f"{FEATURE} >> ha-control-button", text="Photos")
+
+    # In the user's language: the card's own words and counts (Polish: 3 plural forms).
+    await call_ws(
+        page,
+        {
+            "type": "frontend/set_user_data",
+            "key": "language",
+            "value": {"language": "pl"},
+        },
+    )
+    await page.navigate(f"{ha.url}/{DASHBOARD}/scanner")
+    await wait_card(
+        page,
+        "[...root.querySelectorAll('ha-button')]"
+        ".some((button) => button.textContent === 'Skanuj dalej')",
+        "the card's buttons in Polish",
+    )
+    await expect_status(page, f"{FEEDER_SHEETS + 1} strony")
 
 
 async def main() -> int:

@@ -16,8 +16,20 @@ import {
 
 const FEATURE = "wsd-scan-profile-feature";
 
+// The buttons share the row (a long name wraps once); when even their longest words do
+// not fit the tile, the row scrolls sideways, and a button cut at the edge shows that
+// there are more. Otherwise as Home Assistant's control button group: 40 pixels high.
 const STYLE = `
-  ha-control-button-group { margin: 0 12px 12px; }
+  .buttons {
+    display: flex;
+    gap: 8px;
+    height: 40px;
+    margin: 0 12px 12px;
+    overflow-x: auto;
+    scrollbar-width: none;
+  }
+  ha-control-button { flex: 1 1 auto; width: auto; min-width: min-content; height: 100%; }
+  ha-control-button span { line-height: 1.2; text-align: center; }
   [hidden] { display: none !important; }
 `;
 
@@ -93,7 +105,7 @@ class WsdScanProfileFeature extends ProfilesElement {
     if (!this.shadowRoot) {
       this.attachShadow({ mode: "open" }).append(
         Object.assign(document.createElement("style"), { textContent: STYLE }),
-        (this._group = document.createElement("ha-control-button-group")),
+        (this._group = Object.assign(document.createElement("div"), { className: "buttons" })),
       );
     }
     const wanted = this._config.profiles;
@@ -120,7 +132,8 @@ class WsdScanProfileFeature extends ProfilesElement {
   _button(label, action) {
     const button = document.createElement("ha-control-button");
     button.label = label;
-    button.textContent = label;
+    button.title = label;
+    button.append(Object.assign(document.createElement("span"), { textContent: label }));
     button.addEventListener("click", (event) => {
       event.stopPropagation();
       action();
@@ -205,7 +218,7 @@ customElements.define(`${FEATURE}-editor`, WsdScanProfileFeatureEditor);
 window.customCardFeatures = window.customCardFeatures ?? [];
 window.customCardFeatures.push({
   type: FEATURE,
-  name: "Scan with profile",
+  name: STRINGS.feature,
   configurable: true,
   isSupported: (hass, context) => isScannerEntity(hass, context.entity_id),
 });

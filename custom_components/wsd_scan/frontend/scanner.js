@@ -1,6 +1,10 @@
 // What the card and the Tile card feature share: a scanner's entities and profiles, the
 // wsd_scan actions, their errors in words, the scans' pages from the media source.
 
+import { STRINGS, count } from "./strings.js";
+
+export { STRINGS };
+
 export const DOMAIN = "wsd_scan";
 
 // Home Assistant's app installs a scoped custom element registry (a polyfill bundled in
@@ -8,30 +12,6 @@ export const DOMAIN = "wsd_scan";
 // as a module cached by the browser can be, is unknown to it ("Custom element doesn't
 // exist"). The modules importing this one define their elements after the app's own.
 await customElements.whenDefined("home-assistant");
-
-// The card's own words (custom cards cannot use the integration's translations for
-// these; field names, options and errors do come from them).
-export const STRINGS = {
-  cancel: "Cancel",
-  custom: "Custom settings",
-  document: "Document",
-  finish: "Finish",
-  last_scan: "Last scan",
-  no_device: "Choose a scanner in the card's settings.",
-  not_found: "This scanner is not set up in Home Assistant.",
-  page: "page",
-  page_title: "Page",
-  pages: "pages",
-  pass: "pass",
-  passes: "passes",
-  profile: "Profile",
-  profiles: "Profiles",
-  scan: "Scan",
-  scan_more: "Scan more",
-  scanner: "Scanner",
-  session: "Session",
-  title: "Title",
-};
 
 // Job states (WS-Scan JobState, snake_case) in which the scanner is still at work.
 const RUNNING_JOB_STATES = new Set([
@@ -63,16 +43,12 @@ export function isScannerEntity(hass, entityId) {
   return deviceOfEntity(hass, entityId) !== undefined;
 }
 
-function count(number, one, many) {
-  return `${number} ${number === 1 ? one : many}`;
-}
-
 export function pageCount(pages) {
-  return count(pages, STRINGS.page, STRINGS.pages);
+  return count(pages, "page");
 }
 
 export function passCount(passes) {
-  return count(passes, STRINGS.pass, STRINGS.passes);
+  return count(passes, "pass");
 }
 
 export function isJobRunning(stateObj) {

@@ -497,7 +497,7 @@ window.customCards = window.customCards ?? [];
 window.customCards.push({
   type: "wsd-scan-card",
   name: "WSD Scan",
-  description: "Scan with a profile, follow the job, see the pages and open the document.",
+  description: STRINGS.description,
   preview: false,
   documentationURL: "https://github.com/wsd-scan/wsd_scan#dashboard-card",
 });
