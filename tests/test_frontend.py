@@ -27,15 +27,10 @@ from pytest_homeassistant_custom_component.typing import (
 from custom_components.wsd_scan.const import (
     CONF_CALLBACK_URL,
     CONF_COLOR,
-    CONF_CORRESPONDENT,
     CONF_DESTINATION,
     CONF_FORMAT,
-    CONF_PAPERLESS,
     CONF_RESOLUTION,
-    CONF_SKIP_BLANK,
     CONF_SOURCE,
-    CONF_TAGS,
-    CONF_TITLE,
     CONF_XADDRS,
     DOMAIN,
 )
@@ -111,12 +106,6 @@ async def scanner_with_profiles(
                     CONF_FORMAT: "png",
                     CONF_COLOR: "color",
                     CONF_DESTINATION: "media",
-                    CONF_SKIP_BLANK: 40,
-                    CONF_PAPERLESS: {
-                        CONF_TITLE: "{profile} {date}",
-                        CONF_TAGS: ["photo"],
-                        CONF_CORRESPONDENT: "",
-                    },
                 },
                 unique_id=None,
             ),
@@ -186,13 +175,13 @@ async def test_no_card_without_the_frontend(
     assert response["error"]["code"] == "unknown_command"
 
 
-async def test_profiles_answer_the_action_data_that_scans_as_them(
+async def test_the_card_scans_with_a_profile_by_its_id(
     hass: HomeAssistant,
     hass_ws_client: WebSocketGenerator,
     scanner: SimulatedScanner,
     scanner_with_profiles: MockConfigEntry,
 ) -> None:
-    """Each profile's data is what the panel would scan with; the action takes it."""
+    """The card gets each profile's id and name; `profile: <id>` scans as the panel."""
     client = await hass_ws_client(hass)
     await client.send_json_auto_id(
         {
@@ -203,58 +192,13 @@ async def test_profiles_answer_the_action_data_that_scans_as_them(
     assert (await client.receive_json())["success"]
     profiles = (await client.receive_json())["event"]["profiles"]
     assert profiles == [
-        {
-            "id": "home_assistant",
-            "name": "Home Assistant",
-            # Blank pages are kept, as the profile does on the panel.
-            "scan": {
-                CONF_SOURCE: "feeder",
-                CONF_RESOLUTION: 75,
-                CONF_DESTINATION: "media",
-                CONF_SKIP_BLANK: "off",
-            },
-        },
-        {
-            "id": "photos",
-            "name": "Photos",
-            "scan": {
-                CONF_SOURCE: "platen",
-                CONF_FORMAT: "png",
-                CONF_RESOLUTION: 75,
-                CONF_COLOR: "color",
-                CONF_DESTINATION: "media",
-                CONF_SKIP_BLANK: 40,
-                # What Paperless-ngx gives the documents; `{profile}` filled in.
-                "paperless_title": "Photos {date}",
-                "paperless_tags": ["photo"],
-            },
-        },
+        {"id": "home_assistant", "name": "Home Assistant"},
+        {"id": "photos", "name": "Photos"},
     ]
 
-    photos = profiles[1]["scan"]
-    scanned = await scan(hass, scanner.uuid, **photos)
+    scanned = await scan(hass, scanner.uuid, profile=profiles[1]["id"])
     assert scanned["pages"] == 1
     assert [file["mime_type"] for file in scanned["files"]] == ["image/png"]
-
-
-@pytest.mark.parametrize("command", ["profiles/subscribe", "pages/subscribe"])
-async def test_an_unknown_device_is_a_translated_error(
-    hass: HomeAssistant,
-    hass_ws_client: WebSocketGenerator,
-    scanner_with_profiles: MockConfigEntry,
-    command: str,
-) -> None:
-    """The card shows the error in words: it carries its translation key."""
-    client = await hass_ws_client(hass)
-    await client.send_json_auto_id(
-        {"type": f"{DOMAIN}/{command}", "device_id": "not-a-device"}
-    )
-    response = await client.receive_json()
-    assert not response["success"]
-    assert (
-        response["error"]["translation_domain"],
-        response["error"]["translation_key"],
-    ) == ("homeassistant", "service_device_not_found")
 
 
 async def test_profiles_follow_a_profile_added_renamed_or_removed(
@@ -308,6 +252,26 @@ async def test_profiles_follow_a_profile_added_renamed_or_removed(
     await hass.async_block_till_done()
     await client.send_json_auto_id({"type": "ping"})
     assert (await client.receive_json())["type"] == "pong"
+
+
+@pytest.mark.parametrize("command", ["profiles/subscribe", "pages/subscribe"])
+async def test_an_unknown_device_is_a_translated_error(
+    hass: HomeAssistant,
+    hass_ws_client: WebSocketGenerator,
+    scanner_with_profiles: MockConfigEntry,
+    command: str,
+) -> None:
+    """The card shows the error in words: it carries its translation key."""
+    client = await hass_ws_client(hass)
+    await client.send_json_auto_id(
+        {"type": f"{DOMAIN}/{command}", "device_id": "not-a-device"}
+    )
+    response = await client.receive_json()
+    assert not response["success"]
+    assert (
+        response["error"]["translation_domain"],
+        response["error"]["translation_key"],
+    ) == ("homeassistant", "service_device_not_found")
 
 
 def test_readme_shows_what_the_browser_test_screenshots() -> None:

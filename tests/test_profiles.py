@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Final
 
 from homeassistant.config_entries import SOURCE_USER, ConfigEntry, ConfigEntryState
 from homeassistant.const import CONF_NAME
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.exceptions import ServiceValidationError
 from homeassistant.helpers import entity_registry as er
 import pytest
 
@@ -21,10 +23,10 @@ from custom_components.wsd_scan.const import (
     CONF_SOURCE,
     DEFAULT_PROFILE_ID,
 )
-from custom_components.wsd_scan.profiles import SUBENTRY_PROFILE
+from custom_components.wsd_scan.profiles import SUBENTRY_PROFILE, profile_subentry
 from simulator import SimulatedScanner
 
-from .ha_fixtures import entity_id, panel_subscriptions, scanner_entry, until
+from .ha_fixtures import entity_id, panel_subscriptions, scan, scanner_entry, until
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
@@ -105,3 +107,36 @@ async def test_added_and_deleted_profiles_reach_the_panel(
         await hass.async_block_till_done()
         assert entry.state is ConfigEntryState.LOADED
         assert await hass.config_entries.async_unload(entry.entry_id)
+
+
+async def test_the_action_scans_as_a_profile(
+    hass: HomeAssistant, scanner: SimulatedScanner, loaded_entry: ConfigEntry
+) -> None:
+    """`profile:` (its name in any case, or its id) scans as the panel would.
+
+    The profile's settings and file name apply; fields given in the call win.
+    """
+    photos = profile_subentry(
+        "photos-id",
+        "Photos",
+        {CONF_SOURCE: "platen", CONF_FORMAT: "png", CONF_RESOLUTION: 75},
+    )
+    hass.config_entries.async_add_subentry(loaded_entry, photos)
+    await hass.async_block_till_done()
+
+    for wanted in (" PHOTOS ", "photos-id"):
+        (stored,) = (await scan(hass, scanner.uuid, profile=wanted))["files"]
+        assert stored["mime_type"] == "image/png"
+        assert Path(stored["path"]).name.startswith("scan_photos_")
+    (stored,) = (await scan(hass, scanner.uuid, profile="Photos", format="jpeg"))[
+        "files"
+    ]
+    assert stored["mime_type"] == "image/jpeg"
+
+    with pytest.raises(ServiceValidationError) as err:
+        await scan(hass, scanner.uuid, profile="Receipts")
+    assert err.value.translation_key == "unknown_profile"
+    assert err.value.translation_placeholders == {
+        "profile": "Receipts",
+        "profiles": "Home Assistant, Photos",
+    }

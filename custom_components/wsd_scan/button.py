@@ -8,11 +8,9 @@ from homeassistant.components.button import ButtonEntity, ButtonEntityDescriptio
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import CONF_SKIP_BLANK
 from .entity import WsdScanStatusEntity
 from .models import WsdScanConfigEntry
-from .profiles import manual_duplex, rotate_backs, scan_settings
-from .runner import ScanRequest
+from .profiles import options_request
 from .scan_notification import async_notify_scan
 
 # Presses are not limited here: the scanner's runner queues them.
@@ -47,13 +45,7 @@ class WsdScanButton(WsdScanStatusEntity, ButtonEntity):
 
         Errors (queue full, feeder empty, …) are shown as translated messages.
         """
-        options = self._entry.options
         outcome = await self._entry.runtime_data.runner.async_scan(
-            ScanRequest(
-                settings=scan_settings(options),
-                skip_blank=options.get(CONF_SKIP_BLANK),
-                manual_duplex=manual_duplex(options),
-                rotate_backs=rotate_backs(options),
-            )
+            options_request(self._entry.options)
         )
         async_notify_scan(self.hass, self._entry, outcome)

@@ -7,8 +7,8 @@ The frontend loads the entry module on every page (`add_extra_js_url`), which re
 the card, its editor and the feature.
 
 The card follows the profiles of a scanner with the `wsd_scan/profiles/subscribe`
-websocket command: each profile comes with the `wsd_scan.scan` action data that scans as
-it does, and a profile added or changed shows without reloading the page. Its preview
+websocket command (their ids and names: it scans with `profile: <id>`), so a profile
+added or renamed shows without reloading the page. Its preview
 strip follows the pages as they arrive (live_pages.py).
 """
 
@@ -25,28 +25,15 @@ from homeassistant.components.websocket_api import async_register_command
 from homeassistant.components.websocket_api.connection import ActiveConnection
 from homeassistant.components.websocket_api.decorators import websocket_command
 from homeassistant.components.websocket_api.messages import event_message
-from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import ATTR_DEVICE_ID
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import config_validation as cv, service
 import probatio
 
-from .const import (
-    CONF_DESTINATION,
-    CONF_PAPERLESS,
-    CONF_SKIP_BLANK,
-    DOMAIN,
-    Destination,
-)
+from .const import DOMAIN
 from .live_pages import async_setup_live_pages
 from .models import WsdScanConfigEntry
-from .profiles import SUBENTRY_PROFILE, profile_settings
-from .services import (
-    ATTR_DESTINATION,
-    ATTR_PAPERLESS_TITLE,
-    ATTR_SKIP_BLANK,
-    PAPERLESS_FIELDS,
-)
+from .profiles import SUBENTRY_PROFILE
 
 FRONTEND_DIR: Final = Path(__file__).parent / "frontend"
 URL_BASE: Final = f"/{DOMAIN}/frontend"
@@ -94,16 +81,16 @@ def websocket_subscribe_profiles(
 ) -> None:
     """Send a scanner's profiles, then again whenever they change.
 
-    Each profile comes with its id, name and the action data that scans as it does. A
-    profile added, changed or removed, or new options, reload the entry: the
-    profiles are sent again after each change of its state, when they differ. An
-    unknown device or one whose scanner is not loaded is a translated error.
+    Each profile comes with its id and name; `profile: <id>` in `wsd_scan.scan` scans
+    as it does. A profile added, renamed or removed reloads the entry: the profiles
+    are sent again after each change of its state, when they differ. An unknown device
+    or one whose scanner is not loaded is a translated error.
     """
     entry: WsdScanConfigEntry
     _device, entry = service.async_get_device_and_config_entry(
         hass, DOMAIN, msg[ATTR_DEVICE_ID]
     )
-    sent: list[dict[str, Any]] | None = None
+    sent: list[dict[str, str]] | None = None
 
     @callback
     def send_profiles() -> None:
@@ -118,31 +105,7 @@ def websocket_subscribe_profiles(
     send_profiles()
 
 
-def _profiles(entry: WsdScanConfigEntry) -> Iterable[dict[str, Any]]:
+def _profiles(entry: WsdScanConfigEntry) -> Iterable[dict[str, str]]:
     for subentry in entry.subentries.values():
         if subentry.subentry_type == SUBENTRY_PROFILE:
-            yield {
-                "id": subentry.subentry_id,
-                "name": subentry.title,
-                "scan": _scan_data(entry, subentry),
-            }
-
-
-def _scan_data(entry: WsdScanConfigEntry, subentry: ConfigSubentry) -> dict[str, Any]:
-    """Return the `wsd_scan.scan` data that scans as the profile does on the panel."""
-    profile = subentry.data
-    data = profile_settings(entry, profile)
-    data[ATTR_DESTINATION] = profile.get(CONF_DESTINATION, Destination.MEDIA)
-    # Left out, the action would use the options' sensitivity; a profile without its
-    # own keeps every page.
-    data[ATTR_SKIP_BLANK] = profile.get(CONF_SKIP_BLANK, "off")
-    paperless = profile.get(CONF_PAPERLESS, {})
-    data |= {
-        field: paperless[key]
-        for field, key in PAPERLESS_FIELDS.items()
-        if paperless.get(key)
-    }
-    if title := data.get(ATTR_PAPERLESS_TITLE):
-        # The action knows no profile to fill `{profile}` with.
-        data[ATTR_PAPERLESS_TITLE] = title.replace("{profile}", subentry.title)
-    return data
+            yield {"id": subentry.subentry_id, "name": subentry.title}

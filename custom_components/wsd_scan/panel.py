@@ -23,12 +23,11 @@ from typing import Final
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import CALLBACK_TYPE, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.util import slugify
 
 from .const import DOMAIN, WhenBusy
 from .profiles import Profile
 from .push import Push
-from .runner import PassOutcome, ScanRequest, ScanRunner
+from .runner import PassOutcome, ScanRunner
 from .scan_notification import async_notify_scan
 from .wsd import (
     SCAN_AVAILABLE_EVENT,
@@ -44,10 +43,6 @@ from .wsd import (
 )
 
 _LOGGER = logging.getLogger(__name__)
-#: Scans started on the panel are named after their profile (as a slug, so any name
-#: makes a file name): `scan_receipts_2026-01-31_08-15-00`.
-PANEL_FILE_NAME: Final = "scan_{profile}_{{date}}_{{time}}"
-
 #: Requested lifetime of the panel subscription. Long, because every renewal is a chance
 #: for a device to get it wrong; devices may grant less (Epson: 15 minutes), and renewal
 #: follows the granted lifetime.
@@ -185,21 +180,13 @@ class PanelScans:
             settings = replace(settings, source=press.source)
         try:
             outcome = await self.runner.async_scan(
-                ScanRequest(
+                replace(
+                    press.profile.request,
                     settings=settings,
-                    file_name=PANEL_FILE_NAME.format(
-                        profile=slugify(press.profile.name)
-                    ),
-                    destination=press.profile.destination,
-                    skip_blank=press.profile.skip_blank,
-                    paperless_fields=press.profile.paperless,
                     scan_identifier=press.scan_identifier,
                     destination_token=self.destination_tokens.get(
                         press.profile.profile_id
                     ),
-                    session=press.profile.session,
-                    manual_duplex=press.profile.manual_duplex,
-                    rotate_backs=press.profile.rotate_backs,
                     # The scanner waits for the job a short while only: a press
                     # queued behind another scan would come too late.
                     when_busy=WhenBusy.FAIL,

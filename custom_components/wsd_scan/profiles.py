@@ -41,6 +41,7 @@ from .const import (
     SessionStep,
 )
 from .paperless import PaperlessFields
+from .runner import ScanRequest
 from .wsd import ColorMode, DocumentFormat, PaperSize, ScanSettings, ScanSource
 
 #: The subentry type of a panel profile.
@@ -97,6 +98,34 @@ class Profile:
     rotate_backs: bool = False
     #: Its event type on the Scan button event entity (kept when it is renamed).
     event_type: str = ""
+
+    @property
+    def request(self) -> ScanRequest:
+        """Return the scan the profile runs (a panel press, `profile:` in the action).
+
+        Its documents are named after it, as a slug so that any name makes a file name:
+        `scan_receipts_2026-01-31_08-15-00`.
+        """
+        return ScanRequest(
+            settings=self.settings,
+            file_name=f"scan_{slugify(self.name)}_{{date}}_{{time}}",
+            destination=self.destination,
+            skip_blank=self.skip_blank,
+            paperless_fields=self.paperless,
+            session=self.session,
+            manual_duplex=self.manual_duplex,
+            rotate_backs=self.rotate_backs,
+        )
+
+
+def options_request(options: Mapping[str, Any]) -> ScanRequest:
+    """Return the scan an entry's options describe (the Scan button's, an action's)."""
+    return ScanRequest(
+        settings=scan_settings(options),
+        skip_blank=options.get(CONF_SKIP_BLANK),
+        manual_duplex=manual_duplex(options),
+        rotate_backs=rotate_backs(options),
+    )
 
 
 def default_profile() -> ConfigSubentry:

@@ -31,7 +31,6 @@ from .const import (
     CONF_RESOLUTION,
     CONF_ROTATE_BACKS,
     CONF_SESSION,
-    CONF_SKIP_BLANK,
     CONF_SOURCE,
     CONF_TAGS,
     CONF_TITLE,
@@ -44,9 +43,9 @@ from .const import (
 from .media_source import file_media_id
 from .models import WsdScanConfigEntry
 from .paperless import TITLE_PLACEHOLDERS, PaperlessFields, check_title
-from .profiles import manual_duplex, rotate_backs, scan_settings
-from .runner import PassOutcome, ScanOutcome, ScanRequest
-from .storage import DEFAULT_FILE_NAME, FILE_NAME_PLACEHOLDERS
+from .profiles import Profile, entry_profiles, manual_duplex, options_request
+from .runner import PassOutcome, ScanOutcome
+from .storage import FILE_NAME_PLACEHOLDERS
 from .wsd import ColorMode, DocumentFormat, PaperSize, ScanSettings, ScanSource, Size
 from .wsd.blank import (
     DEFAULT_SENSITIVITY as DEFAULT_BLANK_SENSITIVITY,
@@ -57,6 +56,7 @@ from .wsd.blank import (
 SERVICE_SCAN: Final = "scan"
 SERVICE_CANCEL: Final = "cancel"
 
+ATTR_PROFILE: Final = "profile"
 ATTR_WIDTH: Final = "width"
 ATTR_HEIGHT: Final = "height"
 ATTR_CONTENT_TYPE: Final = "content_type"
@@ -123,10 +123,9 @@ SCAN_SCHEMA: Final = probatio.Schema(
         probatio.Optional(ATTR_QUALITY): probatio.All(
             probatio.Coerce(int), probatio.Range(min=1, max=100)
         ),
-        probatio.Optional(ATTR_FILE_NAME, default=DEFAULT_FILE_NAME): cv.string,
-        probatio.Optional(ATTR_DESTINATION, default=Destination.MEDIA): probatio.Coerce(
-            Destination
-        ),
+        probatio.Optional(ATTR_PROFILE): cv.string,
+        probatio.Optional(ATTR_FILE_NAME): cv.string,
+        probatio.Optional(ATTR_DESTINATION): probatio.Coerce(Destination),
         # `false`/`off` keeps every page whatever the options' default; `true`/`on`
         # skips at the default sensitivity.
         probatio.Optional(ATTR_SKIP_BLANK): probatio.Any(
@@ -204,28 +203,62 @@ def _scan_settings(data: dict[str, Any], defaults: ScanSettings) -> ScanSettings
     return replace(defaults, **changes)
 
 
+def _paperless_fields(data: dict[str, Any], base: PaperlessFields) -> PaperlessFields:
+    """Return `base` with the Paperless-ngx fields the action's data sets."""
+    given = {
+        key: data[field] for field, key in PAPERLESS_FIELDS.items() if field in data
+    }
+    explicit = PaperlessFields.from_config(given)
+    return replace(base, **{key: getattr(explicit, key) for key in given})
+
+
+def _profile(entry: WsdScanConfigEntry, wanted: str) -> Profile:
+    """Return the scanner's panel profile named `wanted` (any case), or with that id."""
+    profiles = entry_profiles(entry)
+    for profile in profiles:
+        if wanted in {profile.profile_id, profile.name} or (
+            profile.name.casefold() == wanted.strip().casefold()
+        ):
+            return profile
+    raise ServiceValidationError(
+        translation_domain=DOMAIN,
+        translation_key="unknown_profile",
+        translation_placeholders={
+            "profile": wanted,
+            "profiles": ", ".join(profile.name for profile in profiles),
+        },
+    )
+
+
 async def _async_scan(call: ServiceCall) -> ServiceResponse:
-    """Scan on the targeted scanner and store the document in the media library."""
+    """Scan on the targeted scanner and store the document in the media library.
+
+    What the call leaves out comes from the panel profile it names, else from the
+    scanner's options.
+    """
     entry = _entry(call)
     data = dict(call.data)
-    settings = _scan_settings(data, scan_settings(entry.options))
-    paperless_fields = PaperlessFields.from_config(
-        {key: data[field] for field, key in PAPERLESS_FIELDS.items() if field in data}
+    base = (
+        _profile(entry, data[ATTR_PROFILE]).request
+        if ATTR_PROFILE in data
+        else options_request(entry.options)
     )
-    check_title(paperless_fields.title)
-    outcome = await entry.runtime_data.runner.async_scan(
-        ScanRequest(
-            settings=settings,
-            file_name=data[ATTR_FILE_NAME],
-            destination=data[ATTR_DESTINATION],
-            skip_blank=data.get(ATTR_SKIP_BLANK, entry.options.get(CONF_SKIP_BLANK)),
-            paperless_fields=paperless_fields,
-            session=data.get(CONF_SESSION),
-            manual_duplex=manual_duplex(data if CONF_SOURCE in data else entry.options),
-            rotate_backs=data.get(CONF_ROTATE_BACKS, rotate_backs(entry.options)),
-            when_busy=data[ATTR_WHEN_BUSY],
-        )
+    request = replace(
+        base,
+        settings=_scan_settings(data, base.settings),
+        file_name=data.get(ATTR_FILE_NAME, base.file_name),
+        destination=data.get(ATTR_DESTINATION, base.destination),
+        skip_blank=data.get(ATTR_SKIP_BLANK, base.skip_blank),
+        paperless_fields=_paperless_fields(data, base.paperless_fields),
+        session=data.get(CONF_SESSION, base.session),
+        manual_duplex=manual_duplex(data)
+        if CONF_SOURCE in data
+        else base.manual_duplex,
+        rotate_backs=data.get(CONF_ROTATE_BACKS, base.rotate_backs),
+        when_busy=data[ATTR_WHEN_BUSY],
     )
+    check_title(request.paperless_fields.title)
+    outcome = await entry.runtime_data.runner.async_scan(request)
     if not call.return_response:
         return None
     if isinstance(outcome, PassOutcome):

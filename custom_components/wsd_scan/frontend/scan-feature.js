@@ -145,7 +145,7 @@ class WsdScanProfileFeature extends ProfilesElement {
     this._scanning = true;
     this._render();
     try {
-      await scan(this._hass, this._profiles.deviceId, profile.scan);
+      await scan(this._hass, this._profiles.deviceId, { profile: profile.id });
     } catch (error) {
       await this._toast(error);
     } finally {

@@ -55,8 +55,8 @@ export function isJobRunning(stateObj) {
   return stateObj !== undefined && RUNNING_JOB_STATES.has(stateObj.state);
 }
 
-// Follows a scanner's profiles: `onProfiles([{id, name, scan}])` now and whenever one is
-// added, changed or removed (`scan` is the wsd_scan.scan data that scans as the profile
+// Follows a scanner's profiles: `onProfiles([{id, name}])` now and whenever one is
+// added, renamed or removed (wsd_scan.scan with `profile: id` scans as the profile
 // does). Answers the function that stops following.
 export function subscribeProfiles(hass, deviceId, onProfiles) {
   return hass.connection.subscribeMessage((message) => onProfiles(message.profiles), {

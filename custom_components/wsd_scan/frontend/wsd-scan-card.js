@@ -326,9 +326,8 @@ class WsdScanCard extends HTMLElement {
 
   // The action data of the chosen profile, or of the custom settings.
   _scanData() {
-    const profile = this._profiles?.find((candidate) => candidate.id === this._choice.profile);
-    if (profile) {
-      return { ...profile.scan };
+    if (this._profiles?.some((profile) => profile.id === this._choice.profile)) {
+      return { profile: this._choice.profile };
     }
     return Object.fromEntries(
       SETTINGS.filter((name) => this._choice[name] !== undefined).map((name) => [
