@@ -14,7 +14,13 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.wsd_scan.const import DOMAIN
+from custom_components.wsd_scan.runner import JobProgress, ScanActivity
 from custom_components.wsd_scan.wsd import ScanClient, ScanSettings, build_ticket
+from custom_components.wsd_scan.wsd.models import (
+    JobEndStateEvent,
+    JobState,
+    JobStatusEvent,
+)
 from simulator import SimulatedScanner
 
 from .ha_fixtures import entity_id
@@ -89,3 +95,17 @@ async def test_job_state_follows_a_scan(
     assert state.attributes["job_id"] == result.job_id
     assert state.attributes["pages"] == 2
     assert state.attributes["reasons"] == ["job_completed_successfully"]
+
+
+@pytest.mark.parametrize("end", [JobState.COMPLETED, JobState.ABORTED])
+def test_a_late_processing_event_does_not_reopen_an_ended_job(end: JobState) -> None:
+    """Notifications travel on connections of their own and can overtake each other."""
+    activity = ScanActivity()
+    activity.async_job_progress("7", JobState.PROCESSING, 1)
+    activity.async_job_event(JobEndStateEvent("7", end, ("JobCompletedSuccessfully",)))
+    activity.async_job_event(JobStatusEvent("7", JobState.PROCESSING, (), 2))
+    assert activity.job == JobProgress("7", end, ("JobCompletedSuccessfully",), 2)
+
+    # A new job is shown as it goes.
+    activity.async_job_event(JobStatusEvent("8", JobState.PROCESSING, (), 0))
+    assert activity.job == JobProgress("8", JobState.PROCESSING, (), 0)

@@ -250,6 +250,16 @@ class ScanActivity(ScanObserver):
         return known.pages if pages is None else max(known.pages, pages)
 
     def _show_job(self, job: JobProgress) -> None:
+        known = self.job
+        if (
+            known is not None
+            and known.job_id == job.job_id
+            and known.state.ended
+            and not job.state.ended
+        ):
+            # Each notification comes on a connection of its own: a job's last
+            # Processing can arrive after its end (seen under load). The end stays.
+            job = replace(job, state=known.state, reasons=known.reasons)
         self.job = job
         self._changed()
 

@@ -436,6 +436,11 @@ class JobState(StrEnum):
     COMPLETED = "Completed"
     UNKNOWN = "Unknown"
 
+    @property
+    def ended(self) -> bool:
+        """Whether a job in this state is over."""
+        return self in {JobState.CANCELED, JobState.ABORTED, JobState.COMPLETED}
+
 
 # --- eventing -------------------------------------------------------------------------------
 
