@@ -6,10 +6,9 @@ and a Tile card with the "Scan with profile" feature on the dashboard (lovelace 
 through the websocket API), then drives the card as a user: a single scan from the glass,
 then a session of the 3-page feeder pass plus a glass page, finished into one 4-page
 document; then a profile is added and must show in the card and the feature; last, the
-user's language is set to Polish and the card must speak it. After each
-step it checks what the card shows (job state, page count, preview images — during the
-session, the pages received so far —, document link, no error) and writes
-docs/screenshots/card-*.png.
+user switches to Polish and the card must speak it at once. After each step it checks
+what the card shows (job state, page count, preview images — during the session, the
+pages received so far —, document link, no error) and writes docs/screenshots/card-*.png.
 
 Exit status 0 when every check passed; otherwise the failed check is printed.
 """
@@ -364,16 +363,12 @@ async def run(page: Page, ha: HomeAssistant) -> None:
     )
     await page.wait_for(f"{FEATURE} >> ha-control-button", text="Photos")
 
-    # In the user's language: the card's own words and counts (Polish: 3 plural forms).
-    await call_ws(
-        page,
-        {
-            "type": "frontend/set_user_data",
-            "key": "language",
-            "value": {"language": "pl"},
-        },
+    # The user picks another language (as the profile page does): the card follows at
+    # once, its own words and counts too (Polish: three plural forms).
+    await page.evaluate(
+        "document.querySelector('home-assistant').dispatchEvent(new CustomEvent("
+        "'hass-language-select', {detail: 'pl', bubbles: true, composed: true}))"
     )
-    await page.navigate(f"{ha.url}/{DASHBOARD}/scanner")
     await wait_card(
         page,
         "[...root.querySelectorAll('ha-button')]"

@@ -115,7 +115,11 @@ class WsdScanProfileFeature extends ProfilesElement {
     const { deviceId } = this._profiles;
     const job = this._hass.states[scannerEntities(this._hass, deviceId).job_state];
     const busy = this._scanning || isJobRunning(job);
-    const shown = JSON.stringify([profiles.map((profile) => [profile.id, profile.name]), busy]);
+    const shown = JSON.stringify([
+      profiles.map((profile) => [profile.id, profile.name]),
+      busy,
+      STRINGS.cancel,
+    ]);
     if (shown !== this._shown) {
       this._shown = shown;
       this._group.replaceChildren(

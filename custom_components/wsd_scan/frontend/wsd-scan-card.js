@@ -88,9 +88,12 @@ class WsdScanCard extends HTMLElement {
 
   set hass(hass) {
     const first = this._hass === undefined;
+    const languageChanged = hass.language !== this._hass?.language;
     this._hass = hass;
-    if (first) {
+    if (languageChanged) {
       this._prepare();
+    }
+    if (first) {
       this._follow();
     }
     this._update();
@@ -112,9 +115,13 @@ class WsdScanCard extends HTMLElement {
     return { columns: 12, min_columns: 6 };
   }
 
-  // Loads what the form needs besides the profiles: HA's form elements, translations.
+  // Speaks the user's language (again after it changed): the buttons' words, and what
+  // the form needs besides the profiles (HA's form elements, the translations).
   async _prepare() {
     const hass = this._hass;
+    for (const [word, button] of Object.entries(this._buttons ?? {})) {
+      button.textContent = STRINGS[word];
+    }
     await loadFormElements();
     await hass.loadBackendTranslation("services", DOMAIN);
     this._localize = await hass.loadBackendTranslation("selector", DOMAIN);
