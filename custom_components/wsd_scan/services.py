@@ -216,7 +216,7 @@ def _profile(entry: WsdScanConfigEntry, wanted: str) -> Profile:
     """Return the scanner's panel profile named `wanted` (any case), or with that id."""
     profiles = entry_profiles(entry)
     for profile in profiles:
-        if wanted in {profile.profile_id, profile.name} or (
+        if wanted == profile.profile_id or (
             profile.name.casefold() == wanted.strip().casefold()
         ):
             return profile
