@@ -108,10 +108,7 @@ def websocket_subscribe_pages(
             )
         signed = urls
         connection.send_message(
-            event_message(
-                msg["id"],
-                {"pages": [{"url": signed[page_key(page)]} for page in pages]},
-            )
+            event_message(msg["id"], {"pages": [{"url": url} for url in urls.values()]})
         )
 
     @callback

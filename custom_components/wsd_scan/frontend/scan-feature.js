@@ -2,9 +2,10 @@
 // button per profile of the tile entity's scanner, Cancel while it scans. Config:
 // optional `profiles` (the ids to show; all when absent). Errors show as a toast.
 import {
-  EntityProfiles,
   STRINGS,
+  ScannerProfiles,
   cancel,
+  deviceOfEntity,
   errorInWords,
   fireEvent,
   isJobRunning,
@@ -42,7 +43,7 @@ function entityId(feature) {
 class ProfilesElement extends HTMLElement {
   constructor(onError) {
     super();
-    this._profiles = new EntityProfiles(() => this._render(), onError);
+    this._profiles = new ScannerProfiles(() => this._render(), onError);
   }
 
   // The tile sets `context` (its entity) after `hass`.
@@ -66,7 +67,7 @@ class ProfilesElement extends HTMLElement {
 
   _followProfiles() {
     if (this.isConnected) {
-      this._profiles.follow(this._hass, entityId(this));
+      this._profiles.follow(this._hass, deviceOfEntity(this._hass, entityId(this)));
     }
   }
 }

@@ -34,8 +34,8 @@ export function scannerEntities(hass, deviceId) {
   return found;
 }
 
-function deviceOfEntity(hass, entityId) {
-  const entity = hass.entities?.[entityId];
+export function deviceOfEntity(hass, entityId) {
+  const entity = hass?.entities?.[entityId];
   return entity?.platform === DOMAIN ? entity.device_id : undefined;
 }
 
@@ -65,32 +65,17 @@ export function subscribeProfiles(hass, deviceId, onProfiles) {
   });
 }
 
-// The scanner's profiles as they are now (for an editor).
-export function loadProfiles(hass, deviceId) {
-  return new Promise((resolve, reject) => {
-    let loaded = false;
-    const stopping = subscribeProfiles(hass, deviceId, (profiles) => {
-      if (!loaded) {
-        loaded = true;
-        resolve(profiles);
-        stopping.then((unsubscribe) => unsubscribe());
-      }
-    });
-    stopping.catch(reject);
-  });
-}
-
-// The profiles of the scanner behind an entity (a Tile card's), followed until `stop()`.
-export class EntityProfiles {
+// A scanner's profiles, followed from `follow()` (again for another scanner) until
+// `stop()`; `onChange()` after each change.
+export class ScannerProfiles {
   constructor(onChange, onError) {
     this.profiles = [];
     this._onChange = onChange;
     this._onError = onError;
   }
 
-  follow(hass, entityId) {
-    const deviceId = hass && entityId ? deviceOfEntity(hass, entityId) : undefined;
-    if (deviceId === this.deviceId) {
+  follow(hass, deviceId) {
+    if (!hass || deviceId === this.deviceId) {
       return;
     }
     this.stop();

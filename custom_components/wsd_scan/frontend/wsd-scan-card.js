@@ -8,13 +8,13 @@
 import {
   DOMAIN,
   STRINGS,
+  ScannerProfiles,
   cancel,
   errorInWords,
   fireEvent,
   isJobRunning,
   loadDocument,
   loadFormElements,
-  loadProfiles,
   pageCount,
   passCount,
   scan,
@@ -428,13 +428,15 @@ class WsdScanCard extends HTMLElement {
 }
 
 class WsdScanCardEditor extends HTMLElement {
+  constructor() {
+    super();
+    // A device that is not a loaded scanner has no profiles to offer.
+    this._profiles = new ScannerProfiles(() => this._render());
+  }
+
   setConfig(config) {
-    const deviceChanged = config.device_id !== this._config?.device_id;
     this._config = config;
-    if (deviceChanged) {
-      this._profiles = [];
-      this._loadProfiles();
-    }
+    this._followProfiles();
     this._render();
   }
 
@@ -442,22 +444,24 @@ class WsdScanCardEditor extends HTMLElement {
     const first = this._hass === undefined;
     this._hass = hass;
     if (first) {
-      loadFormElements().then(() => this._loadProfiles());
+      loadFormElements().then(() => this._render());
     }
+    this._followProfiles();
     this._render();
   }
 
-  async _loadProfiles() {
-    if (!this._hass || !this._config?.device_id) {
-      return;
+  connectedCallback() {
+    this._followProfiles();
+  }
+
+  disconnectedCallback() {
+    this._profiles.stop();
+  }
+
+  _followProfiles() {
+    if (this.isConnected) {
+      this._profiles.follow(this._hass, this._config?.device_id);
     }
-    try {
-      this._profiles = await loadProfiles(this._hass, this._config.device_id);
-    } catch {
-      // A device that is not a loaded scanner has no profiles to offer.
-      this._profiles = [];
-    }
-    this._render();
   }
 
   _render() {
@@ -482,13 +486,14 @@ class WsdScanCardEditor extends HTMLElement {
       { name: "device_id", required: true, selector: { device: { integration: DOMAIN } } },
       { name: "title", selector: { text: {} } },
     ];
-    if (this._profiles?.length) {
+    const { profiles } = this._profiles;
+    if (profiles.length) {
       schema.push({
         name: "profile",
         selector: {
           select: {
             mode: "dropdown",
-            options: this._profiles.map((profile) => ({ value: profile.id, label: profile.name })),
+            options: profiles.map((profile) => ({ value: profile.id, label: profile.name })),
           },
         },
       });
