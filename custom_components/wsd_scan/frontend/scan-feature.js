@@ -2,8 +2,8 @@
 // button per profile of the tile entity's scanner, Cancel while it scans. Config:
 // optional `profiles` (the ids to show; all when absent). Errors show as a toast.
 import {
+  ProfilesElement,
   STRINGS,
-  ScannerProfiles,
   cancel,
   deviceOfEntity,
   errorInWords,
@@ -38,14 +38,8 @@ function entityId(feature) {
   return feature.context?.entity_id ?? feature.stateObj?.entity_id;
 }
 
-// A feature or its editor: follows the profiles of its tile entity's scanner while
-// connected, and renders when they change.
-class ProfilesElement extends HTMLElement {
-  constructor(onError) {
-    super();
-    this._profiles = new ScannerProfiles(() => this._render(), onError);
-  }
-
+// A feature or its editor: the scanner is its tile entity's.
+class TileFeatureElement extends ProfilesElement {
   // The tile sets `context` (its entity) after `hass`.
   set context(context) {
     this._context = context;
@@ -57,22 +51,12 @@ class ProfilesElement extends HTMLElement {
     return this._context;
   }
 
-  connectedCallback() {
-    this._followProfiles();
-  }
-
-  disconnectedCallback() {
-    this._profiles.stop();
-  }
-
-  _followProfiles() {
-    if (this.isConnected) {
-      this._profiles.follow(this._hass, deviceOfEntity(this._hass, entityId(this)));
-    }
+  _scannerDevice() {
+    return deviceOfEntity(this._hass, entityId(this));
   }
 }
 
-class WsdScanProfileFeature extends ProfilesElement {
+class WsdScanProfileFeature extends TileFeatureElement {
   constructor() {
     super((error) => this._toast(error));
   }
@@ -172,7 +156,7 @@ class WsdScanProfileFeature extends ProfilesElement {
   }
 }
 
-class WsdScanProfileFeatureEditor extends ProfilesElement {
+class WsdScanProfileFeatureEditor extends TileFeatureElement {
   setConfig(config) {
     this._config = config;
     this._render();

@@ -67,7 +67,7 @@ export function subscribeProfiles(hass, deviceId, onProfiles) {
 
 // A scanner's profiles, followed from `follow()` (again for another scanner) until
 // `stop()`; `onChange()` after each change.
-export class ScannerProfiles {
+class ScannerProfiles {
   constructor(onChange, onError) {
     this.profiles = [];
     this._onChange = onChange;
@@ -100,6 +100,29 @@ export class ScannerProfiles {
     this._stopping = undefined;
     this.deviceId = undefined;
     this.profiles = [];
+  }
+}
+
+// An element that follows the profiles of its scanner (`_scannerDevice()`, a device id)
+// while it is connected, and renders when they change.
+export class ProfilesElement extends HTMLElement {
+  constructor(onError) {
+    super();
+    this._profiles = new ScannerProfiles(() => this._render(), onError);
+  }
+
+  connectedCallback() {
+    this._followProfiles();
+  }
+
+  disconnectedCallback() {
+    this._profiles.stop();
+  }
+
+  _followProfiles() {
+    if (this.isConnected) {
+      this._profiles.follow(this._hass, this._scannerDevice());
+    }
   }
 }
 

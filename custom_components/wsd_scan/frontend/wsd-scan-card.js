@@ -7,8 +7,8 @@
 // document).
 import {
   DOMAIN,
+  ProfilesElement,
   STRINGS,
-  ScannerProfiles,
   cancel,
   errorInWords,
   fireEvent,
@@ -427,13 +427,7 @@ class WsdScanCard extends HTMLElement {
   }
 }
 
-class WsdScanCardEditor extends HTMLElement {
-  constructor() {
-    super();
-    // A device that is not a loaded scanner has no profiles to offer.
-    this._profiles = new ScannerProfiles(() => this._render());
-  }
-
+class WsdScanCardEditor extends ProfilesElement {
   setConfig(config) {
     this._config = config;
     this._followProfiles();
@@ -450,18 +444,9 @@ class WsdScanCardEditor extends HTMLElement {
     this._render();
   }
 
-  connectedCallback() {
-    this._followProfiles();
-  }
-
-  disconnectedCallback() {
-    this._profiles.stop();
-  }
-
-  _followProfiles() {
-    if (this.isConnected) {
-      this._profiles.follow(this._hass, this._config?.device_id);
-    }
+  // A device that is not a loaded scanner has no profiles to offer.
+  _scannerDevice() {
+    return this._config?.device_id;
   }
 
   _render() {
