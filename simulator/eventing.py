@@ -181,6 +181,21 @@ class EventSource:
         self._session: aiohttp.ClientSession | None = None
         self._worker: asyncio.Task[None] | None = None
         self._token_counter = 0
+        #: Cleared by `hold()`: notifications queue up until `release()`.
+        self._released = asyncio.Event()
+        self._released.set()
+
+    def hold(self) -> None:
+        """Queue notifications without sending them until `release()`.
+
+        A scanner whose events trail its images: the client knows a job ended before
+        the job's Processing events arrive.
+        """
+        self._released.clear()
+
+    def release(self) -> None:
+        """Send the held notifications, in order, and the next ones at once."""
+        self._released.set()
 
     async def start(self) -> None:
         """Start the delivery worker."""
@@ -424,6 +439,7 @@ class EventSource:
     async def _deliver_forever(self) -> None:
         while True:
             subscription, action, payload = await self._queue.get()
+            await self._released.wait()
             try:
                 if subscription.id not in self.subscriptions:
                     continue

@@ -23,7 +23,7 @@ from custom_components.wsd_scan.wsd.models import (
 )
 from simulator import SimulatedScanner
 
-from .ha_fixtures import entity_id
+from .ha_fixtures import entity_id, scan
 
 pytestmark = pytest.mark.usefixtures("socket_enabled")
 
@@ -109,3 +109,35 @@ def test_a_late_processing_event_does_not_reopen_an_ended_job(end: JobState) -> 
     # A new job is shown as it goes.
     activity.async_job_event(JobStatusEvent("8", JobState.PROCESSING, (), 0))
     assert activity.job == JobProgress("8", JobState.PROCESSING, (), 0)
+
+
+async def test_late_job_events_do_not_reopen_a_finished_scan(
+    hass: HomeAssistant,
+    entity_registry: er.EntityRegistry,
+    scanner: SimulatedScanner,
+    loaded_entry: MockConfigEntry,
+) -> None:
+    """A scanner whose events trail its images: the scan's end stays once it is known."""
+    job_id = entity_id(entity_registry, "sensor", scanner.uuid, "job_state")
+    scanner.load_feeder(2)
+    await scanner.wait_for_notifications()
+    delivered = len(scanner.events.notifications)
+    scanner.events.hold()
+    await scan(hass, scanner.uuid, source="feeder")
+    assert hass.states.get(job_id).state == "completed"
+    assert len(scanner.events.notifications) == delivered
+    seen: list[str] = []
+
+    def remember(event: Event[EventStateChangedData]) -> None:
+        if (new_state := event.data["new_state"]) is not None:
+            seen.append(new_state.state)
+
+    async_track_state_change_event(hass, job_id, remember)
+    # The job's Started and Processing events arrive after the scan was stored.
+    scanner.events.release()
+    await scanner.wait_for_notifications()
+    await hass.async_block_till_done()
+    late = [n.action for n in scanner.events.notifications[delivered:]]
+    assert any(action.endswith("JobStatusEvent") for action in late)
+    assert set(seen) <= {"completed"}
+    assert hass.states.get(job_id).state == "completed"
