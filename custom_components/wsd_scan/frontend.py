@@ -8,8 +8,8 @@ the card, its editor and the feature.
 
 The card follows the profiles of a scanner with the `wsd_scan/profiles/subscribe`
 websocket command (their ids and names: it scans with `profile: <id>`), so a profile
-added or renamed shows without reloading the page. Its preview
-strip follows the pages as they arrive (live_pages.py).
+added or renamed shows without reloading the page. Its preview strip follows the pages
+as they arrive (live_pages.py).
 """
 
 from __future__ import annotations
